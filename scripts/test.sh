@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds the debug preset (warnings as errors) and runs every test with ctest:
+# GoogleTest unit tests and the end-to-end tests that start the real binary on a free loopback port.
+# Usage: scripts/test.sh [preset]      (preset: debug (default) or asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-debug}"
+bash scripts/install-deps.sh
+if command -v clang-format >/dev/null; then bash ci/format-check.sh; fi
+cmake --preset "$preset"
+cmake --build --preset "$preset"
+ctest --preset "$preset"
