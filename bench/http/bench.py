@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""HTTP load driver: Portcullis and the FastAPI reference peer, same workloads, one run.
+
+  /usr/bin/python3 bench/http/bench.py --bin build/bench/src/cli/portcullis [--duration 10s]
+      [--workloads me,login] [--peers fastapi] [--conns 32] [--repeats 1]
+
+Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain HTTP on both sides):
+  me     GET /v1/me with a Bearer access token        (peer: GET /users/me, W1 of shared/peers)
+  login  password grant, Argon2id m=19456 t=2 p=1     (peer: POST /token, W2)
+For each cell it prints req/s, p50/p99 latency, non-2xx count, and server CPU microseconds per
+request (utime+stime of the server process tree / requests), then the ratios Portcullis/peer.
+Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...).
+Every load run is bounded by --duration and wrapped in a timeout; all traffic is on 127.0.0.1.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
+PY = "/usr/bin/python3"
+PASSWORD = "correct horse battery staple"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_pids(root):
+    pids, frontier = [root], [root]
+    while frontier:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", ",".join(map(str, frontier))],
+                             capture_output=True, text=True).stdout.split()
+        frontier = [int(p) for p in out]
+        pids += frontier
+    return pids
+
+
+def cpu_ticks(root):
+    total = 0
+    for p in tree_pids(root):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def wait_http(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wait_idle(pid):
+    for _ in range(60):
+        a = cpu_ticks(pid)
+        time.sleep(0.5)
+        if cpu_ticks(pid) - a < 5:
+            return
+
+
+def parse_wrk(text):
+    def ms(v):
+        m = re.match(r"([\d.]+)(us|ms|s|m)$", v.strip())
+        x, u = float(m.group(1)), m.group(2)
+        return {"us": x / 1000, "ms": x, "s": x * 1000, "m": x * 60000}[u]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+    p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    reqs = int(re.search(r"(\d+) requests in", text).group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "requests": reqs}
+
+
+def run_wrk(args, pid, url, extra, script_args=()):
+    cmd = ["wrk", "-t2", f"-c{args.conns}", "-d", args.duration, "--timeout", "30s", "--latency",
+           *extra, url]
+    if script_args:
+        cmd += ["--", *script_args]
+    secs = int(args.duration.rstrip("s")) + 60
+    warm = ["wrk", "-t2", f"-c{args.conns}", "-d", "2s", "--timeout", "30s", *extra, url]
+    if script_args:
+        warm += ["--", *script_args]
+    subprocess.run(warm, capture_output=True, timeout=secs)  # warm-up, not recorded
+    wait_idle(pid)
+    best = None
+    for _ in range(args.repeats):
+        c0 = cpu_ticks(pid)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs).stdout
+        c1 = cpu_ticks(pid)
+        r = parse_wrk(out)
+        r["cpu_us"] = (c1 - c0) / CLK_TCK * 1e6 / max(r["requests"], 1)
+        wait_idle(pid)
+        if best is None or r["rps"] > best["rps"]:
+            best = r
+    return best
+
+
+def start_portcullis(args):
+    data = tempfile.mkdtemp(prefix="portcullis-bench-")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    env["PORTCULLIS_ADMIN_PASSWORD"] = "bench-admin-password-0123"
+    subprocess.run([args.bin, "user", "add", "alice", "--data-dir", data], input=PASSWORD + "\n",
+                   text=True, check=True, env=env, capture_output=True)
+    log = open(os.path.join(data, "server.log"), "wb")
+    proc = subprocess.Popen([args.bin, "serve", "--data-dir", data, "--listen",
+                             f"127.0.0.1:{port}", "--tls", "off", "--set", "log.level=warn"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz")
+    return proc, base, data
+
+
+def token_from(url, form):
+    data = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
+        import json
+        return json.load(r)["access_token"]
+
+
+def start_fastapi(workers, alg):
+    fa = os.path.join(PEERS, "fastapi-ref")
+    data = os.path.join(tempfile.mkdtemp(prefix="fastapi-bench-"), "data")
+    subprocess.run([PY, "app.py", "init", data], cwd=fa, check=True, capture_output=True)
+    port = free_port()
+    env = dict(os.environ, DATA_DIR=data, JWT_ALG=alg)
+    proc = subprocess.Popen([PY, "serve.py", "app:app", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", str(workers), "--loop", "asyncio", "--http", "h11",
+                             "--no-access-log", "--log-level", "warning"], cwd=fa, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/openapi.json")
+    return proc, base
+
+
+def stop(proc):
+    for p in reversed(tree_pids(proc.pid)):
+        try:
+            os.kill(p, signal.SIGTERM)
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bench/src/cli/portcullis"))
+    ap.add_argument("--duration", default="10s")
+    ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--workloads", default="me,login")
+    ap.add_argument("--peers", default="fastapi")
+    args = ap.parse_args()
+    workloads = args.workloads.split(",")
+    login_lua = os.path.join(PEERS, "wrk", "login.lua")
+    rows = []
+
+    proc, base, _ = start_portcullis(args)
+    try:
+        tok = token_from(base + "/oauth2/token",
+                         {"grant_type": "password", "username": "alice", "password": PASSWORD})
+        if "me" in workloads:
+            rows.append(("portcullis", "me", run_wrk(args, proc.pid, base + "/v1/me",
+                                                     ["-H", f"Authorization: Bearer {tok}"])))
+        if "login" in workloads:
+            rows.append(("portcullis", "login", run_wrk(args, proc.pid, base + "/oauth2/token",
+                                                        ["-s", login_lua], ("alice", PASSWORD))))
+    finally:
+        stop(proc)
+
+    if "fastapi" in args.peers.split(","):
+        for workers in (1, 2):
+            name = f"fastapi-ref {workers}w HS256"
+            fproc, fbase = start_fastapi(workers, "HS256")
+            try:
+                ftok = token_from(fbase + "/token", {"username": "alice", "password": PASSWORD})
+                if "me" in workloads:
+                    rows.append((name, "me", run_wrk(args, fproc.pid, fbase + "/users/me",
+                                                     ["-H", f"Authorization: Bearer {ftok}"])))
+                if "login" in workloads:
+                    rows.append((name, "login", run_wrk(args, fproc.pid, fbase + "/token",
+                                                        ["-s", login_lua], ("alice", PASSWORD))))
+            finally:
+                stop(fproc)
+
+    print(f"\nwrk -t2 -c{args.conns} -d{args.duration} --latency (best of {args.repeats}), "
+          f"loopback, {os.cpu_count()} cores shared by client and server\n")
+    print("| server | workload | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |")
+    print("|---|---|---|---|---|---|---|")
+    for name, w, r in rows:
+        print(f"| {name} | {w} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+              f"{r['non2xx']} | {r['cpu_us']:.1f} |")
+    ours = {w: r for n, w, r in rows if n == "portcullis"}
+    print("\n| ratio portcullis / peer | workload | req/s | CPU per request (peer / ours) |")
+    print("|---|---|---|---|")
+    for name, w, r in rows:
+        if name != "portcullis" and w in ours:
+            print(f"| vs {name} | {w} | {ours[w]['rps'] / r['rps']:.1f}x | "
+                  f"{r['cpu_us'] / max(ours[w]['cpu_us'], 1e-9):.1f}x |")
+
+
+if __name__ == "__main__":
+    import urllib.parse  # noqa: F401
+    main()

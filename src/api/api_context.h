@@ -1,0 +1,37 @@
+// ApiContext: what the endpoint handlers may use, handed over by the composition root (src/app).
+// Handlers parse and validate input, call one service, and render the result; policy lives in
+// the services (authn, authz, token), never here (STYLE point 16).
+#pragma once
+
+#include <string>
+
+#include "authn/password_authenticator.h"
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "base/worker_pool.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "token/key_manager.h"
+#include "token/token_service.h"
+
+namespace portcullis::api {
+
+struct ApiMetrics {
+  Counter* login_attempts = nullptr;       // {result}
+  Counter* token_verifications = nullptr;  // {result}
+};
+
+struct ApiContext {
+  const config::Config* config = nullptr;
+  store::Store* store = nullptr;
+  token::KeyManager* keys = nullptr;
+  token::TokenService* tokens = nullptr;
+  authn::PasswordAuthenticator* passwords = nullptr;
+  WorkerPool* hash_pool = nullptr;  // Argon2id verifications (with their user lookup)
+  WorkerPool* db_pool = nullptr;    // every other database call
+  Metrics* metrics = nullptr;
+  ApiMetrics counters;
+  const Clock* clock = nullptr;
+};
+
+}  // namespace portcullis::api

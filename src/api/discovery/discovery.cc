@@ -1,0 +1,42 @@
+#include "api/discovery/discovery.h"
+
+#include <boost/json.hpp>
+
+#include "jose/algorithm.h"
+
+namespace portcullis::api {
+
+namespace bhttp = boost::beast::http;
+
+boost::json::object AuthorizationServerMetadata(const config::Config& config) {
+  std::string issuer = config.tokens.issuer;
+  while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
+  boost::json::array grants;
+  if (config.oauth2.password_grant) grants.emplace_back("password");
+  return boost::json::object{
+      {"issuer", config.tokens.issuer},
+      {"token_endpoint", issuer + "/oauth2/token"},
+      {"jwks_uri", issuer + "/.well-known/jwks.json"},
+      {"grant_types_supported", grants},
+      {"response_types_supported", boost::json::array{}},
+      {"token_endpoint_auth_methods_supported", boost::json::array{"none"}},
+      {"access_token_signing_alg_values_supported",
+       boost::json::array{boost::json::string(config.tokens.signing_alg)}},
+      {"scopes_supported", boost::json::array{}},
+  };
+}
+
+boost::asio::awaitable<http::Response> HandleMetadata(ApiContext& ctx, http::Request&) {
+  http::Response res = http::JsonResponse(bhttp::status::ok, AuthorizationServerMetadata(*ctx.config));
+  res.set(bhttp::field::cache_control, "public, max-age=300");
+  co_return res;
+}
+
+boost::asio::awaitable<http::Response> HandleJwks(ApiContext& ctx, http::Request&) {
+  http::Response res = http::JsonResponse(bhttp::status::ok, ctx.keys->key_ring()->ToJwks());
+  // Short cache: verifiers refetch soon enough to see a rotated key before it signs.
+  res.set(bhttp::field::cache_control, "public, max-age=300");
+  co_return res;
+}
+
+}  // namespace portcullis::api

@@ -1,0 +1,22 @@
+// The one place that maps token-endpoint failures to RFC 6749 §5.2 responses (STYLE point 6).
+// Bodies stay generic; the precise reason goes to the log and a per-reason counter.
+#pragma once
+
+#include <string_view>
+
+#include "authn/authn_error.h"
+#include "http/parse.h"
+#include "http/request.h"
+#include "http/response.h"
+
+namespace portcullis::api {
+
+// 400 invalid_request with a description of what is wrong with the request's shape.
+http::Response InvalidRequest(std::string_view description);
+// A failed password grant: 400 invalid_grant for bad credentials and disabled users alike,
+// 429 temporarily_unavailable + Retry-After when locked/throttled, 503 when the store failed.
+http::Response PasswordGrantFailure(authn::AuthnError error);
+// The hash worker pool is full: 503 temporarily_unavailable + Retry-After.
+http::Response HashPoolFull();
+
+}  // namespace portcullis::api

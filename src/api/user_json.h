@@ -1,0 +1,14 @@
+// The JSON shape of a user (DESIGN §4 "JSON shapes"), shared by the admin API and the CLI:
+// {"id","username","email","roles","disabled","locked_until","created_at","last_login_at"}.
+// Timestamps are RFC 3339 UTC strings or null. Never includes the password hash.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "store/store.h"
+
+namespace portcullis::api {
+
+boost::json::object UserToJson(const store::User& user);
+
+}  // namespace portcullis::api

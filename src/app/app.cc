@@ -1,0 +1,334 @@
+#include "app/app.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "api/api_context.h"
+#include "api/routes.h"
+#include "authn/password_authenticator.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/worker_pool.h"
+#include "crypto/random.h"
+#include "http/router.h"
+#include "http/server/server.h"
+#include "http/server/tls.h"
+#include "jose/algorithm.h"
+#include "password/policy.h"
+#include "store/sqlite/sqlite_store.h"
+#include "token/key_manager.h"
+#include "token/token_service.h"
+
+namespace portcullis::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kBootstrapPasswordLength = 24;
+constexpr std::size_t kDbQueue = 1024;
+
+std::string EnvOr(const std::map<std::string, std::string>& env, const std::string& name) {
+  auto it = env.find(name);
+  return it == env.end() ? std::string() : it->second;
+}
+
+// Writes `content` to a new file with mode 0600, failing if it already exists.
+Status WritePrivateFile(const std::string& path, std::string_view content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return InternalError("cannot create " + path + ": " + std::strerror(errno));
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return InternalError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return InternalError("cannot sync " + path);
+  return Status::Ok();
+}
+
+std::string ListenHost(const config::Config& config) { return config.server.listen_host; }
+
+// The TLS context for `tls.mode`, generating a development certificate for "auto" when none is
+// configured.
+Result<std::shared_ptr<boost::asio::ssl::context>> SetUpTls(const config::Config& config) {
+  std::string cert = config.tls.cert_file, key = config.tls.key_file;
+  if (config.tls.mode == "auto" && (cert.empty() || key.empty())) {
+    fs::path dir = fs::path(config.data_dir) / "tls";
+    cert = (dir / "cert.pem").string();
+    key = (dir / "key.pem").string();
+    if (!fs::exists(cert) || !fs::exists(key)) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return InternalError("cannot create " + dir.string() + ": " + ec.message());
+      fs::remove(cert, ec);
+      fs::remove(key, ec);
+      std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
+      std::string host = ListenHost(config);
+      if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+        hosts.push_back(host);
+      }
+      Status s = http::GenerateSelfSignedCertificate(cert, key, hosts);
+      if (!s.ok()) return s;
+    }
+    log::Warn("tls.self_signed",
+              {{"cert_file", cert},
+               {"message",
+                "using a self-signed development certificate; configure tls.cert_file and "
+                "tls.key_file for production"}});
+  }
+  return http::MakeTlsContext(cert, key, config.tls.min_version);
+}
+
+void AddHttpMetrics(Metrics& metrics, http::ServerOptions& options) {
+  Counter& requests = metrics.AddCounter("portcullis_http_requests_total",
+                                         "HTTP requests by route and status", {"route", "status"});
+  Histogram& latency = metrics.AddHistogram(
+      "portcullis_http_request_duration_seconds", "HTTP request latency by route", {"route"},
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  options.on_request = [&requests, &latency](std::string_view route, unsigned status,
+                                             double seconds) {
+    std::string r(route);
+    requests.Inc({r, std::to_string(status)});
+    latency.Observe({r}, seconds);
+  };
+}
+
+}  // namespace
+
+Status EnsureDataDir(const config::Config& config) {
+  std::error_code ec;
+  fs::path dir(config.data_dir);
+  if (fs::exists(dir, ec)) return Status::Ok();
+  fs::create_directories(dir, ec);
+  if (ec) return InternalError("cannot create data dir " + dir.string() + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  return Status::Ok();
+}
+
+Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
+                                                const std::map<std::string, std::string>& env,
+                                                crypto::Random& random) {
+  std::string from_env = EnvOr(env, "PORTCULLIS_MASTER_KEY");
+  if (!from_env.empty()) {
+    Result<crypto::MasterKey> key = crypto::MasterKey::FromBase64(from_env);
+    if (!key.ok()) {
+      return InvalidArgumentError("PORTCULLIS_MASTER_KEY must be the base64 of 32 bytes");
+    }
+    return key;
+  }
+  const std::string& path = config.master_key.file;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+      text.pop_back();
+    }
+    Result<crypto::MasterKey> key = crypto::MasterKey::FromBase64(text);
+    SecureZero(text.data(), text.size());
+    if (!key.ok()) {
+      return InvalidArgumentError("master key file " + path +
+                                  " must hold the base64 of 32 bytes");
+    }
+    return key;
+  }
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  crypto::MasterKey key = crypto::MasterKey::Generate(random);
+  std::string text = key.ToBase64() + "\n";
+  Status s = WritePrivateFile(path, text);
+  SecureZero(text.data(), text.size());
+  if (!s.ok()) return s;
+  log::Warn("master_key.created",
+            {{"file", path},
+             {"message",
+              "generated a master key file; back it up and keep it outside the data dir in "
+              "production (or set PORTCULLIS_MASTER_KEY)"}});
+  return key;
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config) {
+  Result<store::SqliteOptions> options = store::SqliteOptionsFromUrl(config.database.url);
+  if (!options.ok()) return options.status();
+  options->pool_size = config.database.pool_size;
+  Result<std::unique_ptr<store::Store>> store = store::OpenSqliteStore(*options);
+  if (!store.ok()) return store.status();
+  Result<int> applied = (*store)->Migrate();
+  if (!applied.ok()) return applied.status();
+  if (*applied > 0) log::Info("store.migrated", {{"applied", *applied}});
+  return store;
+}
+
+password::Argon2Params HasherParams(const config::Config& config) {
+  password::Argon2Params p;
+  p.memory_kib = config.password.argon2_memory_kib;
+  p.iterations = config.password.argon2_iterations;
+  p.parallelism = config.password.argon2_parallelism;
+  return p;
+}
+
+password::PolicyOptions PolicyFrom(const config::Config& config) {
+  password::PolicyOptions p;
+  p.min_length = config.password.min_length;
+  p.max_length = config.password.max_length;
+  p.reject_common = config.password.reject_common;
+  return p;
+}
+
+Status BootstrapAdmin(store::Store& store, const password::Hasher& hasher,
+                      const config::Config& config, const std::map<std::string, std::string>& env,
+                      crypto::Random& random, std::ostream& err) {
+  Result<std::int64_t> count = store.CountUsers();
+  if (!count.ok()) return count.status();
+  if (*count > 0) return Status::Ok();
+
+  SecretString password(EnvOr(env, "PORTCULLIS_ADMIN_PASSWORD"));
+  bool generated = password.empty();
+  if (generated) {
+    password = SecretString(crypto::RandomAlphanumeric(random, kBootstrapPasswordLength));
+  } else {
+    password::PolicyError e =
+        password::CheckPassword("admin", password.reveal(), PolicyFrom(config));
+    if (e != password::PolicyError::kOk) {
+      return InvalidArgumentError("PORTCULLIS_ADMIN_PASSWORD: " +
+                                  password::DescribePolicyError(e, PolicyFrom(config)));
+    }
+  }
+  Result<std::string> hash = hasher.Hash(password.reveal());
+  if (!hash.ok()) return hash.status();
+  store::NewUser user;
+  user.id = crypto::RandomUuid(random);
+  user.username = "admin";
+  user.password_hash = *hash;
+  user.roles = {"admin"};
+  user.created_at = SystemClock().Now();
+  Result<store::User> created = store.CreateUser(user);
+  if (!created.ok()) return created.status();
+  log::Info("user.created", {{"user_id", created->id}, {"username", "admin"}, {"actor", "bootstrap"}});
+  if (generated) {
+    // DESIGN §3: the one time a secret is shown, on the operator's terminal, never in the log.
+    err << "\nportcullis: created administrator 'admin' with password: " << password.reveal()
+        << "\nportcullis: it is shown only this once; change it after logging in.\n\n";
+    err.flush();
+  }
+  return Status::Ok();
+}
+
+int Serve(const config::Config& config, const std::map<std::string, std::string>& env) {
+  auto fail = [](const Status& s) {
+    log::Error("serve.failed", {{"error", s.ToString()}});
+    return 1;
+  };
+  crypto::Random& random = crypto::OsRandomInstance();
+  SystemClock clock;
+
+  if (Status s = EnsureDataDir(config); !s.ok()) return fail(s);
+  Result<crypto::MasterKey> master_key = LoadOrCreateMasterKey(config, env, random);
+  if (!master_key.ok()) return fail(master_key.status());
+  Result<std::unique_ptr<store::Store>> store = OpenStore(config);
+  if (!store.ok()) return fail(store.status());
+  Result<password::Hasher> hasher = password::Hasher::Create(HasherParams(config));
+  if (!hasher.ok()) return fail(hasher.status());
+  if (Status s = BootstrapAdmin(**store, *hasher, config, env, random, std::cerr); !s.ok()) {
+    return fail(s);
+  }
+  std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(config.tokens.signing_alg);
+  if (!alg) return fail(InvalidArgumentError("tokens.signing_alg"));
+  Result<std::unique_ptr<token::KeyManager>> keys =
+      token::KeyManager::Create(**store, *master_key, *alg, clock, random);
+  if (!keys.ok()) return fail(keys.status());
+
+  token::TokenPolicy policy;
+  policy.issuer = config.tokens.issuer;
+  policy.audience = config.tokens.audience;
+  policy.access_ttl_s = config.tokens.access_ttl_s;
+  policy.leeway_s = config.tokens.leeway_s;
+  token::TokenService tokens(**keys, policy, clock, random);
+
+  Metrics metrics;
+  Counter& verifications = metrics.AddCounter("portcullis_password_verifications_total",
+                                              "Argon2id/bcrypt verifications, dummy ones included");
+  Counter& login_attempts = metrics.AddCounter("portcullis_login_attempts_total",
+                                               "Password logins by result", {"result"});
+  Counter& token_verifications = metrics.AddCounter(
+      "portcullis_token_verifications_total", "Access token verifications by result", {"result"});
+  metrics.AddCounter("portcullis_lockouts_total", "Lockouts by kind", {"kind"});
+
+  WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
+  WorkerPool db_pool("db", config.database.pool_size, kDbQueue);
+  metrics.AddGauge("portcullis_hash_queue_depth", "Password hashing jobs waiting",
+                   [&hash_pool] { return static_cast<double>(hash_pool.QueueDepth()); });
+
+  authn::PasswordAuthenticator passwords(**store, *hasher, verifications, clock);
+
+  api::ApiContext ctx;
+  ctx.config = &config;
+  ctx.store = store->get();
+  ctx.keys = keys->get();
+  ctx.tokens = &tokens;
+  ctx.passwords = &passwords;
+  ctx.hash_pool = &hash_pool;
+  ctx.db_pool = &db_pool;
+  ctx.metrics = &metrics;
+  ctx.counters.login_attempts = &login_attempts;
+  ctx.counters.token_verifications = &token_verifications;
+  ctx.clock = &clock;
+
+  http::Router router;
+  api::AddRoutes(router, ctx);
+
+  http::ServerOptions options;
+  options.host = config.server.listen_host;
+  options.port = config.server.listen_port;
+  options.max_body_bytes = config.server.max_body_bytes;
+  options.max_header_bytes = config.server.max_header_bytes;
+  options.header_timeout = std::chrono::milliseconds(config.server.header_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(config.server.idle_timeout_ms);
+  options.max_connections = config.server.max_connections;
+  options.threads = config.server.threads;
+  options.hsts_max_age = config.tls.hsts_max_age;
+  std::vector<Cidr> proxies = config.server.trusted_proxies;
+  options.is_trusted_proxy = [proxies](std::string_view peer) {
+    std::optional<IpAddress> ip = ParseIp(peer);
+    if (!ip) return false;
+    for (const Cidr& c : proxies) {
+      if (c.Contains(*ip)) return true;
+    }
+    return false;
+  };
+  if (config.tls.mode != "off") {
+    Result<std::shared_ptr<boost::asio::ssl::context>> tls = SetUpTls(config);
+    if (!tls.ok()) return fail(tls.status());
+    options.tls = *tls;
+  }
+  AddHttpMetrics(metrics, options);
+
+  Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
+  if (!server.ok()) return fail(server.status());
+  std::string scheme = options.tls ? "https" : "http";
+  Status run = (*server)->Run([&] {
+    log::Info("serve.listening", {{"address", config.server.listen_host},
+                                  {"port", static_cast<std::int64_t>((*server)->port())},
+                                  {"scheme", scheme},
+                                  {"issuer", config.tokens.issuer},
+                                  {"signing_kid", (*keys)->active_kid()}});
+  });
+  hash_pool.Shutdown();
+  db_pool.Shutdown();
+  if (!run.ok()) return fail(run);
+  log::Info("serve.stopped");
+  return 0;
+}
+
+}  // namespace portcullis::app

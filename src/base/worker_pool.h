@@ -1,0 +1,72 @@
+// WorkerPool: a fixed set of threads fed by a BOUNDED queue, for password hashing and database
+// calls, so slow work never runs on network threads and overload is refused rather than queued
+// without bound (the server answers 503 + Retry-After when TrySubmit returns false).
+//
+// Admission: a job is accepted while the jobs waiting for a thread, beyond those the idle threads
+// are about to pick up, number fewer than max_queued. So with every thread busy exactly max_queued
+// jobs can wait, and max_queued == 0 means "run only when a thread is free".
+//
+// Thread-safety: every member function may be called from any thread, except that Shutdown() and
+// the destructor must not be called from inside a job of the same pool (they join its threads).
+//
+//   WorkerPool pool("hash", 4, 256);
+//   if (!pool.TrySubmit([&] { Finish(hasher.Verify(encoded, password)); })) return Busy();
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace portcullis {
+
+class WorkerPool {
+ public:
+  // Starts `threads` threads (at least 1; 0 is treated as 1) named "<name>-<i>" (truncated to the
+  // 15 characters Linux keeps). `max_queued` bounds the waiting jobs as described above.
+  WorkerPool(std::string name, std::size_t threads, std::size_t max_queued);
+  // Calls Shutdown(): the jobs already accepted still run.
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues `job`; returns false, without running or keeping it, when the queue is full or the pool
+  // is shutting down. Jobs must not throw: one that does is caught and logged
+  // ("worker_pool.job_threw"), and the thread goes on with the next job.
+  [[nodiscard]] bool TrySubmit(std::function<void()> job);
+
+  // Jobs accepted and not yet started.
+  std::size_t QueueDepth() const;
+  // Jobs accepted and not yet finished: waiting plus running.
+  std::size_t InFlight() const;
+  // Number of worker threads.
+  std::size_t threads() const { return workers_.size(); }
+  // The name given at construction (for logs and metrics).
+  const std::string& name() const { return name_; }
+
+  // Stops accepting jobs, runs every job already accepted, and joins the threads. Idempotent and
+  // safe to call concurrently; every call returns only once the threads have been joined.
+  void Shutdown();
+
+ private:
+  void WorkerLoop();
+
+  const std::string name_;
+  const std::size_t max_queued_;
+  std::vector<std::thread> workers_;  // fixed after construction
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  std::size_t running_ = 0;                  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+
+  std::mutex join_mu_;   // serializes the joins in Shutdown()
+  bool joined_ = false;  // guarded by join_mu_
+};
+
+}  // namespace portcullis

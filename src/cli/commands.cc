@@ -1,0 +1,242 @@
+#include "cli/commands.h"
+
+#include <openssl/crypto.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <boost/version.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "api/user_json.h"
+#include "app/app.h"
+#include "authn/username.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/time_format.h"
+#include "config/load.h"
+#include "crypto/random.h"
+#include "password/hasher.h"
+#include "password/policy.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace portcullis::cli {
+namespace {
+
+constexpr int kExitConfigError = 2;
+constexpr std::size_t kMaxPasswordInputBytes = 4096;
+constexpr std::size_t kListPageSize = 500;
+
+std::optional<config::Config> LoadOrReport(const CommonOptions& options) {
+  config::LoadInputs inputs;
+  inputs.config_file = options.config_file;
+  inputs.env = config::ReadEnvironment();
+  inputs.set_args = options.set_args;
+  inputs.listen = options.listen;
+  inputs.data_dir = options.data_dir;
+  inputs.tls = options.tls;
+  Result<config::Config> config = config::LoadConfig(inputs);
+  if (!config.ok()) {
+    std::cerr << "portcullis: configuration error: " << config.status().message() << "\n";
+    return std::nullopt;
+  }
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config->log.level, level);
+  log::Init(level, config->log.format == "text" ? log::Format::kText : log::Format::kJson);
+  return std::move(*config);
+}
+
+// Reads one line from the terminal with echo off.
+std::optional<std::string> PromptHidden(const char* prompt) {
+  std::cerr << prompt << std::flush;
+  termios old{};
+  bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (restore) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  bool ok = static_cast<bool>(std::getline(std::cin, line));
+  if (restore) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+  std::cerr << "\n";
+  if (!ok) return std::nullopt;
+  return line;
+}
+
+// The new password: prompted twice on a terminal, else the first line of stdin.
+std::optional<SecretString> ReadNewPassword() {
+  if (isatty(STDIN_FILENO)) {
+    std::optional<std::string> first = PromptHidden("New password: ");
+    std::optional<std::string> second = PromptHidden("Repeat password: ");
+    if (!first || !second) return std::nullopt;
+    SecretString a(std::move(*first)), b(std::move(*second));
+    if (a.reveal() != b.reveal()) {
+      std::cerr << "portcullis: the passwords do not match\n";
+      return std::nullopt;
+    }
+    return a;
+  }
+  std::string line;
+  if (!std::getline(std::cin, line) || line.size() > kMaxPasswordInputBytes) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return SecretString(std::move(line));
+}
+
+}  // namespace
+
+int RunServe(const CommonOptions& options) {
+  std::optional<config::Config> config = LoadOrReport(options);
+  if (!config) return kExitConfigError;
+  return app::Serve(*config, config::ReadEnvironment());
+}
+
+int RunMigrate(const CommonOptions& options) {
+  std::optional<config::Config> config = LoadOrReport(options);
+  if (!config) return kExitConfigError;
+  if (Status s = app::EnsureDataDir(*config); !s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return 1;
+  }
+  Result<store::SqliteOptions> sqlite = store::SqliteOptionsFromUrl(config->database.url);
+  if (!sqlite.ok()) {
+    std::cerr << "portcullis: " << sqlite.status().message() << "\n";
+    return 1;
+  }
+  Result<std::unique_ptr<store::Store>> store = store::OpenSqliteStore(*sqlite);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return 1;
+  }
+  Result<int> applied = (*store)->Migrate();
+  if (!applied.ok()) {
+    std::cerr << "portcullis: migration failed: " << applied.status().message() << "\n";
+    return 1;
+  }
+  Result<int> version = (*store)->SchemaVersion();
+  std::cout << "applied " << *applied << " migration(s); schema version "
+            << (version.ok() ? *version : -1) << "\n";
+  return 0;
+}
+
+int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
+  std::optional<config::Config> config = LoadOrReport(options);
+  if (!config) return kExitConfigError;
+  if (!authn::IsValidUsername(add.username)) {
+    std::cerr << "portcullis: invalid username: use 1-64 characters of A-Z a-z 0-9 . _ @ -, "
+                 "starting with a letter or digit\n";
+    return 1;
+  }
+  std::optional<SecretString> password = ReadNewPassword();
+  if (!password) {
+    std::cerr << "portcullis: no password given (pipe it on stdin or type it at the prompt)\n";
+    return 1;
+  }
+  password::PolicyOptions policy = app::PolicyFrom(*config);
+  if (password::PolicyError e = password::CheckPassword(add.username, password->reveal(), policy);
+      e != password::PolicyError::kOk) {
+    std::cerr << "portcullis: " << password::DescribePolicyError(e, policy) << "\n";
+    return 1;
+  }
+  if (Status s = app::EnsureDataDir(*config); !s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return 1;
+  }
+  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return 1;
+  }
+  Result<password::Hasher> hasher = password::Hasher::Create(app::HasherParams(*config));
+  if (!hasher.ok()) {
+    std::cerr << "portcullis: " << hasher.status().message() << "\n";
+    return 1;
+  }
+  Result<std::string> hash = hasher->Hash(password->reveal());
+  if (!hash.ok()) {
+    std::cerr << "portcullis: " << hash.status().message() << "\n";
+    return 1;
+  }
+  store::NewUser user;
+  user.id = crypto::RandomUuid(crypto::OsRandomInstance());
+  user.username = add.username;
+  user.email = add.email;
+  user.password_hash = *hash;
+  user.roles = add.roles.empty() ? std::vector<std::string>{"user"} : add.roles;
+  user.created_at = SystemClock().Now();
+  Result<store::User> created = (*store)->CreateUser(user);
+  if (!created.ok()) {
+    if (created.status().code() == StatusCode::kAlreadyExists) {
+      std::cerr << "portcullis: a user with that name already exists\n";
+    } else if (created.status().code() == StatusCode::kNotFound) {
+      std::cerr << "portcullis: unknown role: " << created.status().message() << "\n";
+    } else {
+      std::cerr << "portcullis: " << created.status().message() << "\n";
+    }
+    return 1;
+  }
+  log::Info("user.created", {{"user_id", created->id}, {"username", created->username},
+                             {"actor", "cli"}});
+  std::cout << "created user " << created->username << " (id " << created->id << ")\n";
+  return 0;
+}
+
+int RunUserList(const CommonOptions& options, bool json) {
+  std::optional<config::Config> config = LoadOrReport(options);
+  if (!config) return kExitConfigError;
+  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return 1;
+  }
+  std::vector<store::User> users;
+  std::string cursor;
+  while (true) {
+    Result<store::UserPage> page = (*store)->ListUsers(cursor, kListPageSize);
+    if (!page.ok()) {
+      std::cerr << "portcullis: " << page.status().message() << "\n";
+      return 1;
+    }
+    for (store::User& u : page->items) users.push_back(std::move(u));
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+  }
+  if (json) {
+    boost::json::array out;
+    for (const store::User& u : users) out.push_back(api::UserToJson(u));
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", "ID", "USERNAME", "ROLES", "DISABLED",
+              "LAST LOGIN");
+  for (const store::User& u : users) {
+    std::string roles;
+    for (const std::string& r : u.roles) roles += (roles.empty() ? "" : ",") + r;
+    std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", u.id.c_str(), u.username.c_str(),
+                roles.c_str(), u.disabled ? "yes" : "no",
+                u.last_login_at ? FormatRfc3339(*u.last_login_at).c_str() : "-");
+  }
+  return 0;
+}
+
+int RunVersion(bool json) {
+  std::string boost_version = std::to_string(BOOST_VERSION / 100000) + "." +
+                              std::to_string(BOOST_VERSION / 100 % 1000) + "." +
+                              std::to_string(BOOST_VERSION % 100);
+  boost::json::object out{{"portcullis", PORTCULLIS_VERSION},
+                          {"openssl", OpenSSL_version(OPENSSL_VERSION_STRING)},
+                          {"libsodium", sodium_version_string()},
+                          {"sqlite", sqlite3_libversion()},
+                          {"boost", boost_version}};
+  if (json) {
+    std::cout << boost::json::serialize(out) << "\n";
+  } else {
+    for (const auto& [k, v] : out) std::cout << k << " " << v.as_string().c_str() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace portcullis::cli

@@ -1,0 +1,540 @@
+#include "http/server/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <csignal>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "base/log.h"
+#include "http/response.h"
+#include "http/server/request_meta.h"
+
+namespace portcullis::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Pause after a failed accept (e.g. EMFILE) so the loop does not spin.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// After an error response, how long and how much of the client's unread input is drained before
+// closing, so the client sees the response instead of a connection reset.
+constexpr auto kLingerTimeout = std::chrono::seconds(1);
+constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+constexpr std::size_t kLingerChunkBytes = 16 * 1024;
+// Bound on the TLS close_notify exchange.
+constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
+// How much one read may take while waiting for the next request on an idle connection.
+constexpr std::size_t kIdleReadBytes = 4096;
+
+constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+// What Stop() needs to reach a live connection: its strand and, while it waits idle between
+// requests, its stream. Touched only on the connection's strand (except `executor`, immutable).
+struct Connection {
+  explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
+  const asio::any_io_executor executor;
+  beast::tcp_stream* stream = nullptr;  // null once the session has ended
+  bool idle = false;
+};
+
+template <typename F>
+class ScopeExit {
+ public:
+  explicit ScopeExit(F f) : f_(std::move(f)) {}
+  ~ScopeExit() { f_(); }
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+
+ private:
+  F f_;
+};
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+// The response for a failed request read, or nullopt when the connection should just close
+// (end of stream, timeout, reset: nobody to answer, or a slow client to cut off).
+std::optional<Response> ResponseForReadError(const beast::error_code& ec) {
+  if (ec == bhttp::error::header_limit) {
+    return ProblemResponse(bhttp::status::request_header_fields_too_large,
+                           "Request Header Fields Too Large", "the request header is too large");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return ProblemResponse(bhttp::status::payload_too_large, "Payload Too Large",
+                           "the request body is too large");
+  }
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
+    return std::nullopt;
+  }
+  if (&ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category()) {
+    return ProblemResponse(bhttp::status::bad_request, "Bad Request", "malformed HTTP request");
+  }
+  return std::nullopt;
+}
+
+std::string FormatEndpoint(const asio::ip::address& address, std::uint16_t port) {
+  const std::string host = address.to_string();
+  return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, const Router& router)
+      : options_(std::move(options)),
+        router_(router),
+        ioc_(static_cast<int>(std::max(1u, options_.threads))),
+        accept_strand_(asio::make_strand(ioc_)),
+        acceptor_(ioc_),
+        drain_timer_(ioc_) {}
+
+  ~Impl() {
+    destroying_ = true;
+    beast::error_code ec;
+    acceptor_.close(ec);
+  }
+
+  Status Listen();
+  Status Run(std::function<void()> on_ready);
+  void Stop();
+  std::uint16_t port() const { return port_; }
+  asio::io_context& io_context() { return ioc_; }
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Session(tcp::socket socket);
+  template <typename Stream>
+  asio::awaitable<void> Serve(Stream& stream, const std::string& peer_ip, bool tls);
+  asio::awaitable<Response> Dispatch(Request& req);
+  template <typename Stream>
+  asio::awaitable<void> Linger(Stream& stream);
+  template <typename Stream>
+  asio::awaitable<void> Close(Stream& stream);
+  void Finalize(Response& res, const std::string& request_id, bool tls, bool head, bool keep_alive,
+                unsigned version) const;
+  void RecordRequest(std::string_view method, std::string_view route, std::string_view path,
+                     const Response& res, std::chrono::steady_clock::time_point start,
+                     std::string_view request_id, std::string_view client_ip) const;
+  std::uint64_t Register(std::shared_ptr<Connection> connection);
+  void Unregister(std::uint64_t id);
+  void OnSessionEnd();
+
+  // Members used by session coroutines are declared before ioc_, so they outlive the coroutine
+  // frames that ioc_ destroys when it is destroyed.
+  const ServerOptions options_;
+  const Router router_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> destroying_{false};
+  std::atomic<std::size_t> live_{0};
+  std::mutex mu_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;  // GUARDED_BY(mu_)
+  std::uint64_t next_connection_id_ = 0;                                      // GUARDED_BY(mu_)
+  std::uint16_t port_ = 0;
+
+  asio::io_context ioc_;
+  Strand accept_strand_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer drain_timer_;
+};
+
+Status Server::Impl::Listen() {
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(options_.host, ec);
+  if (ec) {
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
+    if (ec || results.empty()) {
+      return InvalidArgumentError("cannot resolve listen host \"" + options_.host +
+                                  "\": " + ec.message());
+    }
+    address = results.begin()->endpoint().address();
+  }
+  const tcp::endpoint endpoint(address, options_.port);
+  const std::string where = FormatEndpoint(address, options_.port);
+  auto fail = [&](const beast::error_code& e) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return UnavailableError("cannot listen on " + where + ": " + e.message());
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return fail(ec);
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail(ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) return fail(ec);
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ec);
+  port_ = acceptor_.local_endpoint(ec).port();
+  if (ec) return fail(ec);
+  return Status::Ok();
+}
+
+Status Server::Impl::Run(std::function<void()> on_ready) {
+  asio::signal_set signals(ioc_, SIGINT, SIGTERM);
+  signals.async_wait([this](const beast::error_code& ec, int signal_number) {
+    if (ec) return;
+    log::Info("http.server.signal", {{"signal", signal_number}});
+    Stop();
+  });
+  asio::co_spawn(accept_strand_, AcceptLoop(), [](std::exception_ptr e) {
+    if (e) log::Error("http.server.accept_loop_failed", {});
+  });
+  log::Info("http.server.listening",
+            {{"port", static_cast<unsigned>(port_)}, {"tls", options_.tls != nullptr}});
+  if (on_ready) on_ready();
+
+  auto run = [this] {
+    // An exception escaping a handler must not end the thread; log it and keep serving.
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        log::Error("http.server.handler_escaped", {{"what", e.what()}});
+      } catch (...) {
+        log::Error("http.server.handler_escaped", {});
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back(run);
+  run();
+  for (std::thread& t : threads) t.join();
+  log::Info("http.server.stopped", {{"abandoned_connections", live_.load()}});
+  return Status::Ok();
+}
+
+void Server::Impl::Stop() {
+  if (stopping_.exchange(true)) return;
+  log::Info("http.server.stopping", {{"live_connections", live_.load()}});
+  asio::post(accept_strand_, [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) {
+    asio::post(c->executor, [c] {
+      if (c->stream != nullptr && c->idle) c->stream->cancel();
+    });
+  }
+  asio::post(ioc_, [this] {
+    drain_timer_.expires_after(options_.drain_timeout);
+    drain_timer_.async_wait([this](const beast::error_code& ec) {
+      if (ec) return;
+      log::Warn("http.server.drain_timeout", {{"abandoned_connections", live_.load()}});
+      ioc_.stop();
+    });
+    if (live_.load() == 0) ioc_.stop();
+  });
+}
+
+void Server::Impl::OnSessionEnd() {
+  if (--live_ == 0 && stopping_.load() && !destroying_.load()) ioc_.stop();
+}
+
+std::uint64_t Server::Impl::Register(std::shared_ptr<Connection> connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::uint64_t id = next_connection_id_++;
+  connections_.emplace(id, std::move(connection));
+  return id;
+}
+
+void Server::Impl::Unregister(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_.erase(id);
+}
+
+asio::awaitable<void> Server::Impl::AcceptLoop() {
+  while (!stopping_.load()) {
+    auto [ec, socket] =
+        co_await acceptor_.async_accept(asio::any_io_executor(asio::make_strand(ioc_)), kAsTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      log::Warn("http.server.accept_failed", {{"error", ec.message()}});
+      asio::steady_timer pause(accept_strand_, kAcceptRetryDelay);
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    if (stopping_.load()) co_return;
+    if (live_.load() >= options_.max_connections) {
+      // Shedding load: closing costs less than answering, and the client will retry.
+      log::Debug("http.server.connection_limit", {});
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++live_;
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Session(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::Error("http.session.failed", {{"what", ex.what()}});
+      } catch (...) {
+        log::Error("http.session.failed", {});
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
+  ScopeExit on_end([this] { OnSessionEnd(); });
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  const std::string raw_peer = peer.address().to_string();
+  const std::string peer_ip = CanonicalIp(raw_peer).value_or(raw_peer);
+  if (options_.tls) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *options_.tls);
+    co_await Serve(stream, peer_ip, /*tls=*/true);
+  } else {
+    beast::tcp_stream stream(std::move(socket));
+    co_await Serve(stream, peer_ip, /*tls=*/false);
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& peer_ip, bool tls) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  auto connection = std::make_shared<Connection>(co_await asio::this_coro::executor);
+  connection->stream = &lowest;
+  const std::uint64_t id = Register(connection);
+  ScopeExit unregister([&] {
+    connection->stream = nullptr;
+    Unregister(id);
+  });
+
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    lowest.expires_after(options_.header_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAsTuple);
+    if (ec) {
+      log::Debug("http.tls.handshake_failed", {{"peer_ip", peer_ip}, {"error", ec.message()}});
+      co_return;
+    }
+  }
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    // Wait for the next request. The first request's header (from its first byte) must arrive
+    // within header_timeout; later ones may idle for idle_timeout before starting.
+    lowest.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+    if (buffer.size() == 0) {
+      connection->idle = true;
+      if (stopping_.load()) break;
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kIdleReadBytes), kAsTuple);
+      connection->idle = false;
+      if (ec) break;
+      buffer.commit(n);
+    }
+    if (!first) lowest.expires_after(options_.header_timeout);
+    first = false;
+
+    const auto start = std::chrono::steady_clock::now();
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(options_.max_body_bytes);
+    auto [ec, unused_n] = co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
+    if (!ec) {
+      if (EqualsIgnoreCase(View(parser.get()[bhttp::field::expect]), "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};
+        auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kAsTuple);
+        if (wec) break;
+      }
+      lowest.expires_after(options_.request_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      ec = bec;
+    }
+    if (ec) {
+      std::optional<Response> error = ResponseForReadError(ec);
+      if (!error) {
+        if (ec == beast::error::timeout) {
+          log::Debug("http.read_timeout", {{"peer_ip", peer_ip}});
+        }
+        break;
+      }
+      const std::string request_id = GenerateRequestId();
+      Finalize(*error, request_id, tls, /*head=*/false, /*keep_alive=*/false, 11);
+      lowest.expires_after(options_.request_timeout);
+      co_await bhttp::async_write(stream, *error, kAsTuple);
+      RecordRequest("-", "unmatched", "", *error, start, request_id, peer_ip);
+      co_await Linger(stream);
+      break;
+    }
+
+    Request req;
+    req.message = parser.release();
+    req.peer_ip = peer_ip;
+    req.tls = tls;
+    std::string forwarded_for;
+    for (auto [it, end] = req.message.equal_range("X-Forwarded-For"); it != end; ++it) {
+      if (!forwarded_for.empty()) forwarded_for += ',';
+      forwarded_for += View(it->value());
+    }
+    req.client_ip = ResolveClientIp(peer_ip, forwarded_for, options_.is_trusted_proxy);
+    req.request_id = RequestIdFor(req.Header("X-Request-Id"));
+    const std::string_view target = View(req.message.target());
+    SplitTarget(target, req.path, req.query);
+
+    Response res;
+    bool keep_alive = req.message.keep_alive() && !stopping_.load();
+    if (target.empty() || target.front() != '/') {
+      req.route = "unmatched";
+      res = ErrorResponse(req, bhttp::status::bad_request, "invalid_request",
+                          "the request target must be an absolute path");
+      keep_alive = false;
+    } else {
+      res = co_await Dispatch(req);
+      keep_alive = keep_alive && !stopping_.load();
+    }
+    Finalize(res, req.request_id, tls, req.message.method() == bhttp::verb::head, keep_alive,
+             req.message.version());
+    lowest.expires_after(options_.request_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, kAsTuple);
+    RecordRequest(View(req.message.method_string()), req.route, req.path, res, start,
+                  req.request_id, req.client_ip);
+    if (wec || !keep_alive) break;
+  }
+  co_await Close(stream);
+}
+
+asio::awaitable<Response> Server::Impl::Dispatch(Request& req) {
+  try {
+    co_return co_await router_.Dispatch(req);
+  } catch (const std::exception& e) {
+    log::Error("http.handler_exception",
+               {{"route", req.route}, {"request_id", req.request_id}, {"what", e.what()}});
+  } catch (...) {
+    log::Error("http.handler_exception", {{"route", req.route}, {"request_id", req.request_id}});
+  }
+  co_return ErrorResponse(req, bhttp::status::internal_server_error, "server_error",
+                          "an unexpected error occurred");
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::Impl::Linger(Stream& stream) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::error_code ignored;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  lowest.expires_after(kLingerTimeout);
+  std::vector<char> scratch(kLingerChunkBytes);
+  std::size_t drained = 0;
+  while (drained < kMaxLingerBytes) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kAsTuple);
+    if (ec) break;
+    drained += n;
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::Impl::Close(Stream& stream) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    if (lowest.socket().is_open()) {
+      lowest.expires_after(kTlsShutdownTimeout);
+      co_await stream.async_shutdown(kAsTuple);
+    }
+  }
+  beast::error_code ignored;
+  lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest.close();
+}
+
+void Server::Impl::Finalize(Response& res, const std::string& request_id, bool tls, bool head,
+                            bool keep_alive, unsigned version) const {
+  res.version(version);
+  res.erase(bhttp::field::server);
+  res.set(bhttp::field::date, HttpDate(std::chrono::system_clock::now()));
+  res.set("X-Request-Id", request_id);
+  if (tls && options_.hsts_max_age > 0) {
+    res.set(bhttp::field::strict_transport_security,
+            "max-age=" + std::to_string(options_.hsts_max_age) + "; includeSubDomains");
+  }
+  res.keep_alive(keep_alive);
+  if (head) {
+    // RFC 9110 §9.3.2: the header of the GET response, no content.
+    const std::size_t size = res.body().size();
+    res.body().clear();
+    res.content_length(size);
+  } else {
+    res.prepare_payload();
+  }
+}
+
+void Server::Impl::RecordRequest(std::string_view method, std::string_view route,
+                                 std::string_view path, const Response& res,
+                                 std::chrono::steady_clock::time_point start,
+                                 std::string_view request_id, std::string_view client_ip) const {
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const unsigned status = res.result_int();
+  log::Info("http.request", {{"method", method},
+                             {"route", route},
+                             {"path", path},
+                             {"status", status},
+                             {"latency_ms", elapsed.count() * 1000.0},
+                             {"request_id", request_id},
+                             {"client_ip", client_ip},
+                             {"bytes", static_cast<std::uint64_t>(res.body().size())}});
+  if (options_.on_request) options_.on_request(route, status, elapsed.count());
+}
+
+Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Router& router) {
+  auto impl = std::make_unique<Impl>(std::move(options), router);
+  if (Status s = impl->Listen(); !s.ok()) return s;
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+std::uint16_t Server::port() const { return impl_->port(); }
+Status Server::Run(std::function<void()> on_ready) { return impl_->Run(std::move(on_ready)); }
+void Server::Stop() { impl_->Stop(); }
+asio::io_context& Server::io_context() { return impl_->io_context(); }
+
+}  // namespace portcullis::http

@@ -1,0 +1,94 @@
+// Password hashing: Argon2id (libsodium) for new hashes, stored as PHC strings; verification of
+// Argon2id/Argon2i PHC strings with any parameters and of imported bcrypt hashes.
+//
+// After every successful login call NeedsRehash and, when it is true, store Hash(password): that
+// is how parameter changes and imported bcrypt hashes are upgraded (DESIGN.md, "rehash on login").
+// For an unknown username call DummyVerify so the answer takes as long as a wrong password.
+//
+// Hashing and verifying are slow on purpose (tens of milliseconds, ~19 MiB with the defaults):
+// run them on a WorkerPool, never on a network thread.
+//
+// Thread-safety: a Hasher is immutable after Create; all methods are const and may be called
+// concurrently.
+//
+//   Result<Hasher> hasher = Hasher::Create(Argon2Params{});
+//   Result<std::string> encoded = hasher->Hash(password);
+//   if (hasher->Verify(*encoded, attempt) == VerifyOutcome::kMatch) { ... }
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/status.h"
+
+namespace portcullis::password {
+
+// Argon2id cost parameters. The defaults are OWASP's minimum recommendation for Argon2id
+// (19 MiB, 2 iterations, 1 lane).
+struct Argon2Params {
+  std::uint32_t memory_kib = 19456;
+  std::uint32_t iterations = 2;
+  std::uint32_t parallelism = 1;
+
+  friend bool operator==(const Argon2Params&, const Argon2Params&) = default;
+};
+
+// The result of checking a password against a stored hash.
+enum class VerifyOutcome : std::uint8_t {
+  kMatch = 0,
+  kMismatch = 1,           // wrong password (or a password the scheme cannot represent)
+  kMalformedHash = 2,      // the stored string is not a valid hash of a supported layout
+  kUnsupportedScheme = 3,  // a well-formed hash of a scheme we do not verify ($6$, argon2d, v=16)
+};
+
+// "match", "mismatch", "malformed_hash", "unsupported_scheme" (for logs and metrics).
+std::string_view ToString(VerifyOutcome outcome);
+
+class Hasher {
+ public:
+  // Checks the parameters can be used for hashing: parallelism must be 1 (libsodium hashes with a
+  // single lane), memory_kib within libsodium's bounds (at least 8), iterations at least 1.
+  // Returns InvalidArgument naming the offending field.
+  static Status ValidateParams(const Argon2Params& params);
+
+  // A hasher for `params`; InvalidArgument as ValidateParams, Internal if libsodium cannot be
+  // initialized, ResourceExhausted if the dummy hash cannot be computed (out of memory).
+  static Result<Hasher> Create(const Argon2Params& params);
+
+  // A new Argon2id PHC string for `password` with a random 16-byte salt:
+  // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>". ResourceExhausted if libsodium cannot
+  // allocate the memory.
+  Result<std::string> Hash(std::string_view password) const;
+
+  // Checks `password` against `encoded`:
+  // - Argon2id and Argon2i PHC strings (v=19) with any parameters ParsePhc accepts, p > 1
+  //   included, verified by libsodium;
+  // - bcrypt "$2a$", "$2b$", "$2y$" (cost 04-31, 60 characters), verified by libxcrypt's crypt_rn
+  //   with a constant-time comparison. bcrypt reads at most 72 bytes of the password and cannot
+  //   represent a NUL byte: a password containing one never matches a bcrypt hash.
+  // kMalformedHash when `encoded` starts like one of these but breaks the layout (or is junk),
+  // kUnsupportedScheme for other well-formed crypt schemes, argon2d, and Argon2 version 16.
+  VerifyOutcome Verify(std::string_view encoded, std::string_view password) const;
+
+  // True when `encoded` should be replaced by Hash(password) after a successful Verify: anything
+  // that is not argon2id v=19 with exactly the current m/t/p (bcrypt, argon2i, other costs), a
+  // salt shorter than 16 bytes or a hash shorter than 32, and strings that do not parse.
+  bool NeedsRehash(std::string_view encoded) const;
+
+  // Spends the time of a Verify against an Argon2id hash with the current parameters, for unknown
+  // usernames, so a response time does not reveal whether a user exists. Always fails.
+  void DummyVerify(std::string_view password) const;
+
+  const Argon2Params& params() const { return params_; }
+
+ private:
+  Hasher(const Argon2Params& params, std::string dummy_hash)
+      : params_(params), dummy_hash_(std::move(dummy_hash)) {}
+
+  Argon2Params params_;
+  std::string dummy_hash_;  // Argon2id hash of a random password nobody knows
+};
+
+}  // namespace portcullis::password

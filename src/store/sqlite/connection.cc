@@ -1,0 +1,211 @@
+#include "store/sqlite/connection.h"
+
+#include <string>
+#include <utility>
+
+namespace portcullis::store::sqlite_detail {
+
+Status SqliteError(sqlite3* db, int rc, std::string_view what) {
+  std::string message = "sqlite: ";
+  message.append(what);
+  message.append(": ");
+  // errmsg describes the most recent failure on this handle; errstr is the generic text.
+  message.append(db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return UnavailableError(std::move(message));
+    case SQLITE_CONSTRAINT:
+      switch (rc) {
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+          return NotFoundError(std::move(message));
+        case SQLITE_CONSTRAINT_CHECK:
+        case SQLITE_CONSTRAINT_NOTNULL:
+          return InvalidArgumentError(std::move(message));
+        default:
+          return AlreadyExistsError(std::move(message));
+      }
+    default:
+      return InternalError(std::move(message));
+  }
+}
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_error_(std::move(other.bind_error_)) {}
+
+void Statement::RecordBindError(int rc) {
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteError(db_, rc, "bind");
+}
+
+Statement& Statement::BindText(int index, std::string_view value) {
+  RecordBindError(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  RecordBindError(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+  return *this;
+}
+
+Statement& Statement::BindInt64(int index, std::int64_t value) {
+  RecordBindError(sqlite3_bind_int64(stmt_, index, value));
+  return *this;
+}
+
+Statement& Statement::BindOptionalText(int index, const std::optional<std::string>& value) {
+  if (!value.has_value()) {
+    RecordBindError(sqlite3_bind_null(stmt_, index));
+    return *this;
+  }
+  return BindText(index, *value);
+}
+
+Statement& Statement::BindOptionalInt64(int index, std::optional<std::int64_t> value) {
+  if (!value.has_value()) {
+    RecordBindError(sqlite3_bind_null(stmt_, index));
+    return *this;
+  }
+  return BindInt64(index, *value);
+}
+
+Result<bool> Statement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(db_, rc, "step");
+}
+
+Status Statement::Run() {
+  while (true) {
+    Result<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+  }
+}
+
+std::string Statement::ColumnText(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Statement::ColumnBlob(int column) const {
+  const void* blob = sqlite3_column_blob(stmt_, column);
+  if (blob == nullptr) return {};
+  return std::string(static_cast<const char*>(blob),
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::int64_t Statement::ColumnInt64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::optional<std::string> Statement::ColumnOptionalText(int column) const {
+  if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+  return ColumnText(column);
+}
+
+std::optional<std::int64_t> Statement::ColumnOptionalInt64(int column) const {
+  if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+  return ColumnInt64(column);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int flags,
+                                                     int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);  // sqlite3_open_v2 may allocate a handle even on failure
+  if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "open");
+  sqlite3_extended_result_codes(db.get(), 1);
+  if (const int busy = sqlite3_busy_timeout(db.get(), busy_timeout_ms); busy != SQLITE_OK) {
+    return SqliteError(db.get(), busy, "busy_timeout");
+  }
+  std::unique_ptr<Connection> connection(new Connection(std::move(db)));
+  if (Status s = connection->Exec("PRAGMA foreign_keys = ON", "enable foreign keys"); !s.ok()) {
+    return s;
+  }
+  if (path != ":memory:") {
+    Result<Statement> wal = connection->Prepare("PRAGMA journal_mode = WAL");
+    if (!wal.ok()) return wal.status();
+    Result<bool> row = wal->Step();
+    if (!row.ok()) return row.status();
+    if (!*row || wal->ColumnText(0) != "wal") {
+      return InternalError("sqlite: could not switch the database to WAL journal mode");
+    }
+  }
+  // FULL: a commit is on disk before it is acknowledged, also in WAL mode (DESIGN.md §6).
+  if (Status s = connection->Exec("PRAGMA synchronous = FULL", "set synchronous"); !s.ok()) {
+    return s;
+  }
+  return connection;
+}
+
+Result<Statement> Connection::Prepare(std::string_view sql) {
+  auto it = statements_.find(std::string(sql));
+  if (it == statements_.end()) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    StmtPtr stmt(raw);
+    if (rc != SQLITE_OK) return SqliteError(db_.get(), rc, "prepare");
+    it = statements_.emplace(std::string(sql), std::move(stmt)).first;
+  }
+  return Statement(db_.get(), it->second.get());
+}
+
+Status Connection::Exec(const char* sql, std::string_view what) {
+  const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db_.get(), rc, what);
+  return Status::Ok();
+}
+
+Result<Transaction> Transaction::Begin(Connection& connection) {
+  if (Status s = connection.Exec("BEGIN IMMEDIATE", "begin transaction"); !s.ok()) return s;
+  return Transaction(connection);
+}
+
+Transaction::~Transaction() {
+  if (!active_) return;
+  // Best effort: if the rollback itself fails, SQLite has already rolled back (e.g. on IOERR).
+  sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Status Transaction::Commit() {
+  active_ = false;
+  Status s = connection_->Exec("COMMIT", "commit");
+  if (!s.ok()) sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return s;
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (connection_ != nullptr) pool_->Release(std::move(connection_));
+}
+
+ConnectionPool::Lease ConnectionPool::Acquire() {
+  std::unique_lock lock(mu_);
+  idle_available_.wait(lock, [this] { return !idle_.empty(); });
+  std::unique_ptr<Connection> connection = std::move(idle_.back());
+  idle_.pop_back();
+  return Lease(this, std::move(connection));
+}
+
+void ConnectionPool::Release(std::unique_ptr<Connection> connection) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(connection));
+  }
+  idle_available_.notify_one();
+}
+
+}  // namespace portcullis::store::sqlite_detail

@@ -1,0 +1,168 @@
+// Thin RAII layer over the SQLite C API, internal to store/sqlite/: owned handles, a connection
+// with a cache of prepared statements, a borrowed statement that resets itself, an IMMEDIATE
+// transaction guard, a fixed pool of connections, and the one mapping from SQLite result codes
+// to Status.
+//
+// Thread-safety: a Connection (and its Statements and Transactions) is used by one thread at a
+// time; ConnectionPool hands connections out to any number of threads.
+//
+//   ConnectionPool::Lease conn = pool.Acquire();
+//   Result<Statement> stmt = conn->Prepare("SELECT id FROM users WHERE id = ?1");
+//   if (!stmt.ok()) return stmt.status();
+//   stmt->BindText(1, id);
+//   Result<bool> row = stmt->Step();
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace portcullis::store::sqlite_detail {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// Maps a (possibly extended) SQLite result code to a Status whose message is
+// "sqlite: <what>: <sqlite's message>". BUSY/LOCKED -> kUnavailable; UNIQUE/PRIMARY KEY
+// constraint -> kAlreadyExists; FOREIGN KEY -> kNotFound; CHECK/NOT NULL -> kInvalidArgument;
+// anything else -> kInternal. SQLite's messages name columns, never bound values.
+Status SqliteError(sqlite3* db, int rc, std::string_view what);
+
+// A prepared statement borrowed from a Connection's cache. Binding errors are deferred to the
+// next Step/Run. On destruction the statement is reset and its bindings cleared, so the next
+// user of the cached statement starts clean and no read snapshot is held open.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based (?1, ?2, ...). Text and blobs are copied (SQLITE_TRANSIENT).
+  Statement& BindText(int index, std::string_view value);
+  Statement& BindBlob(int index, std::string_view bytes);
+  Statement& BindInt64(int index, std::int64_t value);
+  Statement& BindOptionalText(int index, const std::optional<std::string>& value);
+  Statement& BindOptionalInt64(int index, std::optional<std::int64_t> value);
+
+  // Advances one row: true if a row is available, false when the statement is done.
+  Result<bool> Step();
+  // Steps to completion, ignoring any rows.
+  Status Run();
+
+  // Column accessors for the current row (0-based). NULL reads as "" / 0 / nullopt.
+  std::string ColumnText(int column) const;
+  std::string ColumnBlob(int column) const;
+  std::int64_t ColumnInt64(int column) const;
+  std::optional<std::string> ColumnOptionalText(int column) const;
+  std::optional<std::int64_t> ColumnOptionalInt64(int column) const;
+
+  // Rows changed by the last completed INSERT/UPDATE/DELETE on this connection.
+  std::int64_t Changes() const { return sqlite3_changes64(db_); }
+
+ private:
+  void RecordBindError(int rc);
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  Status bind_error_;
+};
+
+// One open database handle plus its statement cache.
+class Connection {
+ public:
+  // Opens `path` with the given sqlite3_open_v2 flags and applies the per-connection settings:
+  // extended result codes, busy_timeout, foreign_keys=ON, journal_mode=WAL (unless in memory),
+  // synchronous=FULL.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags,
+                                                  int busy_timeout_ms);
+
+  // The cached prepared statement for `sql`, prepared on first use. A statement must not be
+  // borrowed twice at the same time.
+  Result<Statement> Prepare(std::string_view sql);
+
+  // Runs one or more statements that return no rows (not cached).
+  Status Exec(const char* sql, std::string_view what);
+
+  sqlite3* db() const { return db_.get(); }
+
+ private:
+  explicit Connection(DbPtr db) : db_(std::move(db)) {}
+
+  std::unordered_map<std::string, StmtPtr> statements_;
+  DbPtr db_;  // declared last: destroyed after the statements are finalized
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back on destruction unless committed. IMMEDIATE takes the
+// write lock up front, so concurrent writers wait (busy_timeout) instead of failing on upgrade.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(Connection& connection);
+  ~Transaction();
+  Transaction(Transaction&& other) noexcept
+      : connection_(other.connection_), active_(std::exchange(other.active_, false)) {}
+  Transaction& operator=(Transaction&&) = delete;
+
+  // Commits; on failure the transaction is rolled back and the error returned.
+  Status Commit();
+
+ private:
+  explicit Transaction(Connection& connection) : connection_(&connection) {}
+
+  Connection* connection_;
+  bool active_ = true;
+};
+
+// A fixed set of connections; Acquire blocks until one is free.
+class ConnectionPool {
+ public:
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<Connection> connection)
+        : pool_(pool), connection_(std::move(connection)) {}
+    ~Lease();
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Connection& operator*() const { return *connection_; }
+    Connection* operator->() const { return connection_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  explicit ConnectionPool(std::vector<std::unique_ptr<Connection>> connections)
+      : idle_(std::move(connections)) {}
+
+  // Waits for an idle connection and lends it until the Lease dies.
+  Lease Acquire();
+
+ private:
+  void Release(std::unique_ptr<Connection> connection);
+
+  std::mutex mu_;
+  std::condition_variable idle_available_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
+};
+
+}  // namespace portcullis::store::sqlite_detail

@@ -1,0 +1,574 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
+
+namespace portcullis::store {
+namespace {
+
+using sqlite_detail::Connection;
+using sqlite_detail::ConnectionPool;
+using sqlite_detail::Migration;
+using sqlite_detail::SqliteMigrations;
+using sqlite_detail::Statement;
+using sqlite_detail::Transaction;
+
+// Users with their roles, one row per (user, role), LEFT JOIN so role-less users appear too.
+// Columns 0-8 are the user, 9 the role name (NULL if none). A single statement reads one
+// consistent snapshot, so a user is never seen with half-updated roles.
+#define PORTCULLIS_USER_COLUMNS                                                     \
+  "u.id, u.username, u.username_normalized, u.email, u.password_hash, u.disabled, " \
+  "u.credential_version, u.created_at, u.last_login_at, ur.role_name "
+
+constexpr std::string_view kFindUserById =
+    "SELECT " PORTCULLIS_USER_COLUMNS
+    "FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id "
+    "WHERE u.id = ?1 ORDER BY ur.role_name";
+constexpr std::string_view kFindUserByNormalizedName =
+    "SELECT " PORTCULLIS_USER_COLUMNS
+    "FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id "
+    "WHERE u.username_normalized = ?1 ORDER BY ur.role_name";
+constexpr std::string_view kListUsers =
+    "SELECT " PORTCULLIS_USER_COLUMNS
+    "FROM (SELECT * FROM users WHERE ?1 IS NULL OR username_normalized > ?1 "
+    "      ORDER BY username_normalized LIMIT ?2) u "
+    "LEFT JOIN user_roles ur ON ur.user_id = u.id "
+    "ORDER BY u.username_normalized, ur.role_name";
+#undef PORTCULLIS_USER_COLUMNS
+
+constexpr std::string_view kInsertUser =
+    "INSERT INTO users (id, username, username_normalized, email, password_hash, disabled, "
+    "credential_version, created_at, last_login_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?6, NULL)";
+constexpr std::string_view kRoleExists = "SELECT 1 FROM roles WHERE name = ?1";
+constexpr std::string_view kInsertUserRole =
+    "INSERT OR IGNORE INTO user_roles (user_id, role_name) VALUES (?1, ?2)";
+constexpr std::string_view kCountUsers = "SELECT COUNT(*) FROM users";
+constexpr std::string_view kUpdatePasswordHash =
+    "UPDATE users SET password_hash = ?2 WHERE id = ?1";
+constexpr std::string_view kRecordLogin = "UPDATE users SET last_login_at = ?2 WHERE id = ?1";
+
+constexpr std::string_view kUpsertRole =
+    "INSERT INTO roles (name, description, created_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name) DO UPDATE SET description = excluded.description";
+constexpr std::string_view kDeleteRolePermissions =
+    "DELETE FROM role_permissions WHERE role_name = ?1";
+constexpr std::string_view kInsertRolePermission =
+    "INSERT OR IGNORE INTO role_permissions (role_name, permission) VALUES (?1, ?2)";
+constexpr std::string_view kRolesWithPermissions =
+    "SELECT r.name, r.description, r.created_at, rp.permission "
+    "FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name "
+    "WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name, rp.permission";
+constexpr std::string_view kPermissionsOfUser =
+    "SELECT DISTINCT rp.permission FROM user_roles ur "
+    "JOIN role_permissions rp ON rp.role_name = ur.role_name "
+    "WHERE ur.user_id = ?1 ORDER BY rp.permission";
+
+constexpr std::string_view kInsertSigningKey =
+    "INSERT INTO signing_keys (kid, alg, state, sealed_private_key, public_jwk, created_at, "
+    "deactivated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr std::string_view kListSigningKeys =
+    "SELECT kid, alg, state, sealed_private_key, public_jwk, created_at, deactivated_at "
+    "FROM signing_keys ORDER BY created_at, rowid";
+constexpr std::string_view kUpdateSigningKeyState =
+    "UPDATE signing_keys SET state = ?2, deactivated_at = ?3 WHERE kid = ?1";
+
+constexpr std::string_view kPing = "SELECT 1";
+constexpr const char* kCreateSchemaMigrations =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "  version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT";
+constexpr std::string_view kHasSchemaMigrations =
+    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
+constexpr std::string_view kMaxSchemaVersion =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr std::string_view kInsertSchemaVersion =
+    "INSERT INTO schema_migrations (version, applied_at) "
+    "VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))";
+
+constexpr std::string_view kMemoryPath = ":memory:";
+
+bool IsValidKeyState(std::string_view state) {
+  return state == "active" || state == "verify_only" || state == "retired";
+}
+
+Status WithContext(const Status& status, std::string_view context) {
+  return Status(status.code(), std::string(context) + ": " + status.message());
+}
+
+Status NewerSchemaError(int current, int latest) {
+  return FailedPreconditionError("database schema version " + std::to_string(current) +
+                                 " is newer than this binary supports (" + std::to_string(latest) +
+                                 "); upgrade portcullis");
+}
+
+Result<std::vector<User>> ReadUsersWithRoles(Statement& stmt) {
+  std::vector<User> users;
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string id = stmt.ColumnText(0);
+    if (users.empty() || users.back().id != id) {
+      User user;
+      user.id = std::move(id);
+      user.username = stmt.ColumnText(1);
+      user.username_normalized = stmt.ColumnText(2);
+      user.email = stmt.ColumnOptionalText(3);
+      user.password_hash = stmt.ColumnText(4);
+      user.disabled = stmt.ColumnInt64(5) != 0;
+      user.credential_version = stmt.ColumnInt64(6);
+      user.created_at = stmt.ColumnInt64(7);
+      user.last_login_at = stmt.ColumnOptionalInt64(8);
+      users.push_back(std::move(user));
+    }
+    if (std::optional<std::string> role = stmt.ColumnOptionalText(9)) {
+      users.back().roles.push_back(std::move(*role));
+    }
+  }
+  return users;
+}
+
+Result<std::vector<Role>> ReadRolesWithPermissions(Statement& stmt) {
+  std::vector<Role> roles;
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string name = stmt.ColumnText(0);
+    if (roles.empty() || roles.back().name != name) {
+      Role role;
+      role.name = std::move(name);
+      role.description = stmt.ColumnText(1);
+      role.created_at = stmt.ColumnInt64(2);
+      roles.push_back(std::move(role));
+    }
+    if (std::optional<std::string> permission = stmt.ColumnOptionalText(3)) {
+      roles.back().permissions.push_back(std::move(*permission));
+    }
+  }
+  return roles;
+}
+
+// The highest applied migration on this connection, 0 if schema_migrations doesn't exist yet.
+Result<int> CurrentSchemaVersion(Connection& connection) {
+  Result<Statement> has_table = connection.Prepare(kHasSchemaMigrations);
+  if (!has_table.ok()) return has_table.status();
+  Result<bool> row = has_table->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || has_table->ColumnInt64(0) == 0) return 0;
+
+  Result<Statement> max_version = connection.Prepare(kMaxSchemaVersion);
+  if (!max_version.ok()) return max_version.status();
+  row = max_version->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return 0;
+  const std::int64_t version = max_version->ColumnInt64(0);
+  if (version < 0 || version > std::numeric_limits<int>::max()) {
+    return InternalError("schema_migrations holds an out-of-range version");
+  }
+  return static_cast<int>(version);
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::vector<std::unique_ptr<Connection>> connections)
+      : pool_(std::move(connections)) {}
+
+  Result<User> CreateUser(const NewUser& new_user) override {
+    std::vector<std::string> roles = new_user.roles;
+    std::sort(roles.begin(), roles.end());
+    roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
+
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+
+    User user;
+    user.id = new_user.id;
+    user.username = new_user.username;
+    user.username_normalized = NormalizeUsername(new_user.username);
+    user.email = new_user.email;
+    user.password_hash = new_user.password_hash;
+    user.created_at = new_user.created_at;
+    {
+      Result<Statement> insert = connection->Prepare(kInsertUser);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, user.id)
+          .BindText(2, user.username)
+          .BindText(3, user.username_normalized)
+          .BindOptionalText(4, user.email)
+          .BindText(5, user.password_hash)
+          .BindInt64(6, user.created_at);
+      if (Status s = insert->Run(); !s.ok()) {
+        if (s.code() == StatusCode::kAlreadyExists)
+          return AlreadyExistsError("user already exists");
+        return s;
+      }
+    }
+    for (const std::string& role : roles) {
+      if (Status s = CheckRoleExists(*connection, role); !s.ok()) return s;
+      Result<Statement> insert_role = connection->Prepare(kInsertUserRole);
+      if (!insert_role.ok()) return insert_role.status();
+      insert_role->BindText(1, user.id).BindText(2, role);
+      if (Status s = insert_role->Run(); !s.ok()) return s;
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    user.roles = std::move(roles);
+    return user;
+  }
+
+  Result<User> FindUserByUsername(std::string_view username) override {
+    return FindOneUser(kFindUserByNormalizedName, NormalizeUsername(username));
+  }
+
+  Result<User> FindUserById(std::string_view id) override { return FindOneUser(kFindUserById, id); }
+
+  Result<UserPage> ListUsers(std::string_view cursor, std::size_t limit) override {
+    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
+    // One extra row tells whether another page follows.
+    constexpr auto kMaxLimit =
+        static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max() - 1);
+    const auto fetch = static_cast<std::int64_t>(std::min(limit, kMaxLimit)) + 1;
+
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListUsers);
+    if (!stmt.ok()) return stmt.status();
+    if (cursor.empty()) {
+      stmt->BindOptionalText(1, std::nullopt);
+    } else {
+      stmt->BindText(1, cursor);
+    }
+    stmt->BindInt64(2, fetch);
+    Result<std::vector<User>> users = ReadUsersWithRoles(*stmt);
+    if (!users.ok()) return users.status();
+
+    UserPage page;
+    page.items = std::move(*users);
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = page.items.back().username_normalized;
+    }
+    return page;
+  }
+
+  Result<std::int64_t> CountUsers() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kCountUsers);
+    if (!stmt.ok()) return stmt.status();
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return InternalError("COUNT(*) returned no row");
+    return stmt->ColumnInt64(0);
+  }
+
+  Status UpdatePasswordHash(std::string_view user_id, std::string_view phc) override {
+    return UpdateUserRow(kUpdatePasswordHash, user_id,
+                         [&](Statement& stmt) { stmt.BindText(2, phc); });
+  }
+
+  Status RecordLogin(std::string_view user_id, UnixSeconds at) override {
+    return UpdateUserRow(kRecordLogin, user_id, [&](Statement& stmt) { stmt.BindInt64(2, at); });
+  }
+
+  Status UpsertRole(const Role& role) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> upsert = connection->Prepare(kUpsertRole);
+      if (!upsert.ok()) return upsert.status();
+      upsert->BindText(1, role.name).BindText(2, role.description).BindInt64(3, role.created_at);
+      if (Status s = upsert->Run(); !s.ok()) return s;
+    }
+    {
+      Result<Statement> clear = connection->Prepare(kDeleteRolePermissions);
+      if (!clear.ok()) return clear.status();
+      clear->BindText(1, role.name);
+      if (Status s = clear->Run(); !s.ok()) return s;
+    }
+    for (const std::string& permission : role.permissions) {
+      Result<Statement> insert = connection->Prepare(kInsertRolePermission);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, role.name).BindText(2, permission);
+      if (Status s = insert->Run(); !s.ok()) return s;
+    }
+    return tx->Commit();
+  }
+
+  Result<Role> FindRole(std::string_view name) override {
+    Result<std::vector<Role>> roles = SelectRoles(name);
+    if (!roles.ok()) return roles.status();
+    if (roles->empty()) return NotFoundError("role not found");
+    return std::move(roles->front());
+  }
+
+  Result<std::vector<Role>> ListRoles() override { return SelectRoles(std::nullopt); }
+
+  Result<std::vector<std::string>> PermissionsOfUser(std::string_view user_id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kPermissionsOfUser);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id);
+    std::vector<std::string> permissions;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      permissions.push_back(stmt->ColumnText(0));
+    }
+    return permissions;
+  }
+
+  Status InsertSigningKey(const SigningKey& key) override {
+    if (!IsValidKeyState(key.state)) return InvalidArgumentError("unknown signing key state");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kInsertSigningKey);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key.kid)
+        .BindText(2, key.alg)
+        .BindText(3, key.state)
+        .BindBlob(4, key.sealed_private_key)
+        .BindText(5, key.public_jwk)
+        .BindInt64(6, key.created_at)
+        .BindOptionalInt64(7, key.deactivated_at);
+    Status s = stmt->Run();
+    if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("signing key kid exists");
+    return s;
+  }
+
+  Result<std::vector<SigningKey>> ListSigningKeys() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListSigningKeys);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<SigningKey> keys;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      SigningKey key;
+      key.kid = stmt->ColumnText(0);
+      key.alg = stmt->ColumnText(1);
+      key.state = stmt->ColumnText(2);
+      key.sealed_private_key = stmt->ColumnBlob(3);
+      key.public_jwk = stmt->ColumnText(4);
+      key.created_at = stmt->ColumnInt64(5);
+      key.deactivated_at = stmt->ColumnOptionalInt64(6);
+      keys.push_back(std::move(key));
+    }
+    return keys;
+  }
+
+  Status UpdateSigningKeyState(std::string_view kid, std::string_view state,
+                               std::optional<UnixSeconds> deactivated_at) override {
+    if (!IsValidKeyState(state)) return InvalidArgumentError("unknown signing key state");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kUpdateSigningKeyState);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, kid).BindText(2, state).BindOptionalInt64(3, deactivated_at);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    if (stmt->Changes() == 0) return NotFoundError("signing key not found");
+    return Status::Ok();
+  }
+
+  Status Ping() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kPing);
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Run();
+  }
+
+  Result<int> SchemaVersion() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    return CurrentSchemaVersion(*connection);
+  }
+
+  Result<int> Migrate() override {
+    const std::span<const Migration> migrations = SqliteMigrations();
+    const int latest = migrations.empty() ? 0 : migrations.back().version;
+
+    ConnectionPool::Lease connection = pool_.Acquire();
+    if (Status s = connection->Exec(kCreateSchemaMigrations, "create schema_migrations"); !s.ok()) {
+      return s;
+    }
+    Result<int> before = CurrentSchemaVersion(*connection);
+    if (!before.ok()) return before.status();
+    if (*before > latest) return NewerSchemaError(*before, latest);
+
+    int applied = 0;
+    for (const Migration& migration : migrations) {
+      // Re-read the version inside each write transaction: another process may be migrating.
+      Result<Transaction> tx = Transaction::Begin(*connection);
+      if (!tx.ok()) return tx.status();
+      Result<int> current = CurrentSchemaVersion(*connection);
+      if (!current.ok()) return current.status();
+      if (*current > latest) return NewerSchemaError(*current, latest);
+      if (migration.version <= *current) continue;  // the guard rolls back the empty tx
+
+      const std::string context = "migration " + std::string(migration.name);
+      const std::string sql(migration.sql);
+      if (Status s = connection->Exec(sql.c_str(), context); !s.ok()) return s;
+      Result<Statement> record = connection->Prepare(kInsertSchemaVersion);
+      if (!record.ok()) return record.status();
+      record->BindInt64(1, migration.version);
+      if (Status s = record->Run(); !s.ok()) return WithContext(s, context);
+      if (Status s = tx->Commit(); !s.ok()) return WithContext(s, context);
+      ++applied;
+    }
+    return applied;
+  }
+
+  std::string_view BackendName() const override { return "sqlite"; }
+
+ private:
+  static Status CheckRoleExists(Connection& connection, std::string_view role) {
+    Result<Statement> stmt = connection.Prepare(kRoleExists);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, role);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("role not found: " + std::string(role));
+    return Status::Ok();
+  }
+
+  Result<User> FindOneUser(std::string_view sql, std::string_view key) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key);
+    Result<std::vector<User>> users = ReadUsersWithRoles(*stmt);
+    if (!users.ok()) return users.status();
+    if (users->empty()) return NotFoundError("user not found");
+    return std::move(users->front());
+  }
+
+  // Runs a single-row UPDATE keyed by user id (?1); `bind` binds the remaining parameters.
+  template <typename BindFn>
+  Status UpdateUserRow(std::string_view sql, std::string_view user_id, BindFn bind) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id);
+    bind(*stmt);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    if (stmt->Changes() == 0) return NotFoundError("user not found");
+    return Status::Ok();
+  }
+
+  Result<std::vector<Role>> SelectRoles(std::optional<std::string_view> name) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kRolesWithPermissions);
+    if (!stmt.ok()) return stmt.status();
+    if (name.has_value()) {
+      stmt->BindText(1, *name);
+    } else {
+      stmt->BindOptionalText(1, std::nullopt);
+    }
+    return ReadRolesWithPermissions(*stmt);
+  }
+
+  ConnectionPool pool_;
+};
+
+// Creates the database file with mode 0600 (and missing parent directories with 0700) before
+// SQLite opens it, so it is never briefly world-readable; SQLite gives the -wal and -shm files
+// the main file's permissions.
+Status CreateDatabaseFile(const std::string& path) {
+  const std::filesystem::path file(path);
+  const std::filesystem::path parent = file.parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return InternalError("cannot create database directory " + parent.string() + ": " +
+                           ec.message());
+    }
+    std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == EEXIST) return Status::Ok();  // created concurrently; open it as is
+    return InternalError("cannot create database file " + path + ": " +
+                         std::generic_category().message(error));
+  }
+  const int chmod_result = ::fchmod(fd, 0600);  // in case the umask was unusual
+  ::close(fd);
+  if (chmod_result != 0) return InternalError("cannot set mode 0600 on database file " + path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  if (options.path.empty()) return InvalidArgumentError("database path is empty");
+  if (options.pool_size == 0) return InvalidArgumentError("database pool_size must be at least 1");
+  if (options.busy_timeout_ms < 0) return InvalidArgumentError("busy_timeout_ms is negative");
+
+  const bool in_memory = options.path == kMemoryPath;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (in_memory) {
+    flags |= SQLITE_OPEN_CREATE;
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::exists(options.path, ec)) {
+      if (!options.create_if_missing) {
+        return NotFoundError("database file does not exist: " + options.path);
+      }
+      if (Status s = CreateDatabaseFile(options.path); !s.ok()) return s;
+    }
+  }
+
+  const std::size_t pool_size = in_memory ? 1 : options.pool_size;
+  std::vector<std::unique_ptr<Connection>> connections;
+  connections.reserve(pool_size);
+  for (std::size_t i = 0; i < pool_size; ++i) {
+    Result<std::unique_ptr<Connection>> connection =
+        Connection::Open(options.path, flags, options.busy_timeout_ms);
+    if (!connection.ok()) return WithContext(connection.status(), options.path);
+    connections.push_back(std::move(*connection));
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(connections)));
+}
+
+Result<SqliteOptions> SqliteOptionsFromUrl(std::string_view url) {
+  const std::size_t colon = url.find(':');
+  if (colon == std::string_view::npos) {
+    return InvalidArgumentError("database url has no scheme; expected sqlite:PATH");
+  }
+  // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), case-insensitive.
+  std::string scheme(url.substr(0, colon));
+  const auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const bool well_formed =
+      !scheme.empty() && is_alpha(scheme.front()) &&
+      std::all_of(scheme.begin(), scheme.end(), [&](char c) {
+        return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+      });
+  if (!well_formed) return InvalidArgumentError("malformed database url scheme");
+  scheme = NormalizeUsername(scheme);  // the same ASCII case fold
+  if (scheme != "sqlite") {
+    return InvalidArgumentError("unsupported database url scheme \"" + scheme +
+                                "\"; expected sqlite:PATH");
+  }
+  std::string_view path = url.substr(colon + 1);
+  if (path.starts_with("//")) path.remove_prefix(2);
+  if (path.empty()) return InvalidArgumentError("database url has an empty path");
+  SqliteOptions options;
+  options.path = std::string(path);
+  return options;
+}
+
+}  // namespace portcullis::store

@@ -1,0 +1,83 @@
+#include "token/token_service.h"
+
+#include "crypto/random.h"
+
+namespace portcullis::token {
+namespace {
+
+constexpr std::size_t kJtiBytes = 16;
+
+}  // namespace
+
+TokenService::TokenService(const KeyManager& keys, TokenPolicy policy, const Clock& clock,
+                           crypto::Random& random)
+    : keys_(keys), policy_(std::move(policy)), clock_(clock), random_(random) {
+  verify_policy_.issuer = policy_.issuer;
+  verify_policy_.audiences = policy_.audience;
+  verify_policy_.leeway_s = policy_.leeway_s;
+}
+
+Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
+                                              const std::vector<std::string>& scopes,
+                                              std::string_view client_id) {
+  jose::AccessTokenClaims claims;
+  UnixSeconds now = clock_.Now();
+  claims.iss = policy_.issuer;
+  claims.sub = subject.id;
+  claims.aud = policy_.audience;
+  claims.iat = now;
+  claims.nbf = now;
+  claims.exp = now + policy_.access_ttl_s;
+  claims.jti = crypto::RandomBase64Url(random_, kJtiBytes);
+  claims.client_id = std::string(client_id);
+  for (const std::string& s : scopes) {
+    if (!claims.scope.empty()) claims.scope += ' ';
+    claims.scope += s;
+  }
+  claims.roles = subject.roles;
+  claims.username = subject.username;
+  claims.uv = subject.credential_version;
+
+  Result<std::string> jwt = keys_.Sign(claims);
+  if (!jwt.ok()) return jwt.status();
+  return IssuedAccessToken{std::move(*jwt), policy_.access_ttl_s, claims.scope, claims.jti};
+}
+
+jose::VerifyResult TokenService::Validate(std::string_view token) {
+  std::shared_ptr<const jose::KeyRing> ring = keys_.key_ring();
+  UnixSeconds now = clock_.Now();
+  {
+    std::lock_guard lock(cache_mu_);
+    if (cache_ring_ != ring) {
+      cache_.clear();  // the key ring changed; re-verify everything
+      cache_ring_ = ring;
+    }
+    auto it = cache_.find(std::string(token));
+    if (it != cache_.end()) {
+      // Signature, header and iss/aud/nbf/iat were checked when cached; only time moves.
+      // RFC 7519 §4.1.4: reject at or after exp, allowing leeway_s of clock skew.
+      if (now - policy_.leeway_s >= it->second.exp) {
+        cache_.erase(it);
+        return {jose::VerifyError::kExpired, {}};
+      }
+      return {jose::VerifyError::kOk, it->second};
+    }
+  }
+
+  jose::VerifyResult result = jose::VerifyAccessToken(token, *ring, verify_policy_, now);
+  if (result.error == jose::VerifyError::kOk) {
+    std::lock_guard lock(cache_mu_);
+    if (cache_ring_ == ring) {
+      if (cache_.size() >= kMaxCachedTokens) cache_.clear();  // bounded; refills from hot tokens
+      cache_.emplace(std::string(token), result.claims);
+    }
+  }
+  return result;
+}
+
+std::size_t TokenService::CacheSizeForTesting() const {
+  std::lock_guard lock(cache_mu_);
+  return cache_.size();
+}
+
+}  // namespace portcullis::token

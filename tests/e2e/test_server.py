@@ -1,0 +1,250 @@
+"""Start-up, TLS, shutdown, configuration errors and the CLI, against the real binary."""
+import json
+import os
+import re
+import signal
+import sqlite3
+import stat
+import subprocess
+import tempfile
+
+import requests
+import urllib3
+
+from conftest import ADMIN_PASSWORD, BIN, login, run_cli, start_server
+
+urllib3.disable_warnings()
+
+
+def test_tls_auto_generates_a_private_certificate_and_sends_hsts():
+    s = start_server(tls="auto")
+    try:
+        cert = os.path.join(s.data_dir, "tls", "cert.pem")
+        key = os.path.join(s.data_dir, "tls", "key.pem")
+        assert os.path.exists(cert)
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        # The generated certificate names 127.0.0.1, so it verifies as a CA pin.
+        r = requests.get(s.url("/healthz"), verify=cert, timeout=5)
+        assert r.status_code == 200
+        assert r.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+        r = login(s)
+        assert r.status_code == 200, r.text
+        assert r.json()["access_token"]
+        warnings = [e for e in s.log_events() if e.get("event") == "tls.self_signed"]
+        assert warnings and warnings[0]["level"] == "warn"
+    finally:
+        assert s.stop() == 0
+
+
+def test_tls_rejects_tls_1_1():
+    import ssl
+    import socket
+    s = start_server(tls="auto")
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        except (ValueError, ssl.SSLError):
+            return  # the local OpenSSL can't even offer TLS 1.1
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as raw:
+            try:
+                with ctx.wrap_socket(raw) as tls:
+                    tls.do_handshake()
+                    raise AssertionError("TLS 1.1 handshake succeeded")
+            except (ssl.SSLError, ConnectionResetError):
+                pass
+    finally:
+        s.stop()
+
+
+def test_plain_http_response_has_no_hsts(server):
+    r = requests.get(server.url("/healthz"), timeout=5)
+    assert "Strict-Transport-Security" not in r.headers
+
+
+def test_master_key_file_and_database_are_private(server):
+    key = os.path.join(server.data_dir, "master.key")
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    db = os.path.join(server.data_dir, "portcullis.db")
+    assert stat.S_IMODE(os.stat(db).st_mode) & 0o077 == 0
+
+
+def test_bootstrap_admin_gets_a_random_password_printed_once():
+    s = start_server(admin_password=None)
+    try:
+        text = s.log_text()
+        m = re.search(r"created administrator 'admin' with password: (\S+)", text)
+        assert m, text
+        password = m.group(1)
+        assert len(password) >= 20
+        assert login(s, password=password).status_code == 200
+        # printed once, never inside a structured log line
+        for e in s.log_events():
+            assert password not in json.dumps(e)
+    finally:
+        s.stop()
+    # A restart on the same data dir does not create or print it again.
+    s2 = start_server(data_dir=s.data_dir, admin_password=None)
+    try:
+        assert s2.log_text().count("created administrator") == 1
+        assert login(s2, password=password).status_code == 200
+    finally:
+        s2.stop()
+
+
+def test_weak_admin_password_from_environment_stops_startup():
+    data_dir = tempfile.mkdtemp(prefix="portcullis-e2e-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    env["PORTCULLIS_ADMIN_PASSWORD"] = "password"
+    p = subprocess.run([BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+                        "--tls", "off"], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "PORTCULLIS_ADMIN_PASSWORD" in p.stderr
+
+
+def test_sigterm_drains_and_exits_zero():
+    s = start_server()
+    assert requests.get(s.url("/healthz"), timeout=5).status_code == 200
+    assert s.stop(signal.SIGTERM) == 0
+    s = start_server()
+    assert s.stop(signal.SIGINT) == 0
+
+
+def test_signing_key_survives_restart():
+    s = start_server()
+    token = login(s).json()["access_token"]
+    s.stop()
+    s2 = start_server(data_dir=s.data_dir)
+    try:
+        r = requests.get(s2.url("/v1/me"), headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert r.status_code == 200
+    finally:
+        s2.stop()
+
+
+def test_wrong_master_key_stops_startup():
+    s = start_server()
+    s.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    env["PORTCULLIS_MASTER_KEY"] = "A" * 43 + "="
+    p = subprocess.run([BIN, "serve", "--data-dir", s.data_dir, "--listen", "127.0.0.1:0",
+                        "--tls", "off"], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "decrypt" in p.stderr
+
+
+def config_error(*args, env=None):
+    data_dir = tempfile.mkdtemp(prefix="portcullis-e2e-")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    full_env.update(env or {})
+    p = subprocess.run([BIN, "serve", "--data-dir", data_dir, *args], env=full_env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    return p.stderr
+
+
+def test_unknown_config_key_names_the_key():
+    assert "server.listn" in config_error("--set", "server.listn=1")
+
+
+def test_invalid_config_value_names_the_key():
+    assert "lockout.max_failures" in config_error("--set", "lockout.max_failures=abc")
+
+
+def test_unknown_key_in_config_file_names_the_key():
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "portcullis.toml")
+    with open(path, "w") as f:
+        f.write('[tokens]\naccess_ttl_s = 600\nmystery = true\n')
+    assert "tokens.mystery" in config_error("--config", path)
+
+
+def test_tls_off_refused_on_public_address():
+    assert "tls" in config_error("--listen", "0.0.0.0:8443", "--tls", "off").lower()
+
+
+def test_cli_user_add_reads_password_from_stdin_and_user_can_log_in():
+    s = start_server()
+    try:
+        p = run_cli("user", "add", "carol", "--email", "carol@example.com",
+                    data_dir=s.data_dir, stdin="a-long-enough-passphrase\n")
+        assert p.returncode == 0, p.stderr
+        assert "a-long-enough-passphrase" not in p.stdout + p.stderr
+        r = login(s, username="carol", password="a-long-enough-passphrase")
+        assert r.status_code == 200, r.text
+        me = requests.get(s.url("/v1/me"),
+                          headers={"Authorization": "Bearer " + r.json()["access_token"]},
+                          timeout=5).json()
+        assert me["roles"] == ["user"] and me["permissions"] == []
+
+        p = run_cli("user", "add", "CAROL", data_dir=s.data_dir, stdin="another-long-passphrase\n")
+        assert p.returncode != 0 and "exists" in p.stderr
+        p = run_cli("user", "add", "dave", data_dir=s.data_dir, stdin="short\n")
+        assert p.returncode != 0 and "12" in p.stderr
+        p = run_cli("user", "add", "erin", data_dir=s.data_dir, stdin="dave\n")
+        assert p.returncode != 0
+        p = run_cli("user", "add", "frank", data_dir=s.data_dir, stdin="passwordpassword\n")
+        assert p.returncode != 0 and "common" in p.stderr
+        p = run_cli("user", "add", "bad name", data_dir=s.data_dir, stdin="a-long-enough-passphrase\n")
+        assert p.returncode != 0
+
+        p = run_cli("user", "list", "--json", data_dir=s.data_dir)
+        assert p.returncode == 0, p.stderr
+        users = {u["username"]: u for u in json.loads(p.stdout)}
+        assert set(users) == {"admin", "carol"}
+        assert users["carol"]["email"] == "carol@example.com"
+        assert users["carol"]["roles"] == ["user"]
+        assert users["carol"]["last_login_at"] is not None
+        assert set(users["admin"]) == {"id", "username", "email", "roles", "disabled",
+                                       "locked_until", "created_at", "last_login_at"}
+        p = run_cli("user", "list", data_dir=s.data_dir)
+        assert p.returncode == 0 and "carol" in p.stdout
+    finally:
+        s.stop()
+
+
+def test_cli_migrate_and_version():
+    d = tempfile.mkdtemp(prefix="portcullis-e2e-")
+    p = run_cli("migrate", data_dir=d)
+    assert p.returncode == 0, p.stderr
+    assert "schema version" in p.stdout
+    p = run_cli("migrate", data_dir=d)
+    assert p.returncode == 0 and "applied 0" in p.stdout
+    p = run_cli("version", "--json", data_dir=None)
+    assert p.returncode == 0
+    v = json.loads(p.stdout)
+    assert v["openssl"].startswith("3.") and v["libsodium"] and v["sqlite"] and v["boost"]
+    assert v["portcullis"]
+
+
+def test_no_plaintext_secrets_in_database_or_logs():
+    s = start_server()
+    try:
+        r = login(s)
+        token = r.json()["access_token"]
+        login(s, password="wrong-secret-attempt-xyz")
+        run_cli("user", "add", "grace", data_dir=s.data_dir, stdin="graces-secret-passphrase\n")
+        login(s, username="grace", password="graces-secret-passphrase")
+    finally:
+        s.stop()
+    blobs = []
+    for name in os.listdir(s.data_dir):
+        path = os.path.join(s.data_dir, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                blobs.append((name, f.read()))
+    master = open(os.path.join(s.data_dir, "master.key"), "rb").read().strip()
+    for name, data in blobs:
+        for secret in (ADMIN_PASSWORD, "wrong-secret-attempt-xyz", "graces-secret-passphrase",
+                       token, token.split(".")[2]):
+            assert secret.encode() not in data, (name, secret[:8])
+        if name != "master.key":
+            assert master not in data, name
+    # The signing key is stored sealed: no PKCS#8 Ed25519 prefix in the database.
+    db = sqlite3.connect(os.path.join(s.data_dir, "portcullis.db"))
+    for (blob,) in db.execute("SELECT sealed_private_key FROM signing_keys"):
+        raw = bytes(blob) if not isinstance(blob, str) else blob.encode("latin-1")
+        assert b"\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70" not in raw
