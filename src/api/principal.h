@@ -23,7 +23,7 @@ struct Principal {
   std::string client_id;                // the client the token was issued to
   std::vector<std::string> roles;
   std::vector<std::string> permissions;  // the token's scope
-  std::string auth_method;              // "bearer"
+  std::string auth_method;               // "bearer"
 };
 
 }  // namespace portcullis::api

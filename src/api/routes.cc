@@ -10,9 +10,7 @@ namespace portcullis::api {
 void AddRoutes(http::Router& router, ApiContext& ctx) {
   using boost::beast::http::verb;
   using http::AuthRequirement;
-  auto bind = [&ctx](auto fn) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
+  auto bind = [&ctx](auto fn) { return [&ctx, fn](http::Request& req) { return fn(ctx, req); }; };
   // clang-format off
   router.Add({verb::get,  "/healthz",                                 bind(HandleHealthz),   AuthRequirement::kPublic, "healthz"});
   router.Add({verb::get,  "/readyz",                                  bind(HandleReadyz),    AuthRequirement::kPublic, "readyz"});

@@ -139,8 +139,7 @@ Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
     Result<crypto::MasterKey> key = crypto::MasterKey::FromBase64(text);
     SecureZero(text.data(), text.size());
     if (!key.ok()) {
-      return InvalidArgumentError("master key file " + path +
-                                  " must hold the base64 of 32 bytes");
+      return InvalidArgumentError("master key file " + path + " must hold the base64 of 32 bytes");
     }
     return key;
   }
@@ -215,7 +214,8 @@ Status BootstrapAdmin(store::Store& store, const password::Hasher& hasher,
   user.created_at = SystemClock().Now();
   Result<store::User> created = store.CreateUser(user);
   if (!created.ok()) return created.status();
-  log::Info("user.created", {{"user_id", created->id}, {"username", "admin"}, {"actor", "bootstrap"}});
+  log::Info("user.created",
+            {{"user_id", created->id}, {"username", "admin"}, {"actor", "bootstrap"}});
   if (generated) {
     // DESIGN §3: the one time a secret is shown, on the operator's terminal, never in the log.
     err << "\nportcullis: created administrator 'admin' with password: " << password.reveal()

@@ -11,13 +11,13 @@ namespace portcullis::authn {
 enum class AuthnError : std::uint16_t {
   kOk = 0,
   // Password checks
-  kUnknownUser = 1,   // no such username (a dummy verification was spent)
-  kBadPassword = 2,   // the password does not match
-  kDisabled = 3,      // right password, but the account is disabled
-  kBadStoredHash = 4, // the stored hash is unusable (corrupt row); logged loudly
+  kUnknownUser = 1,    // no such username (a dummy verification was spent)
+  kBadPassword = 2,    // the password does not match
+  kDisabled = 3,       // right password, but the account is disabled
+  kBadStoredHash = 4,  // the stored hash is unusable (corrupt row); logged loudly
   // Throttling (issue #4)
-  kLocked = 10,       // (username, source) or account back-off in force
-  kThrottled = 11,    // the source exceeded its failure budget
+  kLocked = 10,     // (username, source) or account back-off in force
+  kThrottled = 11,  // the source exceeded its failure budget
   // Bearer tokens
   kTokenInvalid = 20,  // see jose::VerifyError for the precise reason
   kNoCredentials = 21,

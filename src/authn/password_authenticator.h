@@ -31,8 +31,8 @@ struct PasswordLogin {
 class PasswordAuthenticator {
  public:
   // `verifications` counts every Argon2id/bcrypt verification, dummy ones included.
-  PasswordAuthenticator(store::Store& store, const password::Hasher& hasher,
-                        Counter& verifications, const Clock& clock);
+  PasswordAuthenticator(store::Store& store, const password::Hasher& hasher, Counter& verifications,
+                        const Clock& clock);
 
   PasswordLogin Authenticate(std::string_view username, std::string_view password);
 

@@ -24,7 +24,7 @@ TEST(PermissionTest, MatcherTable) {
       {"articles:read", "articles:*", false},
       {"articles", "articles:read", false},
       {"articles:read", "articles", false},
-      {"art*:read", "articles:read", false},  // no partial-segment wildcard
+      {"art*:read", "articles:read", false},      // no partial-segment wildcard
       {"Articles:read", "articles:read", false},  // case-sensitive
       {"users:read", "users:read", true},
       {"", "users:read", false},

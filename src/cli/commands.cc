@@ -178,8 +178,8 @@ int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
     }
     return 1;
   }
-  log::Info("user.created", {{"user_id", created->id}, {"username", created->username},
-                             {"actor", "cli"}});
+  log::Info("user.created",
+            {{"user_id", created->id}, {"username", created->username}, {"actor", "cli"}});
   std::cout << "created user " << created->username << " (id " << created->id << ")\n";
   return 0;
 }
@@ -215,8 +215,8 @@ int RunUserList(const CommonOptions& options, bool json) {
   for (const store::User& u : users) {
     std::string roles;
     for (const std::string& r : u.roles) roles += (roles.empty() ? "" : ",") + r;
-    std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", u.id.c_str(), u.username.c_str(),
-                roles.c_str(), u.disabled ? "yes" : "no",
+    std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", u.id.c_str(), u.username.c_str(), roles.c_str(),
+                u.disabled ? "yes" : "no",
                 u.last_login_at ? FormatRfc3339(*u.last_login_at).c_str() : "-");
   }
   return 0;

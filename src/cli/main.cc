@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
 
   // version
   bool version_json = false;
-  CLI::App* version = app.add_subcommand("version", "print versions of portcullis and its libraries");
+  CLI::App* version =
+      app.add_subcommand("version", "print versions of portcullis and its libraries");
   version->add_flag("--json", version_json, "print JSON");
 
   try {

@@ -75,14 +75,21 @@ struct RunOnInitiation {
 // Runs fn() on `pool` and resumes the awaiting coroutine on its original executor with the result;
 // returns std::nullopt without running fn when the pool refuses the job (queue full or shutting
 // down). The caller answers 503 + Retry-After then.
+//
+// Pass fn as a NAMED local (`auto job = [..] {..}; co_await RunOn(pool, job);`), never as a
+// lambda temporary written inside the co_await expression: g++ 12 may destroy temporaries of a
+// co_await full-expression twice (GCC PR 100611), which freed captured shared_ptrs early here.
 template <typename F>
-boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> RunOn(WorkerPool& pool, F fn) {
-  using T = std::invoke_result_t<F&>;
+boost::asio::awaitable<std::optional<std::invoke_result_t<std::decay_t<F>&>>> RunOn(
+    WorkerPool& pool, F&& fn) {
+  using Fn = std::decay_t<F>;
+  using T = std::invoke_result_t<Fn&>;
   static_assert(!std::is_void_v<T> && !std::is_reference_v<T>,
                 "RunOn needs fn to return a value (wrap a void function to return bool)");
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
                                      void(std::exception_ptr, std::optional<T>)>(
-      offload_internal::RunOnInitiation{&pool}, boost::asio::use_awaitable, std::move(fn));
+      offload_internal::RunOnInitiation{&pool}, boost::asio::use_awaitable,
+      Fn(std::forward<F>(fn)));
 }
 
 }  // namespace portcullis::http

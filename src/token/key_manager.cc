@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "base/log.h"
-#include "jose/jws.h"
 #include "crypto/random.h"
+#include "jose/jws.h"
 
 namespace portcullis::token {
 namespace {

@@ -114,10 +114,12 @@ def test_sigterm_drains_and_exits_zero():
 
 
 def test_signing_key_survives_restart():
-    s = start_server()
+    # A fixed issuer: the restarted server listens on another free port.
+    issuer = ["--set", "tokens.issuer=https://auth.example.test"]
+    s = start_server(args=issuer)
     token = login(s).json()["access_token"]
     s.stop()
-    s2 = start_server(data_dir=s.data_dir)
+    s2 = start_server(data_dir=s.data_dir, args=issuer)
     try:
         r = requests.get(s2.url("/v1/me"), headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert r.status_code == 200

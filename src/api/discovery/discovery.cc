@@ -27,7 +27,8 @@ boost::json::object AuthorizationServerMetadata(const config::Config& config) {
 }
 
 boost::asio::awaitable<http::Response> HandleMetadata(ApiContext& ctx, http::Request&) {
-  http::Response res = http::JsonResponse(bhttp::status::ok, AuthorizationServerMetadata(*ctx.config));
+  http::Response res =
+      http::JsonResponse(bhttp::status::ok, AuthorizationServerMetadata(*ctx.config));
   res.set(bhttp::field::cache_control, "public, max-age=300");
   co_return res;
 }

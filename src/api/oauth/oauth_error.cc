@@ -18,9 +18,9 @@ http::Response InvalidRequest(std::string_view description) {
 }
 
 http::Response HashPoolFull() {
-  http::Response res = http::OAuthErrorResponse(
-      bhttp::status::service_unavailable, "temporarily_unavailable",
-      "the server is busy verifying passwords; retry shortly");
+  http::Response res =
+      http::OAuthErrorResponse(bhttp::status::service_unavailable, "temporarily_unavailable",
+                               "the server is busy verifying passwords; retry shortly");
   res.set(bhttp::field::retry_after, kRetryAfterSeconds);
   return res;
 }
@@ -39,9 +39,9 @@ http::Response PasswordGrantFailure(authn::AuthnError error) {
                                       kInvalidCredentials);
     case AuthnError::kLocked:
     case AuthnError::kThrottled: {
-      http::Response res = http::OAuthErrorResponse(bhttp::status::too_many_requests,
-                                                     "temporarily_unavailable",
-                                                     "too many failed attempts; retry later");
+      http::Response res =
+          http::OAuthErrorResponse(bhttp::status::too_many_requests, "temporarily_unavailable",
+                                   "too many failed attempts; retry later");
       res.set(bhttp::field::retry_after, kRetryAfterSeconds);
       return res;
     }
@@ -54,8 +54,7 @@ http::Response PasswordGrantFailure(authn::AuthnError error) {
       return res;
     }
   }
-  return http::OAuthErrorResponse(bhttp::status::bad_request, "invalid_grant",
-                                  kInvalidCredentials);
+  return http::OAuthErrorResponse(bhttp::status::bad_request, "invalid_grant", kInvalidCredentials);
 }
 
 }  // namespace portcullis::api

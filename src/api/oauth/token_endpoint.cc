@@ -31,8 +31,8 @@ http::Response OAuthError(bhttp::status status, std::string_view error,
 }
 
 http::Response InvalidClient() {
-  http::Response res = OAuthError(bhttp::status::unauthorized, "invalid_client",
-                                  "client authentication failed");
+  http::Response res =
+      OAuthError(bhttp::status::unauthorized, "invalid_client", "client authentication failed");
   res.set(bhttp::field::www_authenticate, "Basic realm=\"portcullis\", charset=\"UTF-8\"");
   return res;
 }
@@ -87,13 +87,14 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   auto secret = std::make_shared<SecretString>(std::string_view(*password));
   auto name = std::make_shared<std::string>(*username);
   authn::PasswordAuthenticator* authenticator = ctx.passwords;
-  std::optional<authn::PasswordLogin> login = co_await http::RunOn(
-      *ctx.hash_pool, [authenticator, secret, name] {
-        return authenticator->Authenticate(*name, secret->reveal());
-      });
+  auto job = [authenticator, secret, name] {
+    return authenticator->Authenticate(*name, secret->reveal());
+  };
+  std::optional<authn::PasswordLogin> login = co_await http::RunOn(*ctx.hash_pool, job);
   if (!login.has_value()) {
     ctx.counters.login_attempts->Inc({"busy"});
-    log::Warn("login.rejected_busy", {{"client_ip", req.client_ip}, {"request_id", req.request_id}});
+    log::Warn("login.rejected_busy",
+              {{"client_ip", req.client_ip}, {"request_id", req.request_id}});
     co_return HashPoolFull();
   }
   if (login->error != authn::AuthnError::kOk) {
@@ -113,8 +114,7 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   }
   token::Subject subject{login->user.id, login->user.username, login->user.roles,
                          login->user.credential_version};
-  Result<token::IssuedAccessToken> issued =
-      ctx.tokens->Issue(subject, *scopes, kPublicClientId);
+  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, *scopes, kPublicClientId);
   if (!issued.ok()) {
     log::Error("token.issue_failed", {{"error", issued.status().ToString()}});
     co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);

@@ -14,7 +14,8 @@ boost::asio::awaitable<http::Response> HandleHealthz(ApiContext&, http::Request&
 
 boost::asio::awaitable<http::Response> HandleReadyz(ApiContext& ctx, http::Request&) {
   store::Store* store = ctx.store;
-  std::optional<Status> ping = co_await http::RunOn(*ctx.db_pool, [store] { return store->Ping(); });
+  auto ping_job = [store] { return store->Ping(); };
+  std::optional<Status> ping = co_await http::RunOn(*ctx.db_pool, ping_job);
   bool database_ok = ping.has_value() && ping->ok();
   bool keys_ok = ctx.keys->key_ring()->size() > 0;
   boost::json::object body{{"status", database_ok && keys_ok ? "ready" : "not_ready"},
