@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-requests python3-jwt python3-argon2 argon2
+  python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2
   wrk curl
 )
 

@@ -13,6 +13,7 @@
 
 #include "api/api_context.h"
 #include "api/routes.h"
+#include "app/library_versions.h"
 #include "authn/password_authenticator.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -232,6 +233,12 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   };
   crypto::Random& random = crypto::OsRandomInstance();
   SystemClock clock;
+  for (const LibraryVersion& lib : LinkedLibraries()) {
+    if (lib.below_minimum) {
+      log::Warn("dependency.outdated",
+                {{"library", lib.name}, {"version", lib.version}, {"minimum", lib.minimum}});
+    }
+  }
 
   if (Status s = EnsureDataDir(config); !s.ok()) return fail(s);
   Result<crypto::MasterKey> master_key = LoadOrCreateMasterKey(config, env, random);

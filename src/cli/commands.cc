@@ -1,18 +1,15 @@
 #include "cli/commands.h"
 
-#include <openssl/crypto.h>
-#include <sodium.h>
-#include <sqlite3.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <boost/version.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "api/user_json.h"
 #include "app/app.h"
+#include "app/library_versions.h"
 #include "authn/username.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -223,18 +220,17 @@ int RunUserList(const CommonOptions& options, bool json) {
 }
 
 int RunVersion(bool json) {
-  std::string boost_version = std::to_string(BOOST_VERSION / 100000) + "." +
-                              std::to_string(BOOST_VERSION / 100 % 1000) + "." +
-                              std::to_string(BOOST_VERSION % 100);
-  boost::json::object out{{"portcullis", PORTCULLIS_VERSION},
-                          {"openssl", OpenSSL_version(OPENSSL_VERSION_STRING)},
-                          {"libsodium", sodium_version_string()},
-                          {"sqlite", sqlite3_libversion()},
-                          {"boost", boost_version}};
+  std::vector<app::LibraryVersion> libs = app::LinkedLibraries();
   if (json) {
+    boost::json::object out{{"portcullis", PORTCULLIS_VERSION}};
+    for (const app::LibraryVersion& l : libs) out[l.name] = l.version;
     std::cout << boost::json::serialize(out) << "\n";
-  } else {
-    for (const auto& [k, v] : out) std::cout << k << " " << v.as_string().c_str() << "\n";
+    return 0;
+  }
+  std::cout << "portcullis " << PORTCULLIS_VERSION << "\n";
+  for (const app::LibraryVersion& l : libs) {
+    std::cout << l.name << " " << l.version
+              << (l.below_minimum ? "  (older than " + l.minimum + ")" : "") << "\n";
   }
   return 0;
 }

@@ -1,0 +1,134 @@
+// Micro-benchmarks of the primitives on Portcullis's request paths: JWS sign and verify per
+// algorithm, the Bearer validation path (cache hit and miss), Argon2id, strict JSON parsing.
+#include <benchmark/benchmark.h>
+
+#include <map>
+
+#include "base/json.h"
+#include "crypto/master_key.h"
+#include "crypto/random.h"
+#include "jose/jws.h"
+#include "jose/key.h"
+#include "jose/key_ring.h"
+#include "password/hasher.h"
+#include "token/key_manager.h"
+#include "token/token_service.h"
+
+namespace portcullis {
+namespace {
+
+constexpr UnixSeconds kNow = 1'800'000'000;
+
+jose::AccessTokenClaims SampleClaims() {
+  jose::AccessTokenClaims c;
+  c.iss = "https://auth.example.test";
+  c.sub = "5f0c6a2e-9a51-4bd7-8f5e-2b8e0d3c1a77";
+  c.aud = {"portcullis"};
+  c.iat = c.nbf = kNow;
+  c.exp = kNow + 900;
+  c.jti = "Zb3T0m8yq1xv2Lw9uR4kQw";
+  c.client_id = "default";
+  c.scope = "articles:read articles:write users:read";
+  c.roles = {"editor"};
+  c.username = "alice";
+  c.uv = 1;
+  return c;
+}
+
+jose::Algorithm AlgOf(const benchmark::State& state) {
+  return static_cast<jose::Algorithm>(state.range(0));
+}
+
+void BM_Sign(benchmark::State& state) {
+  auto key = *jose::PrivateKey::Generate(AlgOf(state), "k1");
+  jose::AccessTokenClaims claims = SampleClaims();
+  for (auto _ : state) benchmark::DoNotOptimize(jose::SignAccessToken(claims, key));
+  state.SetLabel(std::string(jose::ToString(AlgOf(state))));
+}
+BENCHMARK(BM_Sign)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_Verify(benchmark::State& state) {
+  auto key = *jose::PrivateKey::Generate(AlgOf(state), "k1");
+  jose::KeyRing ring;
+  ring.Add(key.public_key());
+  std::string token = *jose::SignAccessToken(SampleClaims(), key);
+  jose::VerifyPolicy policy{"https://auth.example.test", {"portcullis"}, 30, 8192};
+  for (auto _ : state) {
+    jose::VerifyResult r = jose::VerifyAccessToken(token, ring, policy, kNow);
+    if (!r.ok()) state.SkipWithError("verification failed");
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetLabel(std::string(jose::ToString(AlgOf(state))));
+}
+BENCHMARK(BM_Verify)->Arg(0)->Arg(1)->Arg(2);
+
+class MemoryKeyStore final : public store::SigningKeyStore {
+ public:
+  Status InsertSigningKey(const store::SigningKey& k) override {
+    keys_.push_back(k);
+    return Status::Ok();
+  }
+  Result<std::vector<store::SigningKey>> ListSigningKeys() override { return keys_; }
+  Status UpdateSigningKeyState(std::string_view, std::string_view,
+                               std::optional<UnixSeconds>) override {
+    return Status::Ok();
+  }
+  std::vector<store::SigningKey> keys_;
+};
+
+// The whole Bearer validation of TokenService: arg 1 = cache hit, 0 = every token new to it.
+void BM_BearerValidation(benchmark::State& state) {
+  MemoryKeyStore store;
+  FakeClock clock(kNow);
+  crypto::Random& random = crypto::OsRandomInstance();
+  crypto::MasterKey master = crypto::MasterKey::Generate(random);
+  auto keys = *token::KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
+  token::TokenPolicy policy;
+  policy.issuer = "https://auth.example.test";
+  token::TokenService service(*keys, policy, clock, random);
+  token::Subject alice{"user-1", "alice", {"editor"}, 1};
+  std::string token = service.Issue(alice, {"articles:read"}, "default")->access_token;
+  bool cached = state.range(0) == 1;
+  for (auto _ : state) {
+    if (!cached) {
+      state.PauseTiming();
+      token::TokenService fresh(*keys, policy, clock, random);
+      state.ResumeTiming();
+      benchmark::DoNotOptimize(fresh.Validate(token));
+    } else {
+      benchmark::DoNotOptimize(service.Validate(token));
+    }
+  }
+  state.SetLabel(cached ? "cache hit" : "cache miss (full EdDSA verify)");
+}
+BENCHMARK(BM_BearerValidation)->Arg(1)->Arg(0);
+
+void BM_Argon2idVerify(benchmark::State& state) {
+  auto hasher = *password::Hasher::Create(password::Argon2Params{});
+  std::string phc = *hasher.Hash("correct horse battery staple");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(hasher.Verify(phc, "correct horse battery staple"));
+  }
+  state.SetLabel("m=19456 KiB t=2 p=1");
+}
+BENCHMARK(BM_Argon2idVerify)->Unit(benchmark::kMillisecond);
+
+void BM_Argon2idHash(benchmark::State& state) {
+  auto hasher = *password::Hasher::Create(password::Argon2Params{});
+  for (auto _ : state) benchmark::DoNotOptimize(hasher.Hash("correct horse battery staple"));
+  state.SetLabel("m=19456 KiB t=2 p=1");
+}
+BENCHMARK(BM_Argon2idHash)->Unit(benchmark::kMillisecond);
+
+void BM_ParseJsonStrict(benchmark::State& state) {
+  std::string body =
+      R"({"username":"alice","password":"correct horse battery staple","email":"a@example.com",)"
+      R"("roles":["editor","user"],"disabled":false})";
+  for (auto _ : state) benchmark::DoNotOptimize(ParseJson(body));
+}
+BENCHMARK(BM_ParseJsonStrict);
+
+}  // namespace
+}  // namespace portcullis
+
+BENCHMARK_MAIN();
