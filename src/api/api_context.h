@@ -10,6 +10,7 @@
 #include "base/metrics.h"
 #include "base/worker_pool.h"
 #include "config/config.h"
+#include "http/router.h"
 #include "store/store.h"
 #include "token/key_manager.h"
 #include "token/token_service.h"
@@ -32,6 +33,7 @@ struct ApiContext {
   Metrics* metrics = nullptr;
   ApiMetrics counters;
   const Clock* clock = nullptr;
+  const http::Router* router = nullptr;  // the route table, for /openapi.json
 };
 
 }  // namespace portcullis::api

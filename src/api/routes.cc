@@ -3,6 +3,7 @@
 #include "api/discovery/discovery.h"
 #include "api/me/me.h"
 #include "api/oauth/token_endpoint.h"
+#include "api/ops/openapi.h"
 #include "api/ops/ops.h"
 
 namespace portcullis::api {
@@ -10,11 +11,13 @@ namespace portcullis::api {
 void AddRoutes(http::Router& router, ApiContext& ctx) {
   using boost::beast::http::verb;
   using http::AuthRequirement;
+  ctx.router = &router;
   auto bind = [&ctx](auto fn) { return [&ctx, fn](http::Request& req) { return fn(ctx, req); }; };
   // clang-format off
   router.Add({verb::get,  "/healthz",                                 bind(HandleHealthz),   AuthRequirement::kPublic, "healthz"});
   router.Add({verb::get,  "/readyz",                                  bind(HandleReadyz),    AuthRequirement::kPublic, "readyz"});
   router.Add({verb::get,  "/metrics",                                 bind(HandleMetrics),   AuthRequirement::kPublic, "metrics"});
+  router.Add({verb::get,  "/openapi.json",                            bind(HandleOpenApi),   AuthRequirement::kPublic, "openapi"});
   router.Add({verb::get,  "/.well-known/jwks.json",                   bind(HandleJwks),      AuthRequirement::kPublic, "jwks"});
   router.Add({verb::get,  "/.well-known/openid-configuration",        bind(HandleMetadata),  AuthRequirement::kPublic, "openid_configuration"});
   router.Add({verb::get,  "/.well-known/oauth-authorization-server",  bind(HandleMetadata),  AuthRequirement::kPublic, "oauth_metadata"});

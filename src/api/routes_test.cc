@@ -10,7 +10,8 @@ namespace {
 
 bool IsPublicByDesign(const std::string& pattern) {
   return pattern == "/healthz" || pattern == "/readyz" || pattern == "/metrics" ||
-         pattern.rfind("/.well-known/", 0) == 0 || pattern.rfind("/oauth2/", 0) == 0;
+         pattern == "/openapi.json" || pattern.rfind("/.well-known/", 0) == 0 ||
+         pattern.rfind("/oauth2/", 0) == 0;
 }
 
 TEST(RoutesTest, EveryRouteUnderV1RequiresCredentials) {

@@ -278,3 +278,21 @@ def test_access_log_has_one_line_per_request_and_no_secrets(server):
     assert token not in text
     assert token.split(".")[2] not in text
     assert "should-not-appear" not in text
+
+
+def test_openapi_document_lists_the_routes(server):
+    r = requests.get(server.url("/openapi.json"), timeout=5)
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["openapi"].startswith("3.1")
+    assert "get" in doc["paths"]["/v1/me"]
+    assert doc["paths"]["/v1/me"]["get"]["security"]
+    assert "post" in doc["paths"]["/oauth2/token"]
+    flows = doc["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert flows["password"]["tokenUrl"] == server.base + "/oauth2/token"
+
+
+def test_head_is_served_where_get_is(server):
+    r = requests.head(server.url("/healthz"), timeout=5)
+    assert r.status_code == 200
+    assert r.text == ""
