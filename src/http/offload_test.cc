@@ -53,9 +53,12 @@ TEST(RunOnTest, FullQueueGivesNulloptWithoutRunningFn) {
   WorkerPool pool("offload-test", 1, 0);
   std::promise<void> release;
   std::promise<void> started;
-  ASSERT_TRUE(pool.TrySubmit([&] {
+  // Futures taken before the job runs: the job must not touch the promises, which die with the
+  // test body while the worker may still be returning from wait().
+  std::shared_future<void> gate = release.get_future().share();
+  ASSERT_TRUE(pool.TrySubmit([&started, gate] {
     started.set_value();
-    release.get_future().wait();
+    gate.wait();
   }));
   started.get_future().wait();
   bool ran = false;
