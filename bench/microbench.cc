@@ -85,14 +85,17 @@ void BM_BearerValidation(benchmark::State& state) {
   auto keys = *token::KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
   token::TokenPolicy policy;
   policy.issuer = "https://auth.example.test";
-  token::TokenService service(*keys, policy, clock, random);
+  token::RevocationSet revocations(policy.leeway_s);
+  token::UserStateCache users;
+  users.Set("user-1", 1, false);
+  token::TokenService service(*keys, revocations, users, policy, clock, random);
   token::Subject alice{"user-1", "alice", {"editor"}, 1};
   std::string token = service.Issue(alice, {"articles:read"}, "default")->access_token;
   bool cached = state.range(0) == 1;
   for (auto _ : state) {
     if (!cached) {
       state.PauseTiming();
-      token::TokenService fresh(*keys, policy, clock, random);
+      token::TokenService fresh(*keys, revocations, users, policy, clock, random);
       state.ResumeTiming();
       benchmark::DoNotOptimize(fresh.Validate(token));
     } else {

@@ -5,15 +5,22 @@
 
 #include <string>
 
+#include "audit/audit_log.h"
+#include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/worker_pool.h"
 #include "config/config.h"
 #include "http/router.h"
+#include "password/hasher.h"
+#include "password/policy.h"
 #include "store/store.h"
 #include "token/key_manager.h"
+#include "token/refresh_service.h"
+#include "token/revocation_set.h"
 #include "token/token_service.h"
+#include "token/user_state_cache.h"
 
 namespace portcullis::api {
 
@@ -28,6 +35,13 @@ struct ApiContext {
   token::KeyManager* keys = nullptr;
   token::TokenService* tokens = nullptr;
   authn::PasswordAuthenticator* passwords = nullptr;
+  authn::ClientAuthenticator* client_authenticator = nullptr;
+  token::RefreshService* refresh = nullptr;
+  token::RevocationSet* revocations = nullptr;
+  token::UserStateCache* user_states = nullptr;
+  audit::AuditLog* audit = nullptr;
+  const password::Hasher* hasher = nullptr;
+  password::PolicyOptions password_policy;
   WorkerPool* hash_pool = nullptr;  // Argon2id verifications (with their user lookup)
   WorkerPool* db_pool = nullptr;    // every other database call
   Metrics* metrics = nullptr;

@@ -1,7 +1,10 @@
 #include "api/routes.h"
 
+#include "api/admin/admin.h"
 #include "api/discovery/discovery.h"
 #include "api/me/me.h"
+#include "api/me/session.h"
+#include "api/oauth/introspect_revoke.h"
 #include "api/oauth/token_endpoint.h"
 #include "api/ops/openapi.h"
 #include "api/ops/ops.h"
@@ -22,7 +25,17 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::get,  "/.well-known/openid-configuration",        bind(HandleMetadata),  AuthRequirement::kPublic, "openid_configuration"});
   router.Add({verb::get,  "/.well-known/oauth-authorization-server",  bind(HandleMetadata),  AuthRequirement::kPublic, "oauth_metadata"});
   router.Add({verb::post, "/oauth2/token",                            bind(HandleToken),     AuthRequirement::kPublic, "token"});
-  router.Add({verb::get,  "/v1/me",                                   bind(HandleMe),        AuthRequirement::kBearer, "me"});
+  router.Add({verb::post, "/oauth2/introspect",                       bind(HandleIntrospect),  AuthRequirement::kPublic, "introspect"});
+  router.Add({verb::post, "/oauth2/revoke",                           bind(HandleRevoke),      AuthRequirement::kPublic, "revoke"});
+  router.Add({verb::get,  "/v1/me",                                   bind(HandleMe),          AuthRequirement::kBearer, "me"});
+  router.Add({verb::post, "/v1/me/password",                          bind(HandleChangePassword), AuthRequirement::kBearer, "me.password"});
+  router.Add({verb::post, "/v1/logout",                               bind(HandleLogout),      AuthRequirement::kBearer, "logout"});
+  router.Add({verb::get,  "/v1/clients",                              bind(HandleListClients), AuthRequirement::kAnyCredential, "clients.list"});
+  router.Add({verb::post, "/v1/clients",                              bind(HandleCreateClient), AuthRequirement::kAnyCredential, "clients.create"});
+  router.Add({verb::delete_, "/v1/clients/{id}",                      bind(HandleDeleteClient), AuthRequirement::kAnyCredential, "clients.delete"});
+  router.Add({verb::get,  "/v1/keys",                                 bind(HandleListKeys),    AuthRequirement::kAnyCredential, "keys.list"});
+  router.Add({verb::post, "/v1/keys/rotate",                          bind(HandleRotateKeys),  AuthRequirement::kAnyCredential, "keys.rotate"});
+  router.Add({verb::get,  "/v1/audit",                                bind(HandleListAudit),   AuthRequirement::kAnyCredential, "audit.list"});
   // clang-format on
 }
 

@@ -14,6 +14,9 @@
 #include "api/api_context.h"
 #include "api/routes.h"
 #include "app/library_versions.h"
+#include "app/periodic_task.h"
+#include "audit/audit_log.h"
+#include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -26,7 +29,10 @@
 #include "password/policy.h"
 #include "store/sqlite/sqlite_store.h"
 #include "token/key_manager.h"
+#include "token/refresh_service.h"
+#include "token/revocation_set.h"
 #include "token/token_service.h"
+#include "token/user_state_cache.h"
 
 namespace portcullis::app {
 namespace {
@@ -261,7 +267,18 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   policy.audience = config.tokens.audience;
   policy.access_ttl_s = config.tokens.access_ttl_s;
   policy.leeway_s = config.tokens.leeway_s;
-  token::TokenService tokens(**keys, policy, clock, random);
+  // The in-memory halves of invalidation (DESIGN §4): loaded once, kept current by every write.
+  token::RevocationSet revocations(policy.leeway_s);
+  if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);
+  token::UserStateCache user_states;
+  if (Status s = user_states.LoadFrom(**store); !s.ok()) return fail(s);
+  token::TokenService tokens(**keys, revocations, user_states, policy, clock, random);
+  token::RefreshPolicy refresh_policy{config.tokens.refresh_idle_ttl_s,
+                                      config.tokens.refresh_absolute_ttl_s,
+                                      config.tokens.refresh_reuse_grace_s};
+  token::RefreshService refresh(**store, refresh_policy, clock, random);
+  authn::ClientAuthenticator client_authenticator(**store);
+  audit::AuditLog audit_log(**store, clock);
 
   Metrics metrics;
   Counter& verifications = metrics.AddCounter("portcullis_password_verifications_total",
@@ -285,6 +302,13 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.keys = keys->get();
   ctx.tokens = &tokens;
   ctx.passwords = &passwords;
+  ctx.client_authenticator = &client_authenticator;
+  ctx.refresh = &refresh;
+  ctx.revocations = &revocations;
+  ctx.user_states = &user_states;
+  ctx.audit = &audit_log;
+  ctx.hasher = &*hasher;
+  ctx.password_policy = PolicyFrom(config);
   ctx.hash_pool = &hash_pool;
   ctx.db_pool = &db_pool;
   ctx.metrics = &metrics;
@@ -321,6 +345,29 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   }
   AddHttpMetrics(metrics, options);
 
+  // Housekeeping once a minute, off the network threads: scheduled key rotation, retiring keys
+  // whose tokens have all expired, pruning expired revocations and refresh-token families.
+  token::KeyManager* key_manager = keys->get();
+  store::Store* db = store->get();
+  const std::int64_t max_token_lifetime_s = config.tokens.access_ttl_s + config.tokens.leeway_s;
+  const std::int64_t rotation_days = config.tokens.key_rotation_days;
+  PeriodicTask housekeeping(std::chrono::seconds(60), [&, key_manager, db] {
+    UnixSeconds now = clock.Now();
+    if (key_manager->RotationDue(now, rotation_days)) {
+      std::string previous = key_manager->active_kid();
+      if (key_manager->Rotate().ok()) {
+        audit::AuditContext system;
+        system.actor = "system";
+        audit_log.Record("key.rotated", system, key_manager->active_kid(),
+                         {{"previous_kid", previous}, {"trigger", "schedule"}});
+      }
+    }
+    (void)key_manager->RetireExpired(now, max_token_lifetime_s);
+    revocations.Prune(now);
+    (void)db->PruneRevokedJtis(now - config.tokens.leeway_s);
+    (void)refresh.Prune();
+  });
+
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
   if (!server.ok()) return fail(server.status());
   std::string scheme = options.tls ? "https" : "http";
@@ -331,6 +378,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                   {"issuer", config.tokens.issuer},
                                   {"signing_kid", (*keys)->active_kid()}});
   });
+  housekeeping.Stop();
   hash_pool.Shutdown();
   db_pool.Shutdown();
   if (!run.ok()) return fail(run);

@@ -27,7 +27,9 @@ constexpr int kExitConfigError = 2;
 constexpr std::size_t kMaxPasswordInputBytes = 4096;
 constexpr std::size_t kListPageSize = 500;
 
-std::optional<config::Config> LoadOrReport(const CommonOptions& options) {
+}  // namespace
+
+std::optional<config::Config> LoadConfigOrReport(const CommonOptions& options) {
   config::LoadInputs inputs;
   inputs.config_file = options.config_file;
   inputs.env = config::ReadEnvironment();
@@ -45,6 +47,8 @@ std::optional<config::Config> LoadOrReport(const CommonOptions& options) {
   log::Init(level, config->log.format == "text" ? log::Format::kText : log::Format::kJson);
   return std::move(*config);
 }
+
+namespace {
 
 // Reads one line from the terminal with echo off.
 std::optional<std::string> PromptHidden(const char* prompt) {
@@ -86,13 +90,13 @@ std::optional<SecretString> ReadNewPassword() {
 }  // namespace
 
 int RunServe(const CommonOptions& options) {
-  std::optional<config::Config> config = LoadOrReport(options);
+  std::optional<config::Config> config = LoadConfigOrReport(options);
   if (!config) return kExitConfigError;
   return app::Serve(*config, config::ReadEnvironment());
 }
 
 int RunMigrate(const CommonOptions& options) {
-  std::optional<config::Config> config = LoadOrReport(options);
+  std::optional<config::Config> config = LoadConfigOrReport(options);
   if (!config) return kExitConfigError;
   if (Status s = app::EnsureDataDir(*config); !s.ok()) {
     std::cerr << "portcullis: " << s.message() << "\n";
@@ -120,7 +124,7 @@ int RunMigrate(const CommonOptions& options) {
 }
 
 int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
-  std::optional<config::Config> config = LoadOrReport(options);
+  std::optional<config::Config> config = LoadConfigOrReport(options);
   if (!config) return kExitConfigError;
   if (!authn::IsValidUsername(add.username)) {
     std::cerr << "portcullis: invalid username: use 1-64 characters of A-Z a-z 0-9 . _ @ -, "
@@ -182,7 +186,7 @@ int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
 }
 
 int RunUserList(const CommonOptions& options, bool json) {
-  std::optional<config::Config> config = LoadOrReport(options);
+  std::optional<config::Config> config = LoadConfigOrReport(options);
   if (!config) return kExitConfigError;
   Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
   if (!store.ok()) {

@@ -47,6 +47,48 @@ int main(int argc, char** argv) {
   add_common(user_list);
   user_list->add_flag("--json", list_json, "print JSON");
 
+  // client
+  CLI::App* client = app.add_subcommand("client", "manage OAuth2 clients");
+  client->require_subcommand(1);
+  portcullis::cli::ClientCreateOptions client_opts;
+  CLI::App* client_create = client->add_subcommand("create", "create a confidential client");
+  add_common(client_create);
+  client_create->add_option("--name", client_opts.name, "display name")->required();
+  client_create->add_option("--grant-type", client_opts.grant_types,
+                            "client_credentials (default), password, refresh_token; repeatable");
+  client_create->add_option("--scope", client_opts.scopes,
+                            "permission the client may get; repeatable");
+  client_create->add_flag("--json", client_opts.json, "print JSON");
+  bool client_list_json = false;
+  CLI::App* client_list = client->add_subcommand("list", "list clients");
+  add_common(client_list);
+  client_list->add_flag("--json", client_list_json, "print JSON");
+  std::string client_delete_id;
+  CLI::App* client_delete =
+      client->add_subcommand("delete", "delete a client and revoke its tokens");
+  add_common(client_delete);
+  client_delete->add_option("client_id", client_delete_id, "the client to delete")->required();
+
+  // keys
+  CLI::App* keys = app.add_subcommand("keys", "manage signing keys");
+  keys->require_subcommand(1);
+  bool keys_list_json = false;
+  CLI::App* keys_list = keys->add_subcommand("list", "list signing keys and their states");
+  add_common(keys_list);
+  keys_list->add_flag("--json", keys_list_json, "print JSON");
+  CLI::App* keys_rotate = keys->add_subcommand("rotate", "create a new active signing key");
+  add_common(keys_rotate);
+
+  // audit
+  portcullis::cli::AuditOptions audit_opts;
+  CLI::App* audit = app.add_subcommand("audit", "show audit events, newest first");
+  add_common(audit);
+  audit->add_option("--type", audit_opts.type, "only events of this type");
+  audit->add_option("--user", audit_opts.user, "only events whose actor or subject is this id");
+  audit->add_option("--since", audit_opts.since, "only events at or after this Unix time");
+  audit->add_option("--limit", audit_opts.limit, "at most this many events (default 100)");
+  audit->add_flag("--json", audit_opts.json, "print JSON");
+
   // version
   bool version_json = false;
   CLI::App* version =
@@ -65,6 +107,12 @@ int main(int argc, char** argv) {
     if (*user_add) return portcullis::cli::RunUserAdd(common, add_opts);
     if (*user_list) return portcullis::cli::RunUserList(common, list_json);
     if (*version) return portcullis::cli::RunVersion(version_json);
+    if (*client_create) return portcullis::cli::RunClientCreate(common, client_opts);
+    if (*client_list) return portcullis::cli::RunClientList(common, client_list_json);
+    if (*client_delete) return portcullis::cli::RunClientDelete(common, client_delete_id);
+    if (*keys_list) return portcullis::cli::RunKeysList(common, keys_list_json);
+    if (*keys_rotate) return portcullis::cli::RunKeysRotate(common);
+    if (*audit) return portcullis::cli::RunAudit(common, audit_opts);
   } catch (const std::exception& e) {
     std::cerr << "portcullis: " << e.what() << "\n";
     return 1;

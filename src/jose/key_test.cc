@@ -1,11 +1,14 @@
 #include "jose/key.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <boost/json/serialize.hpp>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "base/json.h"
@@ -172,6 +175,96 @@ TEST(KeyTest, Ed25519MatchesRfc8037KnownAnswer) {
   ASSERT_TRUE(public_key.ok()) << public_key.status().ToString();
   EXPECT_TRUE(public_key->VerifySignature(signing_input, expected_signature));
   EXPECT_FALSE(public_key->VerifySignature(signing_input + "x", expected_signature));
+}
+
+// OpenSSL's EVP Ed25519 verification: the reference the libsodium path in key.cc must agree with.
+bool OpenSslVerifiesEd25519(const std::string& raw_public, std::string_view message,
+                            std::string_view signature) {
+  crypto::EvpPkeyPtr pkey(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw_public.data()),
+      raw_public.size()));
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  const bool ok =
+      pkey && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) == 1;
+  crypto::ClearOpenSslErrors();
+  return ok;
+}
+
+// Random single- and multi-bit flips of signature and message: VerifySignature (libsodium) and
+// OpenSSL must agree on every one, and no changed pair may verify.
+TEST(KeyTest, Ed25519VerificationAgreesWithOpenSslOnRandomMutations) {
+  constexpr int kMutations = 3000;
+  const PrivateKey key = GenerateKey(Algorithm::kEdDsa);
+  const PublicKey public_key = key.public_key();
+  const std::string raw_public = Decode(std::string_view(public_key.ToJwk().at("x").as_string()));
+  const std::string message = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9";
+  Result<std::string> signature = key.Sign(message);
+  ASSERT_TRUE(signature.ok());
+  ASSERT_TRUE(public_key.VerifySignature(message, *signature));
+  ASSERT_TRUE(OpenSslVerifiesEd25519(raw_public, message, *signature));
+
+  std::mt19937 rng(20240601);  // Fixed seed: a failure reproduces.
+  int accepted = 0;
+  for (int i = 0; i < kMutations; ++i) {
+    std::string m = message;
+    std::string sig = *signature;
+    std::string& target = (rng() % 4 == 0) ? m : sig;
+    const int flips = 1 + static_cast<int>(rng() % 3);
+    for (int f = 0; f < flips; ++f) {
+      const std::size_t bit = rng() % (target.size() * 8);
+      target[bit / 8] = static_cast<char>(target[bit / 8] ^ (1 << (bit % 8)));
+    }
+    const bool ours = public_key.VerifySignature(m, sig);
+    ASSERT_EQ(ours, OpenSslVerifiesEd25519(raw_public, m, sig)) << "mutation " << i;
+    // Two flips of the same bit cancel out: only a real change must be rejected.
+    const bool changed = m != message || sig != *signature;
+    accepted += (ours && changed) ? 1 : 0;
+  }
+  EXPECT_EQ(accepted, 0);
+}
+
+// RFC 8032 §5.1.7: S must be below the group order L; S + L verifies the same equation and must
+// still be rejected (signature malleability).
+TEST(KeyTest, Ed25519RejectsNonCanonicalS) {
+  const PrivateKey key = GenerateKey(Algorithm::kEdDsa);
+  const std::string message = "payload";
+  Result<std::string> signature = key.Sign(message);
+  ASSERT_TRUE(signature.ok());
+  // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+  static constexpr std::uint8_t kOrder[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                              0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                              0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                              0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
+  std::string malleated = *signature;
+  unsigned carry = 0;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const unsigned sum = static_cast<std::uint8_t>(malleated[32 + i]) + kOrder[i] + carry;
+    malleated[32 + i] = static_cast<char>(sum & 0xFF);
+    carry = sum >> 8;
+  }
+  ASSERT_EQ(carry, 0u);  // S < L < 2^253, so S + L fits in 32 bytes.
+  EXPECT_FALSE(key.public_key().VerifySignature(message, malleated));
+  EXPECT_TRUE(key.public_key().VerifySignature(message, *signature));
+}
+
+// A small-order public key (here the identity point) verifies forged signatures under lax
+// verifiers; libsodium's strict check rejects it whatever the signature.
+TEST(KeyTest, Ed25519SmallOrderPublicKeyVerifiesNothing) {
+  std::string identity(32, '\0');
+  identity[0] = 1;  // (0, 1), encoded little-endian.
+  boost::json::object jwk = {{"kty", "OKP"},
+                             {"crv", "Ed25519"},
+                             {"x", crypto::Base64UrlEncode(identity)},
+                             {"kid", "small"},
+                             {"alg", "EdDSA"}};
+  Result<PublicKey> key = PublicKey::FromJwk(jwk);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  // R = identity, S = 0: satisfies [S]B = R + [k]A for A = identity.
+  const std::string forged = identity + std::string(32, '\0');
+  EXPECT_FALSE(key->VerifySignature("anything", forged));
 }
 
 boost::json::object EdJwk() { return GenerateKey(Algorithm::kEdDsa).public_key().ToJwk(); }

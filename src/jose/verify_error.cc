@@ -49,6 +49,14 @@ std::string_view ToString(VerifyError error) {
       return "not_yet_valid";
     case VerifyError::kIssuedInFuture:
       return "issued_in_future";
+    case VerifyError::kRevoked:
+      return "revoked";
+    case VerifyError::kStaleCredentials:
+      return "stale_credentials";
+    case VerifyError::kSubjectDisabled:
+      return "subject_disabled";
+    case VerifyError::kUnknownSubject:
+      return "unknown_subject";
   }
   return "unknown";
 }

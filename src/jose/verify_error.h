@@ -39,6 +39,11 @@ enum class VerifyError : std::uint16_t {
   kExpired = 34,           // now - leeway >= exp
   kNotYetValid = 35,       // nbf > now + leeway
   kIssuedInFuture = 36,    // iat > now + leeway
+  // Token layer (token::TokenService; the pure jose verifier never returns these)
+  kRevoked = 40,           // "jti" is on the access-token revocation list
+  kStaleCredentials = 41,  // "uv" is below the user's current credential version
+  kSubjectDisabled = 42,   // the user is disabled
+  kUnknownSubject = 43,    // the user no longer exists (not in the user-state cache)
 };
 
 // A snake_case name for logs and metric labels, e.g. "expired", "alg_none".

@@ -38,6 +38,10 @@ TEST(VerifyErrorTest, NumbersAndNamesAreStable) {
       {VerifyError::kExpired, 34, "expired"},
       {VerifyError::kNotYetValid, 35, "not_yet_valid"},
       {VerifyError::kIssuedInFuture, 36, "issued_in_future"},
+      {VerifyError::kRevoked, 40, "revoked"},
+      {VerifyError::kStaleCredentials, 41, "stale_credentials"},
+      {VerifyError::kSubjectDisabled, 42, "subject_disabled"},
+      {VerifyError::kUnknownSubject, 43, "unknown_subject"},
   };
   std::set<std::string_view> names;
   for (const Entry& e : kEntries) {

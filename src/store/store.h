@@ -1,7 +1,8 @@
 // Storage ports: the interfaces through which the rest of Portcullis reads and writes durable
-// state (users, roles, signing keys). Implementations live in store/sqlite/ (and later
-// store/postgres/, store/memory/); src/app/ chooses one. Only std and base types appear here, so
-// callers never see a database API.
+// state (users, roles, signing keys, refresh tokens, OAuth2 clients, the access-token revocation
+// list, the audit log). Implementations live in store/sqlite/ (and later store/postgres/,
+// store/memory/); src/app/ chooses one. Only std and base types appear here, so callers never
+// see a database API.
 //
 // Errors are canonical Status codes: kNotFound (no such row), kAlreadyExists (a unique key would
 // be violated), kUnavailable (database busy or locked; retry), kFailedPrecondition (schema newer
@@ -86,6 +87,13 @@ struct UserPage {
   std::optional<std::string> next_cursor;
 };
 
+// A user's token-relevant state: what the in-memory credential-version cache holds.
+struct UserState {
+  std::string id;
+  std::int64_t credential_version = 1;
+  bool disabled = false;
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -115,6 +123,16 @@ class UserStore {
 
   // Sets last_login_at to `at`. kNotFound if the user doesn't exist.
   virtual Status RecordLogin(std::string_view user_id, UnixSeconds at) = 0;
+
+  // Increments users.credential_version by one and returns the new value (durable). kNotFound.
+  virtual Result<std::int64_t> BumpCredentialVersion(std::string_view user_id) = 0;
+
+  // Sets disabled; when disabling, also bumps the credential version in the same transaction.
+  // Returns the resulting UserState. kNotFound.
+  virtual Result<UserState> SetUserDisabled(std::string_view user_id, bool disabled) = 0;
+
+  // Every user's id, credential_version and disabled flag (for the in-memory cache at start-up).
+  virtual Result<std::vector<UserState>> ListUserStates() = 0;
 };
 
 class RoleStore {
@@ -152,8 +170,157 @@ class SigningKeyStore {
                                        std::optional<UnixSeconds> deactivated_at) = 0;
 };
 
+// A refresh token as stored (DESIGN.md §4). Tokens of one login form a family; each rotation
+// marks the presented token used and inserts its successor (parent_hash = the used token).
+struct RefreshToken {
+  std::string token_hash;  // lower-case hex SHA-256 of the opaque token (never the token)
+  std::string family_id;
+  std::string user_id;    // the subject (a user id; for client tokens the client_id)
+  std::string client_id;  // the client the token was issued to ("default" = public client)
+  std::string scope;      // space-separated
+  UnixSeconds issued_at = 0;
+  UnixSeconds expires_at = 0;              // idle expiry of this token
+  UnixSeconds family_expires_at = 0;       // absolute expiry of the whole family
+  std::optional<std::string> parent_hash;  // the token this one replaced
+  std::optional<UnixSeconds> used_at;      // set when it was rotated (spent)
+  std::optional<UnixSeconds> revoked_at;   // set when it or its family was revoked
+};
+
+// An entry of the access-token revocation list: the jti is refused until expires_at.
+struct RevokedJti {
+  std::string jti;
+  UnixSeconds expires_at = 0;
+};
+
+class TokenStore {
+ public:
+  virtual ~TokenStore() = default;
+
+  // Stores a new refresh token. kAlreadyExists on a token_hash clash.
+  virtual Status InsertRefreshToken(const RefreshToken& token) = 0;
+
+  // The token with this hash. kNotFound if there is none.
+  virtual Result<RefreshToken> FindRefreshToken(std::string_view token_hash) = 0;
+
+  // The token whose parent_hash is `parent_hash` (its successor), if any. If several name it
+  // (after ReplaceUnusedSuccessor), the most recently inserted one.
+  virtual Result<std::optional<RefreshToken>> FindSuccessor(std::string_view parent_hash) = 0;
+
+  // ONE atomic step (BEGIN IMMEDIATE): if `old_hash` exists, is not used and not revoked, set its
+  // used_at = now and insert `next` (caller sets next.parent_hash = old_hash, same family).
+  // kAborted if already used (a concurrent or replayed refresh: exactly one caller wins),
+  // kFailedPrecondition if revoked (checked before used), kNotFound if absent; kInvalidArgument
+  // (nothing written) if next.parent_hash != old_hash or next.family_id differs from the old
+  // token's; kAlreadyExists (nothing written) if next.token_hash is taken.
+  virtual Status RotateRefreshToken(std::string_view old_hash, const RefreshToken& next,
+                                    UnixSeconds now) = 0;
+
+  // ONE atomic step, for the reuse grace window: if `successor_hash` exists, is unused and not
+  // revoked, set its revoked_at = now and insert `next`. kAborted otherwise. next.parent_hash is
+  // not checked (it may name the successor's parent or the successor).
+  virtual Status ReplaceUnusedSuccessor(std::string_view successor_hash, const RefreshToken& next,
+                                        UnixSeconds now) = 0;
+
+  // Sets revoked_at = now on every not-yet-revoked token of the family; returns how many.
+  virtual Result<int> RevokeRefreshFamily(std::string_view family_id, UnixSeconds now) = 0;
+
+  // Same for every token of a user (logout-all, password change, disable).
+  virtual Result<int> RevokeUserRefreshTokens(std::string_view user_id, UnixSeconds now) = 0;
+
+  // Deletes tokens whose family_expires_at <= now; returns how many.
+  virtual Result<int> PruneRefreshTokens(UnixSeconds now) = 0;
+
+  // Access-token revocation list: refuses `jti` until the token's exp. Idempotent; adding a known
+  // jti again keeps the later expires_at.
+  virtual Status AddRevokedJti(std::string_view jti, UnixSeconds expires_at) = 0;
+
+  // Every entry with expires_at > now.
+  virtual Result<std::vector<RevokedJti>> ListRevokedJtis(UnixSeconds now) = 0;
+
+  // Deletes entries with expires_at <= now; returns how many.
+  virtual Result<int> PruneRevokedJtis(UnixSeconds now) = 0;
+};
+
+// An OAuth2 client (client_credentials and refresh_token grants).
+struct Client {
+  std::string client_id;  // [a-z0-9_-], chosen by the caller
+  std::string name;
+  std::string secret_hash;  // lower-case hex SHA-256 of a >= 256-bit secret (never the secret)
+  std::vector<std::string> grant_types;  // e.g. {"client_credentials","refresh_token"}
+  std::vector<std::string> scopes;
+  UnixSeconds created_at = 0;
+};
+
+// One page of ListClients. next_cursor is absent on the last page.
+struct ClientPage {
+  std::vector<Client> items;
+  std::optional<std::string> next_cursor;
+};
+
+class ClientStore {
+ public:
+  virtual ~ClientStore() = default;
+
+  // Stores a new client. kAlreadyExists if the client_id is taken.
+  virtual Status CreateClient(const Client& client) = 0;
+
+  // The client with this id. kNotFound if there is none.
+  virtual Result<Client> FindClient(std::string_view client_id) = 0;
+
+  // Up to `limit` clients ordered by client_id, starting after `cursor` (empty = from the start).
+  // kInvalidArgument if limit is 0.
+  virtual Result<ClientPage> ListClients(std::string_view cursor, std::size_t limit) = 0;
+
+  // Deletes the client and revokes (revoked_at = now) its refresh tokens, in one transaction.
+  // kNotFound if there is no such client.
+  virtual Status DeleteClient(std::string_view client_id, UnixSeconds now) = 0;
+};
+
+// One entry of the append-only audit log.
+struct AuditEvent {
+  std::int64_t id = 0;  // assigned by the store, increasing
+  UnixSeconds time = 0;
+  std::string type;     // e.g. "login.succeeded" (DESIGN §4 "Audit event types")
+  std::string actor;    // who did it: user id, client id, "cli", "system", or "" (anonymous)
+  std::string subject;  // whom/what it concerns: user id, client id, kid, family id
+  std::string client_ip, user_agent, request_id;
+  std::string details_json = "{}";  // a JSON object as text; never a secret
+};
+
+// Which audit events ListAudit returns; unset fields don't filter.
+struct AuditFilter {
+  std::optional<UnixSeconds> since;  // time >= since
+  std::optional<std::string> type;   // exact type
+  std::optional<std::string> user;   // actor == user OR subject == user
+  std::size_t limit = 50;
+  std::optional<std::int64_t> before_id;  // cursor: id < before_id (newest first)
+};
+
+// One page of ListAudit. next_cursor (the last item's id, decimal) is absent on the last page.
+struct AuditPage {
+  std::vector<AuditEvent> items;
+  std::optional<std::string> next_cursor;
+};
+
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+
+  // Appends the event (its id is ignored) and returns the id the store assigned. Empty
+  // details_json is stored as "{}"; anything but a JSON object is kInvalidArgument.
+  virtual Result<std::int64_t> AppendAudit(const AuditEvent& event) = 0;
+
+  // Events matching the filter, newest (highest id) first. kInvalidArgument if limit is 0.
+  virtual Result<AuditPage> ListAudit(const AuditFilter& filter) = 0;
+};
+
 // The whole store: all ports plus schema management.
-class Store : public UserStore, public RoleStore, public SigningKeyStore {
+class Store : public UserStore,
+              public RoleStore,
+              public SigningKeyStore,
+              public TokenStore,
+              public ClientStore,
+              public AuditStore {
  public:
   // Runs a trivial query; OK when the database answers (for /readyz).
   virtual Status Ping() = 0;

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "base/log.h"
@@ -12,6 +13,9 @@ namespace portcullis::token {
 namespace {
 
 constexpr std::size_t kKidLength = 16;
+constexpr std::int64_t kSecondsPerDay = 86'400;
+// Larger rotation periods are treated as "never" (and would overflow the arithmetic).
+constexpr std::int64_t kMaxRotationDays = 1'000'000;
 constexpr std::string_view kActive = "active";
 constexpr std::string_view kVerifyOnly = "verify_only";
 constexpr std::string_view kRetired = "retired";
@@ -30,6 +34,27 @@ Result<jose::PrivateKey> Unseal(const store::SigningKey& record,
   return jose::PrivateKey::FromPkcs8Der(*alg, record.kid, der->view());
 }
 
+// Generates a key of `alg`, stores it sealed in state "active" and returns it.
+Result<jose::PrivateKey> GenerateAndStore(store::SigningKeyStore& store,
+                                          const crypto::MasterKey& master_key, jose::Algorithm alg,
+                                          UnixSeconds now, crypto::Random& random) {
+  std::string kid = crypto::RandomLowerAlphanumeric(random, kKidLength);
+  Result<jose::PrivateKey> key = jose::PrivateKey::Generate(alg, kid);
+  if (!key.ok()) return key.status();
+  SecretBytes der = key->ToPkcs8Der();
+  store::SigningKey record;
+  record.kid = kid;
+  record.alg = std::string(jose::ToString(alg));
+  record.state = std::string(kActive);
+  record.sealed_private_key = master_key.Seal(der.view(), SigningKeyAssociatedData(kid));
+  record.public_jwk = boost::json::serialize(key->public_key().ToJwk());
+  record.created_at = now;
+  Status s = store.InsertSigningKey(record);
+  if (!s.ok()) return s;
+  log::Info("keys.created", {{"kid", kid}, {"alg", jose::ToString(alg)}});
+  return key;
+}
+
 }  // namespace
 
 std::string SigningKeyAssociatedData(std::string_view kid) {
@@ -38,61 +63,166 @@ std::string SigningKeyAssociatedData(std::string_view kid) {
   return ad;
 }
 
+KeyManager::KeyManager(store::SigningKeyStore& store, const crypto::MasterKey& master_key,
+                       jose::Algorithm alg, const Clock& clock, crypto::Random& random,
+                       std::shared_ptr<const State> state)
+    : store_(store),
+      master_key_(master_key),
+      alg_(alg),
+      clock_(clock),
+      random_(random),
+      state_(std::move(state)) {}
+
+std::shared_ptr<const jose::KeyRing> KeyManager::BuildRing(
+    const jose::PrivateKey& active, const std::vector<VerifyOnlyKey>& verify_only) {
+  auto ring = std::make_shared<jose::KeyRing>();
+  for (const VerifyOnlyKey& k : verify_only) ring->Add(k.key);
+  ring->Add(active.public_key());
+  return ring;
+}
+
 Result<std::unique_ptr<KeyManager>> KeyManager::Create(store::SigningKeyStore& store,
                                                        const crypto::MasterKey& master_key,
                                                        jose::Algorithm alg, const Clock& clock,
                                                        crypto::Random& random) {
   Result<std::vector<store::SigningKey>> records = store.ListSigningKeys();
   if (!records.ok()) return records.status();
+  const UnixSeconds now = clock.Now();
 
-  std::vector<jose::PrivateKey> loaded;
+  struct Loaded {
+    std::shared_ptr<const jose::PrivateKey> key;
+    UnixSeconds created_at = 0;
+    UnixSeconds deactivated_at = 0;  // meaningful for verify-only keys only
+  };
+  std::vector<Loaded> loaded;
   std::optional<std::size_t> active_index;
+  // Demotes loaded[i] (stored as active) to verify_only as of now.
+  auto demote = [&](std::size_t i, std::string_view reason) -> Status {
+    Status s = store.UpdateSigningKeyState(loaded[i].key->kid(), kVerifyOnly, now);
+    if (!s.ok()) return s;
+    loaded[i].deactivated_at = now;
+    log::Warn("keys.demoted", {{"kid", loaded[i].key->kid()}, {"reason", reason}});
+    return Status::Ok();
+  };
+
   for (const store::SigningKey& record : *records) {
     if (record.state == kRetired) continue;
     Result<jose::PrivateKey> key = Unseal(record, master_key);
     if (!key.ok()) return key.status();
-    if (record.state == kActive) {
-      if (key->alg() == alg) {
-        active_index = loaded.size();  // the newest active key of the configured alg wins
-      } else {
-        // signing_alg changed: keep verifying the old key's tokens, stop signing with it.
-        Status s = store.UpdateSigningKeyState(record.kid, kVerifyOnly, clock.Now());
-        if (!s.ok()) return s;
-        log::Warn("keys.demoted", {{"kid", record.kid}, {"alg", record.alg}});
+    const bool signs_with_alg = record.state == kActive && key->alg() == alg;
+    loaded.push_back(Loaded{std::make_shared<const jose::PrivateKey>(std::move(*key)),
+                            record.created_at, record.deactivated_at.value_or(now)});
+    const std::size_t index = loaded.size() - 1;
+    if (signs_with_alg) {
+      // Records come oldest first: the newest active key of the configured alg wins; an older
+      // one is left over from an interrupted Rotate().
+      if (active_index) {
+        if (Status s = demote(*active_index, "superseded"); !s.ok()) return s;
       }
+      active_index = index;
+    } else if (record.state == kActive) {
+      // signing_alg changed: keep verifying the old key's tokens, stop signing with it.
+      if (Status s = demote(index, "algorithm_changed"); !s.ok()) return s;
+    } else if (!record.deactivated_at) {
+      // A verify-only key must carry the start of its retirement clock.
+      Status s = store.UpdateSigningKeyState(record.kid, kVerifyOnly, now);
+      if (!s.ok()) return s;
     }
-    loaded.push_back(std::move(*key));
   }
 
-  if (!active_index) {
-    std::string kid = crypto::RandomLowerAlphanumeric(random, kKidLength);
-    Result<jose::PrivateKey> key = jose::PrivateKey::Generate(alg, kid);
+  std::shared_ptr<const jose::PrivateKey> active;
+  UnixSeconds active_created_at = now;
+  if (active_index) {
+    active = loaded[*active_index].key;
+    active_created_at = loaded[*active_index].created_at;
+  } else {
+    Result<jose::PrivateKey> key = GenerateAndStore(store, master_key, alg, now, random);
     if (!key.ok()) return key.status();
-    SecretBytes der = key->ToPkcs8Der();
-    store::SigningKey record;
-    record.kid = kid;
-    record.alg = std::string(jose::ToString(alg));
-    record.state = std::string(kActive);
-    record.sealed_private_key = master_key.Seal(der.view(), SigningKeyAssociatedData(kid));
-    record.public_jwk = boost::json::serialize(key->public_key().ToJwk());
-    record.created_at = clock.Now();
-    Status s = store.InsertSigningKey(record);
-    if (!s.ok()) return s;
-    log::Info("keys.created", {{"kid", kid}, {"alg", jose::ToString(alg)}});
-    active_index = loaded.size();
-    loaded.push_back(std::move(*key));
+    active = std::make_shared<const jose::PrivateKey>(std::move(*key));
   }
 
-  auto ring = std::make_shared<jose::KeyRing>();
-  for (const jose::PrivateKey& key : loaded) ring->Add(key.public_key());
-  auto state = std::make_shared<const State>(
-      State{std::move(loaded[*active_index]), std::shared_ptr<const jose::KeyRing>(ring)});
-  return std::unique_ptr<KeyManager>(new KeyManager(std::move(state)));
+  auto state = std::make_shared<State>();
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    if (active_index && i == *active_index) continue;
+    state->verify_only.push_back(
+        VerifyOnlyKey{loaded[i].key->public_key(), loaded[i].deactivated_at});
+  }
+  state->active = std::move(active);
+  state->active_created_at = active_created_at;
+  state->ring = BuildRing(*state->active, state->verify_only);
+  return std::unique_ptr<KeyManager>(
+      new KeyManager(store, master_key, alg, clock, random, std::move(state)));
 }
 
 Result<std::string> KeyManager::Sign(const jose::AccessTokenClaims& claims) const {
   std::shared_ptr<const State> state = state_.load();
-  return jose::SignAccessToken(claims, state->active);
+  return jose::SignAccessToken(claims, *state->active);
+}
+
+Status KeyManager::Rotate() {
+  std::lock_guard lock(write_mu_);
+  std::shared_ptr<const State> old = state_.load();
+  const UnixSeconds now = clock_.Now();
+  // Insert first, demote second: a failure in between leaves two active keys, which Create()
+  // repairs, rather than none.
+  Result<jose::PrivateKey> key = GenerateAndStore(store_, master_key_, alg_, now, random_);
+  if (!key.ok()) return key.status();
+  Status s = store_.UpdateSigningKeyState(old->active->kid(), kVerifyOnly, now);
+  if (!s.ok()) return s;
+
+  auto next = std::make_shared<State>();
+  next->active = std::make_shared<const jose::PrivateKey>(std::move(*key));
+  next->active_created_at = now;
+  next->verify_only = old->verify_only;
+  next->verify_only.push_back(VerifyOnlyKey{old->active->public_key(), now});
+  next->ring = BuildRing(*next->active, next->verify_only);
+  log::Info("keys.rotated", {{"kid", next->active->kid()}, {"previous_kid", old->active->kid()}});
+  state_.store(std::move(next));
+  return Status::Ok();
+}
+
+Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_lifetime_s) {
+  std::lock_guard lock(write_mu_);
+  std::shared_ptr<const State> old = state_.load();
+  std::vector<VerifyOnlyKey> kept;
+  int retired = 0;
+  Status failure = Status::Ok();
+  for (const VerifyOnlyKey& k : old->verify_only) {
+    // Every token this key signed had exp <= deactivated_at + lifetime; written as a difference
+    // so large lifetimes cannot overflow.
+    if (failure.ok() && now - k.deactivated_at >= max_token_lifetime_s) {
+      Status s = store_.UpdateSigningKeyState(k.key.kid(), kRetired, k.deactivated_at);
+      if (s.ok()) {
+        ++retired;
+        log::Info("keys.retired", {{"kid", k.key.kid()}});
+        continue;
+      }
+      failure = s;
+    }
+    kept.push_back(k);
+  }
+  if (retired > 0) {
+    auto next = std::make_shared<State>();
+    next->active = old->active;
+    next->active_created_at = old->active_created_at;
+    next->verify_only = std::move(kept);
+    next->ring = BuildRing(*next->active, next->verify_only);
+    state_.store(std::move(next));
+  }
+  if (!failure.ok()) return failure;
+  return retired;
+}
+
+bool KeyManager::RotationDue(UnixSeconds now, std::int64_t rotation_days) const {
+  if (rotation_days <= 0 || rotation_days > kMaxRotationDays) return false;
+  return now - state_.load()->active_created_at >= rotation_days * kSecondsPerDay;
+}
+
+std::vector<std::string> KeyManager::verify_only_kids() const {
+  std::shared_ptr<const State> state = state_.load();
+  std::vector<std::string> kids;
+  for (const VerifyOnlyKey& k : state->verify_only) kids.push_back(k.key.kid());
+  return kids;
 }
 
 }  // namespace portcullis::token

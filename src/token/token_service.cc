@@ -9,9 +9,15 @@ constexpr std::size_t kJtiBytes = 16;
 
 }  // namespace
 
-TokenService::TokenService(const KeyManager& keys, TokenPolicy policy, const Clock& clock,
+TokenService::TokenService(const KeyManager& keys, RevocationSet& revocations,
+                           UserStateCache& users, TokenPolicy policy, const Clock& clock,
                            crypto::Random& random)
-    : keys_(keys), policy_(std::move(policy)), clock_(clock), random_(random) {
+    : keys_(keys),
+      revocations_(revocations),
+      users_(users),
+      policy_(std::move(policy)),
+      clock_(clock),
+      random_(random) {
   verify_policy_.issuer = policy_.issuer;
   verify_policy_.audiences = policy_.audience;
   verify_policy_.leeway_s = policy_.leeway_s;
@@ -43,9 +49,21 @@ Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
   return IssuedAccessToken{std::move(*jwt), policy_.access_ttl_s, claims.scope, claims.jti};
 }
 
+jose::VerifyError TokenService::CheckLiveState(const jose::AccessTokenClaims& claims) const {
+  if (revocations_.IsRevoked(claims.jti)) return jose::VerifyError::kRevoked;
+  // Client tokens (client_credentials) carry no username; their sub is a client_id.
+  if (claims.username.has_value()) return users_.Check(claims.sub, claims.uv);
+  return jose::VerifyError::kOk;
+}
+
+void TokenService::Revoke(const jose::AccessTokenClaims& claims) {
+  revocations_.Add(claims.jti, claims.exp);
+}
+
 jose::VerifyResult TokenService::Validate(std::string_view token) {
   std::shared_ptr<const jose::KeyRing> ring = keys_.key_ring();
   UnixSeconds now = clock_.Now();
+  std::optional<jose::AccessTokenClaims> cached;
   {
     std::lock_guard lock(cache_mu_);
     if (cache_ring_ != ring) {
@@ -60,18 +78,27 @@ jose::VerifyResult TokenService::Validate(std::string_view token) {
         cache_.erase(it);
         return {jose::VerifyError::kExpired, {}};
       }
-      return {jose::VerifyError::kOk, it->second};
+      cached = it->second;
     }
+  }
+  if (cached) {
+    jose::VerifyError live = CheckLiveState(*cached);
+    if (live != jose::VerifyError::kOk) return {live, {}};
+    return {jose::VerifyError::kOk, std::move(*cached)};
   }
 
   jose::VerifyResult result = jose::VerifyAccessToken(token, *ring, verify_policy_, now);
-  if (result.error == jose::VerifyError::kOk) {
+  if (result.error != jose::VerifyError::kOk) return result;
+  {
+    // Cache the jose verdict even if the live checks below fail: it does not depend on them.
     std::lock_guard lock(cache_mu_);
     if (cache_ring_ == ring) {
       if (cache_.size() >= kMaxCachedTokens) cache_.clear();  // bounded; refills from hot tokens
       cache_.emplace(std::string(token), result.claims);
     }
   }
+  jose::VerifyError live = CheckLiveState(result.claims);
+  if (live != jose::VerifyError::kOk) return {live, {}};
   return result;
 }
 

@@ -1,9 +1,11 @@
 // TokenService: issues access tokens (DESIGN §4, RFC 9068 profile) and validates presented ones.
 //
 // Validation is the hot path of every Bearer request and touches no database: a cache of tokens
-// that already passed full verification (keyed by the whole token, kept until `exp`), then the
-// pure jose::VerifyAccessToken with the current key ring. Revocation and credential-version
-// checks plug in here (issue #3) without changing callers.
+// that already passed jose verification (keyed by the whole token, kept until `exp`), else the
+// pure jose::VerifyAccessToken with the current key ring; then, on cache hits and misses alike,
+// the in-memory revocation list (kRevoked) and, for user tokens, the user-state cache
+// (kStaleCredentials, kSubjectDisabled, kUnknownSubject). Only the jose result is cached, so a
+// revocation or a credential-version bump takes effect on the very next request.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +25,8 @@
 #include "jose/jws.h"
 #include "jose/verify_error.h"
 #include "token/key_manager.h"
+#include "token/revocation_set.h"
+#include "token/user_state_cache.h"
 
 namespace portcullis::token {
 
@@ -49,15 +54,22 @@ struct IssuedAccessToken {
 
 class TokenService {
  public:
-  TokenService(const KeyManager& keys, TokenPolicy policy, const Clock& clock,
-               crypto::Random& random);
+  // Every reference must outlive the service.
+  TokenService(const KeyManager& keys, RevocationSet& revocations, UserStateCache& users,
+               TokenPolicy policy, const Clock& clock, crypto::Random& random);
 
   // Signs an access token for `subject` granting `scopes`, issued through `client_id`.
   Result<IssuedAccessToken> Issue(const Subject& subject, const std::vector<std::string>& scopes,
                                   std::string_view client_id);
 
-  // Full validation of a presented token; VerifyError::kOk with the claims on success.
+  // Full validation of a presented token; VerifyError::kOk with the claims on success, else the
+  // first failing check with empty claims. A token without "username" is a client token and is
+  // not checked against the user-state cache.
   jose::VerifyResult Validate(std::string_view token);
+
+  // Puts the token's jti on the in-memory revocation list until its exp. Does not persist it:
+  // call store::TokenStore::AddRevokedJti(claims.jti, claims.exp) first.
+  void Revoke(const jose::AccessTokenClaims& claims);
 
   const TokenPolicy& policy() const { return policy_; }
   std::size_t CacheSizeForTesting() const;
@@ -66,7 +78,12 @@ class TokenService {
   using CachedToken = jose::AccessTokenClaims;
   static constexpr std::size_t kMaxCachedTokens = 100'000;
 
+  // The checks that are never cached: revocation list, then user state for user tokens.
+  jose::VerifyError CheckLiveState(const jose::AccessTokenClaims& claims) const;
+
   const KeyManager& keys_;
+  RevocationSet& revocations_;
+  UserStateCache& users_;
   TokenPolicy policy_;
   jose::VerifyPolicy verify_policy_;
   const Clock& clock_;

@@ -7,36 +7,14 @@
 #include "crypto/fake_random.h"
 #include "crypto/master_key.h"
 #include "token/key_manager.h"
+#include "token/test_fakes.h"
 
 namespace portcullis::token {
 namespace {
 
 constexpr UnixSeconds kStart = 1'800'000'000;
 
-// An in-memory SigningKeyStore: enough for the key manager.
-class FakeSigningKeyStore final : public store::SigningKeyStore {
- public:
-  Status InsertSigningKey(const store::SigningKey& key) override {
-    for (const auto& k : keys_) {
-      if (k.kid == key.kid) return AlreadyExistsError("kid");
-    }
-    keys_.push_back(key);
-    return Status::Ok();
-  }
-  Result<std::vector<store::SigningKey>> ListSigningKeys() override { return keys_; }
-  Status UpdateSigningKeyState(std::string_view kid, std::string_view state,
-                               std::optional<UnixSeconds> at) override {
-    for (auto& k : keys_) {
-      if (k.kid == kid) {
-        k.state = std::string(state);
-        k.deactivated_at = at;
-        return Status::Ok();
-      }
-    }
-    return NotFoundError("kid");
-  }
-  std::vector<store::SigningKey> keys_;
-};
+using testing::FakeSigningKeyStore;
 
 TokenPolicy TestPolicy() {
   TokenPolicy p;
@@ -54,7 +32,10 @@ class TokenServiceTest : public ::testing::Test {
         random_(7),
         master_key_(crypto::MasterKey::Generate(random_)),
         keys_(*KeyManager::Create(store_, master_key_, jose::Algorithm::kEdDsa, clock_, random_)),
-        service_(*keys_, Policy(), clock_, random_) {}
+        revocations_(Policy().leeway_s),
+        service_(*keys_, revocations_, users_, Policy(), clock_, random_) {
+    users_.Set("user-1", 3, false);
+  }
 
   static TokenPolicy Policy() { return TestPolicy(); }
 
@@ -65,6 +46,8 @@ class TokenServiceTest : public ::testing::Test {
   crypto::FakeRandom random_;
   crypto::MasterKey master_key_;
   std::unique_ptr<KeyManager> keys_;
+  RevocationSet revocations_;
+  UserStateCache users_;
   TokenService service_;
 };
 
@@ -87,7 +70,7 @@ TEST_F(TokenServiceTest, TokenIsRejectedOnceExpiredBeyondLeewayOnTheUncachedPath
   std::string token = service_.Issue(Alice(), {}, "default")->access_token;
   clock_.Set(kStart + 900 + 29);
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
-  TokenService fresh(*keys_, Policy(), clock_, random_);  // empty cache
+  TokenService fresh(*keys_, revocations_, users_, Policy(), clock_, random_);  // empty cache
   clock_.Set(kStart + 900 + 30);
   EXPECT_EQ(fresh.Validate(token).error, jose::VerifyError::kExpired);
 }
@@ -111,11 +94,82 @@ TEST_F(TokenServiceTest, InvalidTokensAreNotCached) {
   EXPECT_EQ(service_.CacheSizeForTesting(), 0u);
 }
 
+TEST_F(TokenServiceTest, RevokedTokenIsRejectedOnCacheHitAndMiss) {
+  std::string token = service_.Issue(Alice(), {}, "default")->access_token;
+  jose::VerifyResult first = service_.Validate(token);
+  ASSERT_EQ(first.error, jose::VerifyError::kOk);  // now cached
+  service_.Revoke(first.claims);
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kRevoked);
+  TokenService fresh(*keys_, revocations_, users_, Policy(), clock_, random_);
+  EXPECT_EQ(fresh.Validate(token).error, jose::VerifyError::kRevoked);
+  EXPECT_TRUE(fresh.Validate(token).claims.sub.empty());
+}
+
+TEST_F(TokenServiceTest, RevokingOneTokenLeavesOthersValid) {
+  std::string revoked = service_.Issue(Alice(), {}, "default")->access_token;
+  std::string other = service_.Issue(Alice(), {}, "default")->access_token;
+  service_.Revoke(service_.Validate(revoked).claims);
+  EXPECT_EQ(service_.Validate(other).error, jose::VerifyError::kOk);
+}
+
+TEST_F(TokenServiceTest, CredentialVersionBumpRejectsEarlierTokensOnCacheHitAndMiss) {
+  std::string old_token = service_.Issue(Alice(), {}, "default")->access_token;  // uv 3
+  ASSERT_EQ(service_.Validate(old_token).error, jose::VerifyError::kOk);
+  users_.Set("user-1", 4, false);
+  EXPECT_EQ(service_.Validate(old_token).error, jose::VerifyError::kStaleCredentials);
+  TokenService fresh(*keys_, revocations_, users_, Policy(), clock_, random_);
+  EXPECT_EQ(fresh.Validate(old_token).error, jose::VerifyError::kStaleCredentials);
+  Subject bumped = Alice();
+  bumped.credential_version = 4;
+  std::string new_token = service_.Issue(bumped, {}, "default")->access_token;
+  EXPECT_EQ(service_.Validate(new_token).error, jose::VerifyError::kOk);
+}
+
+TEST_F(TokenServiceTest, DisabledUserIsRejected) {
+  std::string token = service_.Issue(Alice(), {}, "default")->access_token;
+  ASSERT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
+  users_.Set("user-1", 3, true);
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kSubjectDisabled);
+}
+
+TEST_F(TokenServiceTest, DeletedUserIsUnknownSubject) {
+  std::string token = service_.Issue(Alice(), {}, "default")->access_token;
+  users_.Remove("user-1");
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kUnknownSubject);
+}
+
+TEST_F(TokenServiceTest, LiveChecksComeAfterExpiry) {
+  std::string token = service_.Issue(Alice(), {}, "default")->access_token;
+  service_.Revoke(service_.Validate(token).claims);
+  clock_.Set(kStart + 900 + 30);
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kExpired);
+}
+
+TEST_F(TokenServiceTest, JoseVerdictIsCachedEvenWhenALiveCheckFails) {
+  users_.Remove("user-1");
+  std::string token = service_.Issue(Alice(), {}, "default")->access_token;
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kUnknownSubject);
+  EXPECT_EQ(service_.CacheSizeForTesting(), 1u);
+  users_.Set("user-1", 3, false);  // e.g. the cache caught up with a new user
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
+}
+
+TEST_F(TokenServiceTest, ClientTokensAreNotCheckedAgainstUserState) {
+  Subject client{"reporting-job", std::nullopt, {}, 0};  // client_credentials: no username
+  std::string token = service_.Issue(client, {"reports:read"}, "reporting-job")->access_token;
+  jose::VerifyResult r = service_.Validate(token);
+  ASSERT_EQ(r.error, jose::VerifyError::kOk);
+  EXPECT_EQ(r.claims.sub, "reporting-job");
+  EXPECT_FALSE(r.claims.username.has_value());
+  service_.Revoke(r.claims);  // but the revocation list applies to them
+  EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kRevoked);
+}
+
 TEST_F(TokenServiceTest, TokenOfAnotherDeploymentHasUnknownKid) {
   FakeSigningKeyStore other_store;
   auto other =
       *KeyManager::Create(other_store, master_key_, jose::Algorithm::kEdDsa, clock_, random_);
-  TokenService other_service(*other, Policy(), clock_, random_);
+  TokenService other_service(*other, revocations_, users_, Policy(), clock_, random_);
   std::string foreign = other_service.Issue(Alice(), {}, "default")->access_token;
   EXPECT_EQ(service_.Validate(foreign).error, jose::VerifyError::kKeyNotFound);
 }
@@ -123,67 +177,9 @@ TEST_F(TokenServiceTest, TokenOfAnotherDeploymentHasUnknownKid) {
 TEST_F(TokenServiceTest, WrongIssuerIsRejected) {
   TokenPolicy p = Policy();
   p.issuer = "https://evil.example.test";
-  TokenService evil(*keys_, p, clock_, random_);
+  TokenService evil(*keys_, revocations_, users_, p, clock_, random_);
   std::string token = evil.Issue(Alice(), {}, "default")->access_token;
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kIssuerMismatch);
-}
-
-TEST(KeyManagerTest, FirstStartCreatesOneSealedKeyAndRestartReusesIt) {
-  FakeSigningKeyStore store;
-  FakeClock clock(kStart);
-  crypto::FakeRandom random(1);
-  crypto::MasterKey master = crypto::MasterKey::Generate(random);
-  auto first = *KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
-  ASSERT_EQ(store.keys_.size(), 1u);
-  EXPECT_EQ(store.keys_[0].state, "active");
-  EXPECT_EQ(store.keys_[0].alg, "EdDSA");
-  EXPECT_EQ(store.keys_[0].sealed_private_key.find("PRIVATE"), std::string::npos);
-  auto second = *KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
-  EXPECT_EQ(store.keys_.size(), 1u);
-  EXPECT_EQ(first->active_kid(), second->active_kid());
-}
-
-TEST(KeyManagerTest, WrongMasterKeyFailsWithFailedPrecondition) {
-  FakeSigningKeyStore store;
-  FakeClock clock(kStart);
-  crypto::FakeRandom random(2);
-  crypto::MasterKey master = crypto::MasterKey::Generate(random);
-  crypto::MasterKey other = crypto::MasterKey::Generate(random);
-  ASSERT_TRUE(KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random).ok());
-  auto r = KeyManager::Create(store, other, jose::Algorithm::kEdDsa, clock, random);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-}
-
-TEST(KeyManagerTest, SealedKeyCannotBeMovedToAnotherKid) {
-  FakeSigningKeyStore store;
-  FakeClock clock(kStart);
-  crypto::FakeRandom random(3);
-  crypto::MasterKey master = crypto::MasterKey::Generate(random);
-  ASSERT_TRUE(KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random).ok());
-  store.keys_[0].kid = "attacker-chosen";
-  auto r = KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-}
-
-TEST(KeyManagerTest, ChangingTheAlgorithmKeepsOldTokensValid) {
-  FakeSigningKeyStore store;
-  FakeClock clock(kStart);
-  crypto::FakeRandom random(4);
-  crypto::MasterKey master = crypto::MasterKey::Generate(random);
-  auto ed = *KeyManager::Create(store, master, jose::Algorithm::kEdDsa, clock, random);
-  TokenService ed_service(*ed, TestPolicy(), clock, random);
-  std::string old_token = ed_service.Issue({"u", "bob", {}, 1}, {}, "default")->access_token;
-
-  auto es = *KeyManager::Create(store, master, jose::Algorithm::kEs256, clock, random);
-  EXPECT_EQ(es->active_alg(), jose::Algorithm::kEs256);
-  EXPECT_EQ(es->key_ring()->size(), 2u);
-  EXPECT_EQ(store.keys_[0].state, "verify_only");
-  TokenService es_service(*es, TestPolicy(), clock, random);
-  EXPECT_EQ(es_service.Validate(old_token).error, jose::VerifyError::kOk);
-  std::string new_token = es_service.Issue({"u", "bob", {}, 1}, {}, "default")->access_token;
-  EXPECT_EQ(es_service.Validate(new_token).error, jose::VerifyError::kOk);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "api/authz.h"
+#include "api/oauth/client_auth.h"
 #include "api/oauth/oauth_error.h"
 #include "authz/permission.h"
 #include "base/log.h"
@@ -16,8 +18,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr std::string_view kPublicClientId = "default";
 constexpr std::size_t kMaxUsernameBytes = 256;
+constexpr std::size_t kMaxRefreshTokenBytes = 512;
 
 // FastAPI's OAuth2PasswordRequestForm sends every field, empty ones as "": treat them as absent.
 const std::string* NonEmpty(const http::FormFields& form, std::string_view name) {
@@ -30,110 +32,260 @@ http::Response OAuthError(bhttp::status status, std::string_view error,
   return http::OAuthErrorResponse(status, error, description);
 }
 
-http::Response InvalidClient() {
-  http::Response res =
-      OAuthError(bhttp::status::unauthorized, "invalid_client", "client authentication failed");
-  res.set(bhttp::field::www_authenticate, "Basic realm=\"portcullis\", charset=\"UTF-8\"");
-  return res;
+http::Response InvalidScope(std::string_view description) {
+  return OAuthError(bhttp::status::bad_request, "invalid_scope", description);
 }
 
-// RFC 6749 §3.3: the granted scope. No requested scope = everything the user holds; otherwise
-// every requested scope must be granted by a held permission, and the token carries exactly the
-// requested ones (a narrower token).
-std::optional<std::vector<std::string>> GrantScopes(const std::vector<std::string>& held,
-                                                    const std::vector<std::string>& requested) {
-  if (requested.empty()) return held;
-  std::vector<std::string> granted;
+http::Response InvalidGrant(std::string_view description) {
+  return OAuthError(bhttp::status::bad_request, "invalid_grant", description);
+}
+
+// Parses the optional `scope` parameter: nullopt when absent or empty; an error response when a
+// value is not a permission string.
+std::variant<std::optional<std::vector<std::string>>, http::Response> RequestedScope(
+    const http::FormFields& form) {
+  const std::string* scope = NonEmpty(form, "scope");
+  if (scope == nullptr) return std::optional<std::vector<std::string>>();
+  std::vector<std::string> requested = authz::SplitScope(*scope);
   for (const std::string& s : requested) {
+    if (!authz::IsValidPermission(s)) {
+      return InvalidScope("scope values must be permission strings like resource:action");
+    }
+  }
+  if (requested.empty()) return std::optional<std::vector<std::string>>();
+  return std::optional<std::vector<std::string>>(std::move(requested));
+}
+
+// RFC 6749 §3.3: the granted scope. No requested scope = everything held; otherwise every
+// requested scope must be granted by a held permission, and the token carries exactly the
+// requested ones (a narrower token).
+std::optional<std::vector<std::string>> GrantScopes(
+    const std::vector<std::string>& held,
+    const std::optional<std::vector<std::string>>& requested) {
+  if (!requested) return held;
+  std::vector<std::string> granted;
+  for (const std::string& s : *requested) {
     if (!authz::AnyGrants(held, s)) return std::nullopt;
     if (std::find(granted.begin(), granted.end(), s) == granted.end()) granted.push_back(s);
   }
   return granted;
 }
 
+http::Response TokenResponse(const token::IssuedAccessToken& access,
+                             const std::string* refresh_token) {
+  boost::json::object body{{"access_token", access.access_token},
+                           {"token_type", "Bearer"},
+                           {"expires_in", access.expires_in}};
+  if (refresh_token != nullptr) body["refresh_token"] = *refresh_token;
+  body["scope"] = access.scope;
+  http::Response res = http::JsonResponse(bhttp::status::ok, body);
+  // RFC 6749 §5.1: token responses must not be cached.
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set(bhttp::field::pragma, "no-cache");
+  return res;
+}
+
+// ---------------------------------------------------------------- password grant
+
+struct PasswordGrantOutcome {
+  authn::PasswordLogin login;
+  std::optional<std::vector<std::string>> scopes;  // nullopt: invalid_scope
+  std::string refresh_token;                       // empty when issuing failed
+  bool store_failed = false;
+};
+
 boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Request& req,
-                                                     const http::FormFields& form) {
+                                                     const http::FormFields& form,
+                                                     const ResolvedClient& client) {
   if (!ctx.config->oauth2.password_grant) {
     co_return OAuthError(bhttp::status::bad_request, "unsupported_grant_type",
                          "the password grant is disabled on this server");
   }
-  // Client authentication (RFC 6749 §2.3). Only the public client exists so far: any attempt to
-  // authenticate as a confidential client fails as invalid_client.
-  const std::string* client_id = NonEmpty(form, "client_id");
-  if (!req.Header("Authorization").empty() || NonEmpty(form, "client_secret") != nullptr ||
-      (client_id != nullptr && *client_id != kPublicClientId)) {
-    co_return InvalidClient();
-  }
-
   const std::string* username = NonEmpty(form, "username");
   const std::string* password = NonEmpty(form, "password");
   if (username == nullptr) co_return InvalidRequest("missing required parameter: username");
   if (password == nullptr) co_return InvalidRequest("missing required parameter: password");
-  if (username->size() > kMaxUsernameBytes) {
-    co_return InvalidRequest("username is too long");
-  }
-  std::vector<std::string> requested;
-  if (const std::string* scope = form.Get("scope"); scope != nullptr) {
-    requested = authz::SplitScope(*scope);
-    for (const std::string& s : requested) {
-      if (!authz::IsValidPermission(s)) {
-        co_return OAuthError(bhttp::status::bad_request, "invalid_scope",
-                             "scope values must be permission strings like resource:action");
-      }
-    }
-  }
+  if (username->size() > kMaxUsernameBytes) co_return InvalidRequest("username is too long");
+  auto scope = RequestedScope(form);
+  if (auto* res = std::get_if<http::Response>(&scope)) co_return std::move(*res);
+  auto requested = std::get<std::optional<std::vector<std::string>>>(std::move(scope));
 
-  // Argon2id and the user lookup run on the bounded hash pool, never on this network thread.
+  // Argon2id, the user lookup, the refresh token and the audit record run on the bounded hash
+  // pool, never on this network thread.
   auto secret = std::make_shared<SecretString>(std::string_view(*password));
   auto name = std::make_shared<std::string>(*username);
-  authn::PasswordAuthenticator* authenticator = ctx.passwords;
-  auto job = [authenticator, secret, name] {
-    return authenticator->Authenticate(*name, secret->reveal());
+  auto wanted = std::make_shared<std::optional<std::vector<std::string>>>(std::move(requested));
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
+  std::string client_id = client.client_id;
+  ApiContext* c = &ctx;
+  auto job = [c, secret, name, wanted, audit_context, client_id] {
+    PasswordGrantOutcome out;
+    out.login = c->passwords->Authenticate(*name, secret->reveal());
+    if (out.login.error != authn::AuthnError::kOk) {
+      c->audit->Record("login.failed", *audit_context, "",
+                       {{"username", *name},
+                        {"reason", authn::ToString(out.login.error)},
+                        {"client_id", client_id}});
+      return out;
+    }
+    // The state cache learns of users created elsewhere (CLI, another instance) at their login.
+    c->user_states->Set(out.login.user.id, out.login.user.credential_version,
+                        out.login.user.disabled);
+    out.scopes = GrantScopes(out.login.permissions, *wanted);
+    if (!out.scopes) return out;
+    Result<token::IssuedRefresh> refresh =
+        c->refresh->IssueFamily(out.login.user.id, client_id, authz::JoinScope(*out.scopes));
+    if (!refresh.ok()) {
+      log::Error("token.refresh_issue_failed", {{"error", refresh.status().ToString()}});
+      out.store_failed = true;
+      return out;
+    }
+    out.refresh_token = refresh->refresh_token;
+    audit::AuditContext actor = *audit_context;
+    actor.actor = out.login.user.id;
+    c->audit->Record("login.succeeded", actor, out.login.user.id,
+                     {{"client_id", client_id}, {"family_id", refresh->record.family_id}});
+    return out;
   };
-  std::optional<authn::PasswordLogin> login = co_await http::RunOn(*ctx.hash_pool, job);
-  if (!login.has_value()) {
+  std::optional<PasswordGrantOutcome> outcome = co_await http::RunOn(*ctx.hash_pool, job);
+  if (!outcome.has_value()) {
     ctx.counters.login_attempts->Inc({"busy"});
     log::Warn("login.rejected_busy",
               {{"client_ip", req.client_ip}, {"request_id", req.request_id}});
     co_return HashPoolFull();
   }
-  if (login->error != authn::AuthnError::kOk) {
-    ctx.counters.login_attempts->Inc({std::string(authn::ToString(login->error))});
-    log::Info("login.failed", {{"username", *username},
-                               {"reason", authn::ToString(login->error)},
-                               {"client_ip", req.client_ip},
-                               {"request_id", req.request_id}});
-    co_return PasswordGrantFailure(login->error);
+  const authn::PasswordLogin& login = outcome->login;
+  if (login.error != authn::AuthnError::kOk) {
+    ctx.counters.login_attempts->Inc({std::string(authn::ToString(login.error))});
+    co_return PasswordGrantFailure(login.error);
   }
-
-  std::optional<std::vector<std::string>> scopes = GrantScopes(login->permissions, requested);
-  if (!scopes) {
+  if (!outcome->scopes) {
     ctx.counters.login_attempts->Inc({"invalid_scope"});
-    co_return OAuthError(bhttp::status::bad_request, "invalid_scope",
-                         "the requested scope exceeds the permissions of the user");
+    co_return InvalidScope("the requested scope exceeds the permissions of the user");
   }
-  token::Subject subject{login->user.id, login->user.username, login->user.roles,
-                         login->user.credential_version};
-  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, *scopes, kPublicClientId);
+  if (outcome->store_failed) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+
+  token::Subject subject{login.user.id, login.user.username, login.user.roles,
+                         login.user.credential_version};
+  Result<token::IssuedAccessToken> issued =
+      ctx.tokens->Issue(subject, *outcome->scopes, client.client_id);
   if (!issued.ok()) {
     log::Error("token.issue_failed", {{"error", issued.status().ToString()}});
     co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
   }
   ctx.counters.login_attempts->Inc({"success"});
-  log::Info("login.succeeded", {{"user_id", login->user.id},
-                                {"client_id", kPublicClientId},
-                                {"client_ip", req.client_ip},
-                                {"request_id", req.request_id}});
+  co_return TokenResponse(*issued, &outcome->refresh_token);
+}
 
-  boost::json::object body{{"access_token", issued->access_token},
-                           {"token_type", "Bearer"},
-                           {"expires_in", issued->expires_in},
-                           {"scope", issued->scope}};
-  http::Response res = http::JsonResponse(bhttp::status::ok, body);
-  // RFC 6749 §5.1: token responses must not be cached.
-  res.set(bhttp::field::cache_control, "no-store");
-  res.set(bhttp::field::pragma, "no-cache");
-  co_return res;
+// ---------------------------------------------------------------- refresh_token grant
+
+struct RefreshOutcome {
+  token::RotateResult rotation;
+  std::optional<store::User> user;
+  std::vector<std::string> permissions;
+  bool user_unusable = false;  // deleted or disabled: the family was revoked
+  bool store_failed = false;
+};
+
+boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Request& req,
+                                                    const http::FormFields& form,
+                                                    const ResolvedClient& client) {
+  const std::string* presented = NonEmpty(form, "refresh_token");
+  if (presented == nullptr) co_return InvalidRequest("missing required parameter: refresh_token");
+  if (presented->size() > kMaxRefreshTokenBytes) co_return InvalidGrant("invalid refresh token");
+  auto scope = RequestedScope(form);
+  if (auto* res = std::get_if<http::Response>(&scope)) co_return std::move(*res);
+  auto requested = std::make_shared<std::optional<std::vector<std::string>>>(
+      std::get<std::optional<std::vector<std::string>>>(std::move(scope)));
+
+  auto token = std::make_shared<SecretString>(std::string_view(*presented));
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, client.client_id));
+  std::string client_id = client.client_id;
+  ApiContext* c = &ctx;
+  auto job = [c, token, requested, audit_context, client_id] {
+    RefreshOutcome out;
+    out.rotation = c->refresh->Rotate(token->reveal(), client_id, *requested);
+    const token::RotateResult& r = out.rotation;
+    if (r.error == token::RefreshError::kReuseDetected) {
+      c->audit->Record("token.refresh_reuse_detected", *audit_context, r.record.user_id,
+                       {{"family_id", r.family_id}, {"client_id", client_id}});
+      return out;
+    }
+    if (r.error != token::RefreshError::kOk) return out;
+    Result<store::User> user = c->store->FindUserById(r.record.user_id);
+    if (!user.ok() || user->disabled) {
+      out.user_unusable = true;
+      (void)c->store->RevokeRefreshFamily(r.family_id, c->clock->Now());
+      return out;
+    }
+    Result<std::vector<std::string>> permissions = c->store->PermissionsOfUser(user->id);
+    if (!permissions.ok()) {
+      out.store_failed = true;
+      return out;
+    }
+    out.permissions = std::move(*permissions);
+    c->user_states->Set(user->id, user->credential_version, user->disabled);
+    out.user = std::move(*user);
+    c->audit->Record("token.refreshed", *audit_context, out.user->id,
+                     {{"family_id", r.family_id}, {"client_id", client_id}});
+    return out;
+  };
+  std::optional<RefreshOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
+  if (!outcome.has_value()) co_return HashPoolFull();
+  const token::RotateResult& r = outcome->rotation;
+  switch (r.error) {
+    case token::RefreshError::kOk:
+      break;
+    case token::RefreshError::kScopeExceeded:
+      co_return InvalidScope("the requested scope exceeds the scope of the refresh token");
+    case token::RefreshError::kStoreUnavailable:
+      co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+    case token::RefreshError::kUnknown:
+    case token::RefreshError::kExpired:
+    case token::RefreshError::kRevoked:
+    case token::RefreshError::kReuseDetected:
+    case token::RefreshError::kClientMismatch:
+      log::Info("token.refresh_rejected", {{"reason", token::ToString(r.error)},
+                                           {"client_ip", req.client_ip},
+                                           {"request_id", req.request_id}});
+      co_return InvalidGrant("the refresh token is invalid, expired or revoked");
+  }
+  if (outcome->store_failed) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+  if (outcome->user_unusable || !outcome->user) {
+    co_return InvalidGrant("the refresh token is invalid, expired or revoked");
+  }
+  // The new access token carries the refresh token's scope, minus anything the user no longer
+  // holds (a removed role takes effect at the next refresh at the latest).
+  std::vector<std::string> scopes;
+  for (const std::string& s : authz::SplitScope(r.record.scope)) {
+    if (authz::AnyGrants(outcome->permissions, s)) scopes.push_back(s);
+  }
+  const store::User& user = *outcome->user;
+  token::Subject subject{user.id, user.username, user.roles, user.credential_version};
+  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, scopes, client.client_id);
+  if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+  co_return TokenResponse(*issued, &r.refresh_token);
+}
+
+// ---------------------------------------------------------------- client_credentials grant
+
+boost::asio::awaitable<http::Response> ClientCredentialsGrant(ApiContext& ctx, http::Request& req,
+                                                              const http::FormFields& form,
+                                                              const ResolvedClient& client) {
+  if (!client.confidential) co_return InvalidClient();
+  auto scope = RequestedScope(form);
+  if (auto* res = std::get_if<http::Response>(&scope)) co_return std::move(*res);
+  std::optional<std::vector<std::string>> scopes =
+      GrantScopes(client.scopes, std::get<std::optional<std::vector<std::string>>>(scope));
+  if (!scopes) co_return InvalidScope("the requested scope exceeds the scopes of the client");
+  // RFC 6749 §4.4.3: no refresh token for client_credentials. sub = client_id, no username.
+  token::Subject subject{client.client_id, std::nullopt, {}, 0};
+  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, *scopes, client.client_id);
+  if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+  log::Info("token.client_credentials", {{"client_id", client.client_id},
+                                         {"client_ip", req.client_ip},
+                                         {"request_id", req.request_id}});
+  co_return TokenResponse(*issued, nullptr);
 }
 
 }  // namespace
@@ -143,9 +295,22 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
   if (!form.ok()) co_return InvalidRequest(form.status().message());
   const std::string* grant_type = NonEmpty(*form, "grant_type");
   if (grant_type == nullptr) co_return InvalidRequest("missing required parameter: grant_type");
-  if (*grant_type == "password") co_return co_await PasswordGrant(ctx, req, *form);
-  co_return OAuthError(bhttp::status::bad_request, "unsupported_grant_type",
-                       "supported grant types: password");
+  const std::string grant = *grant_type;
+  if (grant != "password" && grant != "refresh_token" && grant != "client_credentials") {
+    co_return OAuthError(bhttp::status::bad_request, "unsupported_grant_type",
+                         "supported grant types: password, refresh_token, client_credentials");
+  }
+  std::variant<ResolvedClient, http::Response> resolved =
+      co_await ResolveClient(ctx, req, *form, /*allow_public=*/grant != "client_credentials");
+  if (auto* res = std::get_if<http::Response>(&resolved)) co_return std::move(*res);
+  const ResolvedClient& client = std::get<ResolvedClient>(resolved);
+  if (!ClientAllowsGrant(client, grant)) {
+    co_return OAuthError(bhttp::status::bad_request, "unauthorized_client",
+                         "this client may not use grant type " + grant);
+  }
+  if (grant == "password") co_return co_await PasswordGrant(ctx, req, *form, client);
+  if (grant == "refresh_token") co_return co_await RefreshGrant(ctx, req, *form, client);
+  co_return co_await ClientCredentialsGrant(ctx, req, *form, client);
 }
 
 }  // namespace portcullis::api

@@ -4,11 +4,11 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +21,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <csignal>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -55,10 +56,11 @@ constexpr std::size_t kIdleReadBytes = 4096;
 
 constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 
-using Strand = asio::strand<asio::io_context::executor_type>;
+using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
 
-// What Stop() needs to reach a live connection: its strand and, while it waits idle between
-// requests, its stream. Touched only on the connection's strand (except `executor`, immutable).
+// What Stop() needs to reach a live connection: its io_context's executor and, while it waits idle
+// between requests, its stream. Touched only on the connection's thread (except `executor`,
+// immutable).
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
   const asio::any_io_executor executor;
@@ -107,6 +109,23 @@ std::optional<Response> ResponseForReadError(const beast::error_code& ec) {
   return std::nullopt;
 }
 
+// The Date header value for now, formatted at most once per second per thread (the format costs
+// more than the rest of Finalize).
+const std::string& CurrentHttpDate() {
+  struct Cache {
+    std::time_t second = -1;
+    std::string text;
+  };
+  thread_local Cache cache;
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t second = std::chrono::system_clock::to_time_t(now);
+  if (second != cache.second) {
+    cache.text = HttpDate(now);
+    cache.second = second;
+  }
+  return cache.text;
+}
+
 std::string FormatEndpoint(const asio::ip::address& address, std::uint16_t port) {
   const std::string host = address.to_string();
   return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -119,10 +138,12 @@ class Server::Impl {
   Impl(ServerOptions options, const Router& router)
       : options_(std::move(options)),
         router_(router),
-        ioc_(static_cast<int>(std::max(1u, options_.threads))),
-        accept_strand_(asio::make_strand(ioc_)),
-        acceptor_(ioc_),
-        drain_timer_(ioc_) {}
+        hsts_value_(options_.hsts_max_age > 0
+                        ? "max-age=" + std::to_string(options_.hsts_max_age) + "; includeSubDomains"
+                        : ""),
+        contexts_(MakeContexts(std::max(1u, options_.threads))),
+        acceptor_(*contexts_.front()),
+        drain_timer_(*contexts_.front()) {}
 
   ~Impl() {
     destroying_ = true;
@@ -134,9 +155,27 @@ class Server::Impl {
   Status Run(std::function<void()> on_ready);
   void Stop();
   std::uint16_t port() const { return port_; }
-  asio::io_context& io_context() { return ioc_; }
+  asio::io_context& io_context() { return *contexts_.front(); }
 
  private:
+  // One io_context per network thread, each told it is run by a single thread (concurrency hint
+  // 1), so its scheduler skips the cross-thread hand-offs a shared io_context needs.
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(unsigned count) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+    return contexts;
+  }
+  // The io_context for the next accepted connection (round-robin; called on the accept thread).
+  asio::io_context& NextContext() {
+    asio::io_context& ioc = *contexts_[next_context_];
+    next_context_ = (next_context_ + 1) % contexts_.size();
+    return ioc;
+  }
+  // Stops every io_context: each Run thread returns from run().
+  void StopAll() {
+    for (auto& ioc : contexts_) ioc->stop();
+  }
+
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Session(tcp::socket socket);
   template <typename Stream>
@@ -155,10 +194,11 @@ class Server::Impl {
   void Unregister(std::uint64_t id);
   void OnSessionEnd();
 
-  // Members used by session coroutines are declared before ioc_, so they outlive the coroutine
-  // frames that ioc_ destroys when it is destroyed.
+  // Members used by session coroutines are declared before contexts_, so they outlive the
+  // coroutine frames that the io_contexts destroy when they are destroyed.
   const ServerOptions options_;
   const Router router_;
+  const std::string hsts_value_;  // empty: no Strict-Transport-Security header
   std::atomic<bool> stopping_{false};
   std::atomic<bool> destroying_{false};
   std::atomic<std::size_t> live_{0};
@@ -166,9 +206,10 @@ class Server::Impl {
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;  // GUARDED_BY(mu_)
   std::uint64_t next_connection_id_ = 0;                                      // GUARDED_BY(mu_)
   std::uint16_t port_ = 0;
+  std::size_t next_context_ = 0;  // touched only on the accept thread (contexts_[0])
 
-  asio::io_context ioc_;
-  Strand accept_strand_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  // On contexts_[0], like the accept loop, the signal set, Stop's drain timer.
   tcp::acceptor acceptor_;
   asio::steady_timer drain_timer_;
 };
@@ -177,7 +218,7 @@ Status Server::Impl::Listen() {
   beast::error_code ec;
   asio::ip::address address = asio::ip::make_address(options_.host, ec);
   if (ec) {
-    tcp::resolver resolver(ioc_);
+    tcp::resolver resolver(*contexts_.front());
     auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
     if (ec || results.empty()) {
       return InvalidArgumentError("cannot resolve listen host \"" + options_.host +
@@ -206,24 +247,28 @@ Status Server::Impl::Listen() {
 }
 
 Status Server::Impl::Run(std::function<void()> on_ready) {
-  asio::signal_set signals(ioc_, SIGINT, SIGTERM);
+  asio::io_context& accept_context = *contexts_.front();
+  asio::signal_set signals(accept_context, SIGINT, SIGTERM);
   signals.async_wait([this](const beast::error_code& ec, int signal_number) {
     if (ec) return;
     log::Info("http.server.signal", {{"signal", signal_number}});
     Stop();
   });
-  asio::co_spawn(accept_strand_, AcceptLoop(), [](std::exception_ptr e) {
+  asio::co_spawn(accept_context, AcceptLoop(), [](std::exception_ptr e) {
     if (e) log::Error("http.server.accept_loop_failed", {});
   });
   log::Info("http.server.listening",
             {{"port", static_cast<unsigned>(port_)}, {"tls", options_.tls != nullptr}});
   if (on_ready) on_ready();
 
-  auto run = [this] {
+  // Idle contexts must keep running until Stop, not return for lack of work.
+  std::vector<WorkGuard> guards;
+  for (auto& ioc : contexts_) guards.push_back(asio::make_work_guard(*ioc));
+  auto run = [](asio::io_context& ioc) {
     // An exception escaping a handler must not end the thread; log it and keep serving.
     for (;;) {
       try {
-        ioc_.run();
+        ioc.run();
         return;
       } catch (const std::exception& e) {
         log::Error("http.server.handler_escaped", {{"what", e.what()}});
@@ -233,8 +278,10 @@ Status Server::Impl::Run(std::function<void()> on_ready) {
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back(run);
-  run();
+  for (std::size_t i = 1; i < contexts_.size(); ++i) {
+    threads.emplace_back([&run, &ioc = *contexts_[i]] { run(ioc); });
+  }
+  run(accept_context);
   for (std::thread& t : threads) t.join();
   log::Info("http.server.stopped", {{"abandoned_connections", live_.load()}});
   return Status::Ok();
@@ -243,7 +290,8 @@ Status Server::Impl::Run(std::function<void()> on_ready) {
 void Server::Impl::Stop() {
   if (stopping_.exchange(true)) return;
   log::Info("http.server.stopping", {{"live_connections", live_.load()}});
-  asio::post(accept_strand_, [this] {
+  asio::io_context& accept_context = *contexts_.front();
+  asio::post(accept_context, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
   });
@@ -259,19 +307,19 @@ void Server::Impl::Stop() {
       if (c->stream != nullptr && c->idle) c->stream->cancel();
     });
   }
-  asio::post(ioc_, [this] {
+  asio::post(accept_context, [this] {
     drain_timer_.expires_after(options_.drain_timeout);
     drain_timer_.async_wait([this](const beast::error_code& ec) {
       if (ec) return;
       log::Warn("http.server.drain_timeout", {{"abandoned_connections", live_.load()}});
-      ioc_.stop();
+      StopAll();
     });
-    if (live_.load() == 0) ioc_.stop();
+    if (live_.load() == 0) StopAll();
   });
 }
 
 void Server::Impl::OnSessionEnd() {
-  if (--live_ == 0 && stopping_.load() && !destroying_.load()) ioc_.stop();
+  if (--live_ == 0 && stopping_.load() && !destroying_.load()) StopAll();
 }
 
 std::uint64_t Server::Impl::Register(std::shared_ptr<Connection> connection) {
@@ -288,12 +336,13 @@ void Server::Impl::Unregister(std::uint64_t id) {
 
 asio::awaitable<void> Server::Impl::AcceptLoop() {
   while (!stopping_.load()) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::any_io_executor(asio::make_strand(ioc_)), kAsTuple);
+    // The socket belongs to the next context: the connection lives on that one thread.
+    auto [ec, socket] = co_await acceptor_.async_accept(
+        asio::any_io_executor(NextContext().get_executor()), kAsTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       log::Warn("http.server.accept_failed", {{"error", ec.message()}});
-      asio::steady_timer pause(accept_strand_, kAcceptRetryDelay);
+      asio::steady_timer pause(co_await asio::this_coro::executor, kAcceptRetryDelay);
       co_await pause.async_wait(kAsTuple);
       continue;
     }
@@ -490,12 +539,9 @@ void Server::Impl::Finalize(Response& res, const std::string& request_id, bool t
                             bool keep_alive, unsigned version) const {
   res.version(version);
   res.erase(bhttp::field::server);
-  res.set(bhttp::field::date, HttpDate(std::chrono::system_clock::now()));
+  res.set(bhttp::field::date, CurrentHttpDate());
   res.set("X-Request-Id", request_id);
-  if (tls && options_.hsts_max_age > 0) {
-    res.set(bhttp::field::strict_transport_security,
-            "max-age=" + std::to_string(options_.hsts_max_age) + "; includeSubDomains");
-  }
+  if (tls && !hsts_value_.empty()) res.set(bhttp::field::strict_transport_security, hsts_value_);
   res.keep_alive(keep_alive);
   if (head) {
     // RFC 9110 §9.3.2: the header of the GET response, no content.

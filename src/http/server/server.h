@@ -1,7 +1,14 @@
 // Server: the HTTP/1.1 listener. Moves bytes, enforces limits and timeouts, and hands each request
 // to Router::Dispatch; it knows nothing about authentication or endpoints.
 //
-// Per connection (one coroutine, on its own strand): optional TLS handshake, then a keep-alive
+// Threading: one io_context per network thread (`threads` of them, each run by exactly one
+// thread). The acceptor lives on the first and hands each accepted socket round-robin to the
+// contexts; a connection then stays on its context's thread for its whole life, so it needs no
+// strand and a request costs no cross-thread wake-up. (A single acceptor was chosen over one
+// SO_REUSEPORT listener per context: it keeps one bound socket, balances connections evenly even
+// when the kernel's hash would not, and never lets another process join the port.)
+//
+// Per connection (one coroutine on one thread): optional TLS handshake, then a keep-alive
 // loop reading one request at a time. Limits, all from ServerOptions:
 //   - the TLS handshake and each request header must complete within header_timeout (measured
 //     over the whole header, so a client dribbling bytes is cut off); the body within
@@ -16,8 +23,9 @@
 // latency_ms, request_id, client_ip, bytes) — never headers, bodies or the query string.
 //
 // Thread-safety: Create, then Run on one thread (it runs `threads` io_context threads, the caller's
-// included). Stop and io_context may be called from any thread. Route handlers run concurrently on
-// the io_context threads.
+// included, one io_context each). Stop and io_context may be called from any thread. Route
+// handlers run concurrently on the network threads; the handlers of one connection never overlap,
+// and a coroutine resumes on its connection's thread (http::RunOn posts back there).
 //
 //   Result<std::unique_ptr<Server>> server = Server::Create(options, router);
 //   if (!server.ok()) return server.status();
@@ -59,7 +67,7 @@ struct ServerOptions {
   // How long Stop waits for in-flight requests before abandoning them.
   std::chrono::milliseconds drain_timeout{10000};
   std::size_t max_connections = 10000;
-  // io_context threads (0 is treated as 1).
+  // Network threads, one io_context each (0 is treated as 1).
   unsigned threads = 1;
   // Strict-Transport-Security max-age on TLS responses; 0 or less disables the header.
   std::int64_t hsts_max_age = 31536000;
@@ -94,8 +102,9 @@ class Server {
   // before Run (which then returns promptly).
   void Stop();
 
-  // The io_context the server runs on, for the app's timers (key rotation, pruning). Work posted
-  // here runs on the server's threads and is abandoned at shutdown.
+  // The first of the server's io_contexts (the one that accepts; run by the thread that called
+  // Run), for the app's timers (key rotation, pruning). Work posted here runs on that thread, so
+  // it should be short, and is abandoned at shutdown.
   boost::asio::io_context& io_context();
 
  private:

@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <functional>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "http/server/test_server_for_testing.h"
 
@@ -256,6 +259,74 @@ TEST(ServerTest, StopReturnsFromRunAndClosesIdleConnections) {
   EXPECT_EQ(server.StopAndJoin(), Status::Ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(client.ReadError(), asio::error::eof);
+}
+
+// GET /thread answers with an id of the thread that ran the handler.
+Router ThreadRouter() {
+  Router router;
+  router.Add({bhttp::verb::get, "/thread",
+              [](Request&) -> asio::awaitable<Response> {
+                const std::size_t id = std::hash<std::thread::id>{}(std::this_thread::get_id());
+                co_return JsonResponse(status::ok, {{"thread", std::to_string(id)}});
+              },
+              AuthRequirement::kPublic, "thread"});
+  return router;
+}
+
+std::string ThreadOf(Client& client) {
+  Response res = client.Send(Get("/thread"));
+  EXPECT_EQ(res.result(), status::ok);
+  return std::string(Json(res).at("thread").as_string());
+}
+
+TEST(ServerTest, ConnectionsAreSpreadRoundRobinAndEachStaysOnOneThread) {
+  constexpr unsigned kThreads = 3;
+  ServerOptions options;
+  options.threads = kThreads;
+  RunningServer server(options, ThreadRouter());
+  std::vector<std::unique_ptr<Client>> clients;
+  std::set<std::string> threads;
+  for (unsigned i = 0; i < kThreads; ++i) {
+    clients.push_back(std::make_unique<Client>(server.port()));
+    const std::string first = ThreadOf(*clients.back());
+    threads.insert(first);
+    for (int request = 0; request < 3; ++request) EXPECT_EQ(ThreadOf(*clients.back()), first);
+  }
+  EXPECT_EQ(threads.size(), kThreads);
+  // The fourth connection wraps around to the first connection's thread.
+  Client fourth(server.port());
+  EXPECT_EQ(ThreadOf(fourth), ThreadOf(*clients.front()));
+}
+
+TEST(ServerTest, ConnectionLimitCountsAcrossAllThreads) {
+  ServerOptions options;
+  options.threads = 2;
+  options.max_connections = 2;
+  RunningServer server(options, ThreadRouter());
+  Client first(server.port());
+  Client second(server.port());
+  EXPECT_NE(ThreadOf(first), ThreadOf(second));
+  Client third(server.port());
+  EXPECT_NE(third.ReadError(), beast::error_code());
+  EXPECT_EQ(first.Send(Get("/thread")).result(), status::ok);
+}
+
+TEST(ServerTest, StopClosesIdleConnectionsOnEveryThread) {
+  constexpr unsigned kThreads = 3;
+  ServerOptions options;
+  options.threads = kThreads;
+  options.drain_timeout = std::chrono::seconds(60);
+  options.idle_timeout = std::chrono::seconds(60);
+  RunningServer server(options, ThreadRouter());
+  std::vector<std::unique_ptr<Client>> clients;
+  for (unsigned i = 0; i < kThreads; ++i) {
+    clients.push_back(std::make_unique<Client>(server.port()));
+    ThreadOf(*clients.back());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.StopAndJoin(), Status::Ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  for (auto& client : clients) EXPECT_EQ(client->ReadError(), asio::error::eof);
 }
 
 TEST(ServerTest, StopBeforeRunMakesRunReturn) {

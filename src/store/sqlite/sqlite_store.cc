@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/json.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
 
@@ -86,6 +90,75 @@ constexpr std::string_view kListSigningKeys =
     "FROM signing_keys ORDER BY created_at, rowid";
 constexpr std::string_view kUpdateSigningKeyState =
     "UPDATE signing_keys SET state = ?2, deactivated_at = ?3 WHERE kid = ?1";
+
+constexpr std::string_view kBumpCredentialVersion =
+    "UPDATE users SET credential_version = credential_version + 1 WHERE id = ?1 "
+    "RETURNING credential_version";
+// ?2 is 0 or 1: disabling bumps the credential version in the same statement.
+constexpr std::string_view kSetUserDisabled =
+    "UPDATE users SET disabled = ?2, credential_version = credential_version + ?2 WHERE id = ?1 "
+    "RETURNING id, credential_version, disabled";
+constexpr std::string_view kListUserStates =
+    "SELECT id, credential_version, disabled FROM users ORDER BY id";
+
+#define PORTCULLIS_REFRESH_COLUMNS                                            \
+  "token_hash, family_id, user_id, client_id, scope, issued_at, expires_at, " \
+  "family_expires_at, parent_hash, used_at, revoked_at "
+constexpr std::string_view kInsertRefreshToken =
+    "INSERT INTO refresh_tokens (" PORTCULLIS_REFRESH_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr std::string_view kFindRefreshToken =
+    "SELECT " PORTCULLIS_REFRESH_COLUMNS "FROM refresh_tokens WHERE token_hash = ?1";
+// Several tokens can name the same parent after ReplaceUnusedSuccessor: the newest one wins.
+constexpr std::string_view kFindSuccessor =
+    "SELECT " PORTCULLIS_REFRESH_COLUMNS
+    "FROM refresh_tokens WHERE parent_hash = ?1 ORDER BY rowid DESC LIMIT 1";
+#undef PORTCULLIS_REFRESH_COLUMNS
+constexpr std::string_view kRefreshTokenState =
+    "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?1";
+constexpr std::string_view kMarkRefreshTokenUsed =
+    "UPDATE refresh_tokens SET used_at = ?2 "
+    "WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL";
+constexpr std::string_view kRevokeUnusedRefreshToken =
+    "UPDATE refresh_tokens SET revoked_at = ?2 "
+    "WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL";
+constexpr std::string_view kRevokeRefreshFamily =
+    "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL";
+constexpr std::string_view kRevokeUserRefreshTokens =
+    "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL";
+constexpr std::string_view kRevokeClientRefreshTokens =
+    "UPDATE refresh_tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL";
+constexpr std::string_view kPruneRefreshTokens =
+    "DELETE FROM refresh_tokens WHERE family_expires_at <= ?1";
+
+// Re-revoking keeps the later expiry, so a jti is never un-revoked early.
+constexpr std::string_view kAddRevokedJti =
+    "INSERT INTO revoked_jtis (jti, expires_at) VALUES (?1, ?2) "
+    "ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)";
+constexpr std::string_view kListRevokedJtis =
+    "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > ?1 ORDER BY expires_at, jti";
+constexpr std::string_view kPruneRevokedJtis = "DELETE FROM revoked_jtis WHERE expires_at <= ?1";
+
+#define PORTCULLIS_CLIENT_COLUMNS "client_id, name, secret_hash, grant_types, scopes, created_at "
+constexpr std::string_view kInsertClient =
+    "INSERT INTO clients (" PORTCULLIS_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr std::string_view kFindClient =
+    "SELECT " PORTCULLIS_CLIENT_COLUMNS "FROM clients WHERE client_id = ?1";
+constexpr std::string_view kListClients =
+    "SELECT " PORTCULLIS_CLIENT_COLUMNS
+    "FROM clients WHERE ?1 IS NULL OR client_id > ?1 ORDER BY client_id LIMIT ?2";
+#undef PORTCULLIS_CLIENT_COLUMNS
+constexpr std::string_view kDeleteClient = "DELETE FROM clients WHERE client_id = ?1";
+
+constexpr std::string_view kAppendAudit =
+    "INSERT INTO audit_events (time, type, actor, subject, client_ip, user_agent, request_id, "
+    "details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
+constexpr std::string_view kListAudit =
+    "SELECT id, time, type, actor, subject, client_ip, user_agent, request_id, details "
+    "FROM audit_events "
+    "WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR type = ?2) "
+    "  AND (?3 IS NULL OR actor = ?3 OR subject = ?3) AND (?4 IS NULL OR id < ?4) "
+    "ORDER BY id DESC LIMIT ?5";
 
 constexpr std::string_view kPing = "SELECT 1";
 constexpr const char* kCreateSchemaMigrations =
@@ -161,6 +234,123 @@ Result<std::vector<Role>> ReadRolesWithPermissions(Statement& stmt) {
     }
   }
   return roles;
+}
+
+// Converts a row count from sqlite3_changes64 to the int the ports return, saturating.
+int ChangesAsInt(std::int64_t changes) {
+  return static_cast<int>(std::min<std::int64_t>(changes, std::numeric_limits<int>::max()));
+}
+
+// The LIMIT for a page of `limit` items plus one extra row telling whether another page follows.
+std::int64_t PageFetchLimit(std::size_t limit) {
+  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max() - 1);
+  return static_cast<std::int64_t>(std::min(limit, kMaxLimit)) + 1;
+}
+
+// Steps a statement that must produce no further rows (the tail of an UPDATE ... RETURNING), so
+// that an autocommit write is committed, and its error seen, before the caller returns.
+Status FinishStatement(Statement& stmt) {
+  Result<bool> row = stmt.Step();
+  if (!row.ok()) return row.status();
+  if (*row) return InternalError("statement returned more rows than expected");
+  return Status::Ok();
+}
+
+UserState ReadUserState(const Statement& stmt) {
+  UserState state;
+  state.id = stmt.ColumnText(0);
+  state.credential_version = stmt.ColumnInt64(1);
+  state.disabled = stmt.ColumnInt64(2) != 0;
+  return state;
+}
+
+RefreshToken ReadRefreshToken(const Statement& stmt) {
+  RefreshToken token;
+  token.token_hash = stmt.ColumnText(0);
+  token.family_id = stmt.ColumnText(1);
+  token.user_id = stmt.ColumnText(2);
+  token.client_id = stmt.ColumnText(3);
+  token.scope = stmt.ColumnText(4);
+  token.issued_at = stmt.ColumnInt64(5);
+  token.expires_at = stmt.ColumnInt64(6);
+  token.family_expires_at = stmt.ColumnInt64(7);
+  token.parent_hash = stmt.ColumnOptionalText(8);
+  token.used_at = stmt.ColumnOptionalInt64(9);
+  token.revoked_at = stmt.ColumnOptionalInt64(10);
+  return token;
+}
+
+// Inserts `token` on `connection`; a token_hash clash is kAlreadyExists.
+Status InsertRefreshTokenRow(Connection& connection, const RefreshToken& token) {
+  Result<Statement> stmt = connection.Prepare(kInsertRefreshToken);
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, token.token_hash)
+      .BindText(2, token.family_id)
+      .BindText(3, token.user_id)
+      .BindText(4, token.client_id)
+      .BindText(5, token.scope)
+      .BindInt64(6, token.issued_at)
+      .BindInt64(7, token.expires_at)
+      .BindInt64(8, token.family_expires_at)
+      .BindOptionalText(9, token.parent_hash)
+      .BindOptionalInt64(10, token.used_at)
+      .BindOptionalInt64(11, token.revoked_at);
+  Status s = stmt->Run();
+  if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("refresh token exists");
+  return s;
+}
+
+// A JSON array of strings as text, in the given order.
+std::string StringsToJson(const std::vector<std::string>& values) {
+  boost::json::array array;
+  array.reserve(values.size());
+  for (const std::string& value : values) array.emplace_back(value);
+  return boost::json::serialize(array);
+}
+
+// The inverse of StringsToJson; kInternal if the stored text is not an array of strings.
+Result<std::vector<std::string>> StringsFromJson(std::string_view text, std::string_view column) {
+  Result<boost::json::value> parsed = ParseJson(text);
+  if (!parsed.ok() || !parsed->is_array()) {
+    return InternalError("clients." + std::string(column) + " is not a JSON array");
+  }
+  std::vector<std::string> values;
+  for (const boost::json::value& item : parsed->as_array()) {
+    if (!item.is_string()) {
+      return InternalError("clients." + std::string(column) + " holds a non-string");
+    }
+    values.emplace_back(item.as_string().data(), item.as_string().size());
+  }
+  return values;
+}
+
+Result<Client> ReadClient(const Statement& stmt) {
+  Client client;
+  client.client_id = stmt.ColumnText(0);
+  client.name = stmt.ColumnText(1);
+  client.secret_hash = stmt.ColumnText(2);
+  Result<std::vector<std::string>> grant_types = StringsFromJson(stmt.ColumnText(3), "grant_types");
+  if (!grant_types.ok()) return grant_types.status();
+  client.grant_types = std::move(*grant_types);
+  Result<std::vector<std::string>> scopes = StringsFromJson(stmt.ColumnText(4), "scopes");
+  if (!scopes.ok()) return scopes.status();
+  client.scopes = std::move(*scopes);
+  client.created_at = stmt.ColumnInt64(5);
+  return client;
+}
+
+AuditEvent ReadAuditEvent(const Statement& stmt) {
+  AuditEvent event;
+  event.id = stmt.ColumnInt64(0);
+  event.time = stmt.ColumnInt64(1);
+  event.type = stmt.ColumnText(2);
+  event.actor = stmt.ColumnText(3);
+  event.subject = stmt.ColumnText(4);
+  event.client_ip = stmt.ColumnText(5);
+  event.user_agent = stmt.ColumnText(6);
+  event.request_id = stmt.ColumnText(7);
+  event.details_json = stmt.ColumnText(8);
+  return event;
 }
 
 // The highest applied migration on this connection, 0 if schema_migrations doesn't exist yet.
@@ -433,6 +623,282 @@ class SqliteStore final : public Store {
 
   std::string_view BackendName() const override { return "sqlite"; }
 
+  Result<std::int64_t> BumpCredentialVersion(std::string_view user_id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kBumpCredentialVersion);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("user not found");
+    const std::int64_t version = stmt->ColumnInt64(0);
+    if (Status s = FinishStatement(*stmt); !s.ok()) return s;
+    return version;
+  }
+
+  Result<UserState> SetUserDisabled(std::string_view user_id, bool disabled) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kSetUserDisabled);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id).BindInt64(2, disabled ? 1 : 0);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("user not found");
+    UserState state = ReadUserState(*stmt);
+    if (Status s = FinishStatement(*stmt); !s.ok()) return s;
+    return state;
+  }
+
+  Result<std::vector<UserState>> ListUserStates() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListUserStates);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<UserState> states;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      states.push_back(ReadUserState(*stmt));
+    }
+    return states;
+  }
+
+  Status InsertRefreshToken(const RefreshToken& token) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    return InsertRefreshTokenRow(*connection, token);
+  }
+
+  Result<RefreshToken> FindRefreshToken(std::string_view token_hash) override {
+    Result<std::optional<RefreshToken>> token = FindOneRefreshToken(kFindRefreshToken, token_hash);
+    if (!token.ok()) return token.status();
+    if (!token->has_value()) return NotFoundError("refresh token not found");
+    return std::move(**token);
+  }
+
+  Result<std::optional<RefreshToken>> FindSuccessor(std::string_view parent_hash) override {
+    return FindOneRefreshToken(kFindSuccessor, parent_hash);
+  }
+
+  Status RotateRefreshToken(std::string_view old_hash, const RefreshToken& next,
+                            UnixSeconds now) override {
+    if (next.parent_hash != std::optional<std::string>(old_hash)) {
+      return InvalidArgumentError("rotated refresh token must name the old token as its parent");
+    }
+    ConnectionPool::Lease connection = pool_.Acquire();
+    // IMMEDIATE takes the write lock before the read below, so across connections and processes
+    // exactly one rotation of a token can see it unused.
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> state = connection->Prepare(kRefreshTokenState);
+      if (!state.ok()) return state.status();
+      state->BindText(1, old_hash);
+      Result<bool> row = state->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("refresh token not found");
+      if (state->ColumnOptionalInt64(2).has_value()) {
+        return FailedPreconditionError("refresh token is revoked");
+      }
+      if (state->ColumnOptionalInt64(1).has_value()) {
+        return AbortedError("refresh token was already used");
+      }
+      if (state->ColumnText(0) != next.family_id) {
+        return InvalidArgumentError("rotated refresh token must stay in its family");
+      }
+    }
+    {
+      // Conditional even though the row was just read: the guard against a lost update does not
+      // rely on the locking mode alone.
+      Result<Statement> mark = connection->Prepare(kMarkRefreshTokenUsed);
+      if (!mark.ok()) return mark.status();
+      mark->BindText(1, old_hash).BindInt64(2, now);
+      if (Status s = mark->Run(); !s.ok()) return s;
+      if (mark->Changes() != 1) return AbortedError("refresh token was already used");
+    }
+    if (Status s = InsertRefreshTokenRow(*connection, next); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Status ReplaceUnusedSuccessor(std::string_view successor_hash, const RefreshToken& next,
+                                UnixSeconds now) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> revoke = connection->Prepare(kRevokeUnusedRefreshToken);
+      if (!revoke.ok()) return revoke.status();
+      revoke->BindText(1, successor_hash).BindInt64(2, now);
+      if (Status s = revoke->Run(); !s.ok()) return s;
+      if (revoke->Changes() != 1) {
+        return AbortedError("successor refresh token is absent, used or revoked");
+      }
+    }
+    if (Status s = InsertRefreshTokenRow(*connection, next); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Result<int> RevokeRefreshFamily(std::string_view family_id, UnixSeconds now) override {
+    return RunKeyedWrite(kRevokeRefreshFamily, family_id, now);
+  }
+
+  Result<int> RevokeUserRefreshTokens(std::string_view user_id, UnixSeconds now) override {
+    return RunKeyedWrite(kRevokeUserRefreshTokens, user_id, now);
+  }
+
+  Result<int> PruneRefreshTokens(UnixSeconds now) override {
+    return RunTimedDelete(kPruneRefreshTokens, now);
+  }
+
+  Status AddRevokedJti(std::string_view jti, UnixSeconds expires_at) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kAddRevokedJti);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, jti).BindInt64(2, expires_at);
+    return stmt->Run();
+  }
+
+  Result<std::vector<RevokedJti>> ListRevokedJtis(UnixSeconds now) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListRevokedJtis);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, now);
+    std::vector<RevokedJti> revoked;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      revoked.push_back(RevokedJti{.jti = stmt->ColumnText(0), .expires_at = stmt->ColumnInt64(1)});
+    }
+    return revoked;
+  }
+
+  Result<int> PruneRevokedJtis(UnixSeconds now) override {
+    return RunTimedDelete(kPruneRevokedJtis, now);
+  }
+
+  Status CreateClient(const Client& client) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kInsertClient);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, client.client_id)
+        .BindText(2, client.name)
+        .BindText(3, client.secret_hash)
+        .BindText(4, StringsToJson(client.grant_types))
+        .BindText(5, StringsToJson(client.scopes))
+        .BindInt64(6, client.created_at);
+    Status s = stmt->Run();
+    if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("client already exists");
+    return s;
+  }
+
+  Result<Client> FindClient(std::string_view client_id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kFindClient);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, client_id);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("client not found");
+    return ReadClient(*stmt);
+  }
+
+  Result<ClientPage> ListClients(std::string_view cursor, std::size_t limit) override {
+    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListClients);
+    if (!stmt.ok()) return stmt.status();
+    if (cursor.empty()) {
+      stmt->BindOptionalText(1, std::nullopt);
+    } else {
+      stmt->BindText(1, cursor);
+    }
+    stmt->BindInt64(2, PageFetchLimit(limit));
+    ClientPage page;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<Client> client = ReadClient(*stmt);
+      if (!client.ok()) return client.status();
+      page.items.push_back(std::move(*client));
+    }
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = page.items.back().client_id;
+    }
+    return page;
+  }
+
+  Status DeleteClient(std::string_view client_id, UnixSeconds now) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> remove = connection->Prepare(kDeleteClient);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, client_id);
+      if (Status s = remove->Run(); !s.ok()) return s;
+      if (remove->Changes() == 0) return NotFoundError("client not found");
+    }
+    {
+      Result<Statement> revoke = connection->Prepare(kRevokeClientRefreshTokens);
+      if (!revoke.ok()) return revoke.status();
+      revoke->BindText(1, client_id).BindInt64(2, now);
+      if (Status s = revoke->Run(); !s.ok()) return s;
+    }
+    return tx->Commit();
+  }
+
+  Result<std::int64_t> AppendAudit(const AuditEvent& event) override {
+    std::string_view details = event.details_json;
+    if (details.empty()) details = "{}";
+    Result<boost::json::value> parsed = ParseJson(details);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return InvalidArgumentError("audit details must be a JSON object");
+    }
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kAppendAudit);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, event.time)
+        .BindText(2, event.type)
+        .BindText(3, event.actor)
+        .BindText(4, event.subject)
+        .BindText(5, event.client_ip)
+        .BindText(6, event.user_agent)
+        .BindText(7, event.request_id)
+        .BindText(8, details);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return InternalError("audit insert returned no id");
+    const std::int64_t id = stmt->ColumnInt64(0);
+    if (Status s = FinishStatement(*stmt); !s.ok()) return s;
+    return id;
+  }
+
+  Result<AuditPage> ListAudit(const AuditFilter& filter) override {
+    if (filter.limit == 0) return InvalidArgumentError("limit must be at least 1");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListAudit);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindOptionalInt64(1, filter.since)
+        .BindOptionalText(2, filter.type)
+        .BindOptionalText(3, filter.user)
+        .BindOptionalInt64(4, filter.before_id)
+        .BindInt64(5, PageFetchLimit(filter.limit));
+    AuditPage page;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      page.items.push_back(ReadAuditEvent(*stmt));
+    }
+    if (page.items.size() > filter.limit) {
+      page.items.resize(filter.limit);
+      page.next_cursor = std::to_string(page.items.back().id);
+    }
+    return page;
+  }
+
  private:
   static Status CheckRoleExists(Connection& connection, std::string_view role) {
     Result<Statement> stmt = connection.Prepare(kRoleExists);
@@ -478,6 +944,38 @@ class SqliteStore final : public Store {
       stmt->BindOptionalText(1, std::nullopt);
     }
     return ReadRolesWithPermissions(*stmt);
+  }
+
+  Result<std::optional<RefreshToken>> FindOneRefreshToken(std::string_view sql,
+                                                          std::string_view key) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<RefreshToken>();
+    return std::optional<RefreshToken>(ReadRefreshToken(*stmt));
+  }
+
+  // Runs a one-statement write with ?1 = key, ?2 = time and returns the rows it changed.
+  Result<int> RunKeyedWrite(std::string_view sql, std::string_view key, UnixSeconds time) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key).BindInt64(2, time);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    return ChangesAsInt(stmt->Changes());
+  }
+
+  // Runs a one-statement DELETE with ?1 = now and returns the rows it removed.
+  Result<int> RunTimedDelete(std::string_view sql, UnixSeconds now) {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, now);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    return ChangesAsInt(stmt->Changes());
   }
 
   ConnectionPool pool_;

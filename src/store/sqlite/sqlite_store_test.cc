@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <latch>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "store/sqlite/migrations.h"
@@ -92,6 +97,8 @@ TEST(SqliteMigrationsTest, AreNumberedFromOneWithoutGaps) {
     EXPECT_FALSE(migrations[i].sql.empty());
   }
   EXPECT_EQ(migrations[0].name, "0001_init.sql");
+  ASSERT_GE(migrations.size(), 2u);
+  EXPECT_EQ(migrations[1].name, "0002_token_lifecycle.sql");
 }
 
 TEST(SqliteStoreTest, FreshDatabaseIsAtVersionZeroAndMigrateAppliesEveryMigration) {
@@ -231,6 +238,184 @@ TEST(SqliteStoreTest, ErrorMessagesDoNotContainBoundValues) {
   ASSERT_TRUE(HasCode(duplicate, StatusCode::kAlreadyExists));
   EXPECT_EQ(duplicate.status().message().find("SECRET-HASH"), std::string::npos);
   EXPECT_EQ(duplicate.status().message().find("alice"), std::string::npos);
+}
+
+TEST(SqliteStoreTest, AuditEventsCannotBeUpdatedOrDeletedEvenWithRawSql) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  std::unique_ptr<Store> store = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
+  AuditEvent event;
+  event.time = 100;
+  event.type = "login.succeeded";
+  event.actor = "u1";
+  ASSERT_TRUE(store->AppendAudit(event).ok());
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events",
+                          "DELETE FROM audit_events WHERE id = 1"}) {
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << sql;
+    EXPECT_STREQ(sqlite3_errmsg(db), "audit_events is append-only") << sql;
+  }
+  sqlite3_close(db);
+
+  Result<AuditPage> page = store->ListAudit(AuditFilter{});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].actor, "u1");
+}
+
+RefreshToken MakeRefreshToken(std::string hash, std::optional<std::string> parent) {
+  RefreshToken token;
+  token.token_hash = std::move(hash);
+  token.family_id = "family";
+  token.user_id = "u1";
+  token.client_id = "default";
+  token.issued_at = 1'000;
+  token.expires_at = 2'000;
+  token.family_expires_at = 5'000;
+  token.parent_hash = std::move(parent);
+  return token;
+}
+
+TEST(SqliteStoreTest, ConcurrentRotationsThroughSeparatelyOpenedStoresLetExactlyOneWin) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  std::unique_ptr<Store> first = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Migrate().ok());
+  std::unique_ptr<Store> second = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->InsertRefreshToken(MakeRefreshToken("h0", std::nullopt)).ok());
+
+  constexpr int kThreads = 16;
+  std::vector<Status> results(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      Store& store = (i % 2 == 0) ? *first : *second;
+      RefreshToken next = MakeRefreshToken("next" + std::to_string(i), std::string("h0"));
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] = store.RotateRefreshToken("h0", next, 1'100);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int winners = 0;
+  for (const Status& s : results) {
+    if (s.ok()) {
+      ++winners;
+    } else {
+      EXPECT_TRUE(HasCode(s, StatusCode::kAborted));
+    }
+  }
+  EXPECT_EQ(winners, 1);
+}
+
+// Each child process opens its own store and rotates the same token once; they start together
+// when the parent closes the pipe they block on. Exit code 0 = rotated, 1 = kAborted, 2 = other.
+TEST(SqliteStoreTest, ConcurrentRotationsFromSeparateProcessesLetExactlyOneWin) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  {
+    std::unique_ptr<Store> store = OpenOrDie(OptionsFor(path));
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Migrate().ok());
+    ASSERT_TRUE(store->InsertRefreshToken(MakeRefreshToken("h0", std::nullopt)).ok());
+  }  // no SQLite handle is open across fork()
+
+  constexpr int kProcesses = 8;
+  int start_pipe[2];
+  ASSERT_EQ(::pipe(start_pipe), 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcesses; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(start_pipe[1]);
+      Result<std::unique_ptr<Store>> store = OpenSqliteStore(OptionsFor(path));
+      if (!store.ok()) ::_exit(2);
+      char byte;
+      (void)::read(start_pipe[0], &byte, 1);  // returns 0 when the parent closes its end
+      const Status s = (*store)->RotateRefreshToken(
+          "h0", MakeRefreshToken("next" + std::to_string(i), std::string("h0")), 1'100);
+      ::_exit(s.ok() ? 0 : (s.code() == StatusCode::kAborted ? 1 : 2));
+    }
+    children.push_back(pid);
+  }
+  ::close(start_pipe[0]);
+  ::close(start_pipe[1]);
+  int winners = 0;
+  int aborted = 0;
+  for (const pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0) ++winners;
+    if (WEXITSTATUS(status) == 1) ++aborted;
+  }
+  EXPECT_EQ(winners, 1);
+  EXPECT_EQ(aborted, kProcesses - 1);
+
+  std::unique_ptr<Store> store = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(store, nullptr);
+  Result<RefreshToken> old_token = store->FindRefreshToken("h0");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::optional<UnixSeconds>(1'100));
+}
+
+TEST(SqliteStoreTest,
+     RotationWhileAnotherConnectionHoldsTheWriteLockIsUnavailableAndChangesNothing) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  SqliteOptions options = OptionsFor(path);
+  options.busy_timeout_ms = 0;
+  std::unique_ptr<Store> store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
+  ASSERT_TRUE(store->InsertRefreshToken(MakeRefreshToken("h0", std::nullopt)).ok());
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_TRUE(
+      HasCode(store->RotateRefreshToken("h0", MakeRefreshToken("h1", std::string("h0")), 1'100),
+              StatusCode::kUnavailable));
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+
+  Result<RefreshToken> old_token = store->FindRefreshToken("h0");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::nullopt);
+  EXPECT_TRUE(HasCode(store->FindRefreshToken("h1"), StatusCode::kNotFound));
+  EXPECT_TRUE(
+      store->RotateRefreshToken("h0", MakeRefreshToken("h1", std::string("h0")), 1'100).ok());
+}
+
+TEST(SqliteStoreTest, TokenAndClientErrorMessagesDoNotContainBoundValues) {
+  TempDir dir;
+  std::unique_ptr<Store> store = OpenOrDie(OptionsFor(dir.File("p.db")));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
+  const std::string hash = "deadbeefSECRETHASH";
+  ASSERT_TRUE(store->InsertRefreshToken(MakeRefreshToken(hash, std::nullopt)).ok());
+  Status clash = store->InsertRefreshToken(MakeRefreshToken(hash, std::nullopt));
+  ASSERT_TRUE(HasCode(clash, StatusCode::kAlreadyExists));
+  EXPECT_EQ(clash.message().find("SECRETHASH"), std::string::npos);
+  Result<RefreshToken> missing = store->FindRefreshToken("missingSECRETHASH");
+  ASSERT_TRUE(HasCode(missing, StatusCode::kNotFound));
+  EXPECT_EQ(missing.status().message().find("SECRETHASH"), std::string::npos);
+
+  Client client;
+  client.client_id = "billing";
+  client.secret_hash = "SECRETHASH";
+  ASSERT_TRUE(store->CreateClient(client).ok());
+  Status duplicate = store->CreateClient(client);
+  ASSERT_TRUE(HasCode(duplicate, StatusCode::kAlreadyExists));
+  EXPECT_EQ(duplicate.message().find("SECRETHASH"), std::string::npos);
+  EXPECT_EQ(duplicate.message().find("billing"), std::string::npos);
 }
 
 TEST(SqliteStoreTest, InMemoryDatabaseWorks) {

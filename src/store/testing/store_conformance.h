@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <latch>
 #include <memory>
 #include <optional>
@@ -71,6 +72,49 @@ class StoreConformanceTest : public ::testing::Test {
     key.public_jwk = R"({"kty":"OKP","crv":"Ed25519","x":"abc"})";
     key.created_at = created_at;
     return key;
+  }
+
+  static RefreshToken MakeRefresh(std::string hash, std::string family, std::string user = "u1",
+                                  std::optional<std::string> parent = std::nullopt) {
+    RefreshToken token;
+    token.token_hash = std::move(hash);
+    token.family_id = std::move(family);
+    token.user_id = std::move(user);
+    token.client_id = "default";
+    token.scope = "openid profile";
+    token.issued_at = 1'000;
+    token.expires_at = 2'000;
+    token.family_expires_at = 5'000;
+    token.parent_hash = std::move(parent);
+    return token;
+  }
+
+  static Client MakeClient(std::string client_id) {
+    Client client;
+    client.client_id = std::move(client_id);
+    client.name = "Billing service";
+    client.secret_hash = std::string(64, 'a');
+    client.grant_types = {"client_credentials", "refresh_token"};
+    client.scopes = {"users:read", "audit:read"};
+    client.created_at = 1'700'000'000;
+    return client;
+  }
+
+  static AuditEvent MakeEvent(UnixSeconds time, std::string type, std::string actor,
+                              std::string subject) {
+    AuditEvent event;
+    event.time = time;
+    event.type = std::move(type);
+    event.actor = std::move(actor);
+    event.subject = std::move(subject);
+    return event;
+  }
+
+  // Ids of the events in the page, in order.
+  static std::vector<std::int64_t> Ids(const AuditPage& page) {
+    std::vector<std::int64_t> ids;
+    for (const AuditEvent& event : page.items) ids.push_back(event.id);
+    return ids;
   }
 
   Factory factory_;
@@ -421,6 +465,509 @@ TYPED_TEST_P(StoreConformanceTest, ConcurrentCreatesOfOneNameLetExactlyOneWin) {
   EXPECT_EQ(*count, 1);
 }
 
+// ---- users: credential versions and disabling ----
+
+TYPED_TEST_P(StoreConformanceTest, BumpCredentialVersionIncrementsByOneAndPersists) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  Result<std::int64_t> two = this->store_->BumpCredentialVersion("u1");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(*two, 2);
+  Result<std::int64_t> three = this->store_->BumpCredentialVersion("u1");
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(*three, 3);
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->credential_version, 3);
+  EXPECT_TRUE(HasCode(this->store_->BumpCredentialVersion("nobody"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, DisablingBumpsCredentialVersionAndEnablingDoesNot) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  Result<UserState> disabled = this->store_->SetUserDisabled("u1", true);
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_EQ(disabled->id, "u1");
+  EXPECT_TRUE(disabled->disabled);
+  EXPECT_EQ(disabled->credential_version, 2);
+
+  Result<UserState> enabled = this->store_->SetUserDisabled("u1", false);
+  ASSERT_TRUE(enabled.ok());
+  EXPECT_FALSE(enabled->disabled);
+  EXPECT_EQ(enabled->credential_version, 2);
+
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->disabled);
+  EXPECT_EQ(found->credential_version, 2);
+  EXPECT_TRUE(HasCode(this->store_->SetUserDisabled("nobody", true), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListUserStatesReturnsEveryUser) {
+  Result<std::vector<UserState>> none = this->store_->ListUserStates();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->SetUserDisabled("u2", true).ok());
+  Result<std::vector<UserState>> states = this->store_->ListUserStates();
+  ASSERT_TRUE(states.ok());
+  std::vector<UserState> sorted = *states;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const UserState& a, const UserState& b) { return a.id < b.id; });
+  ASSERT_EQ(sorted.size(), 2u);
+  EXPECT_EQ(sorted[0].id, "u1");
+  EXPECT_EQ(sorted[0].credential_version, 1);
+  EXPECT_FALSE(sorted[0].disabled);
+  EXPECT_EQ(sorted[1].id, "u2");
+  EXPECT_EQ(sorted[1].credential_version, 2);
+  EXPECT_TRUE(sorted[1].disabled);
+}
+
+// ---- refresh tokens ----
+
+TYPED_TEST_P(StoreConformanceTest, InsertedRefreshTokenIsFoundWithEveryField) {
+  RefreshToken token = this->MakeRefresh("h1", "f1");
+  ASSERT_TRUE(this->store_->InsertRefreshToken(token).ok());
+  Result<RefreshToken> found = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->token_hash, "h1");
+  EXPECT_EQ(found->family_id, "f1");
+  EXPECT_EQ(found->user_id, "u1");
+  EXPECT_EQ(found->client_id, "default");
+  EXPECT_EQ(found->scope, "openid profile");
+  EXPECT_EQ(found->issued_at, 1'000);
+  EXPECT_EQ(found->expires_at, 2'000);
+  EXPECT_EQ(found->family_expires_at, 5'000);
+  EXPECT_EQ(found->parent_hash, std::nullopt);
+  EXPECT_EQ(found->used_at, std::nullopt);
+  EXPECT_EQ(found->revoked_at, std::nullopt);
+
+  EXPECT_TRUE(HasCode(this->store_->InsertRefreshToken(token), StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("nope"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, FindSuccessorReturnsTheTokenNamingItsParent) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  Result<std::optional<RefreshToken>> none = this->store_->FindSuccessor("h1");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, std::nullopt);
+
+  ASSERT_TRUE(
+      this->store_->InsertRefreshToken(this->MakeRefresh("h2", "f1", "u1", std::string("h1")))
+          .ok());
+  Result<std::optional<RefreshToken>> successor = this->store_->FindSuccessor("h1");
+  ASSERT_TRUE(successor.ok());
+  ASSERT_TRUE(successor->has_value());
+  EXPECT_EQ((*successor)->token_hash, "h2");
+  EXPECT_EQ((*successor)->parent_hash, std::optional<std::string>("h1"));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RotateSucceedsOnceThenIsAborted) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  RefreshToken next = this->MakeRefresh("h2", "f1", "u1", std::string("h1"));
+  ASSERT_TRUE(this->store_->RotateRefreshToken("h1", next, 1'100).ok());
+
+  Result<RefreshToken> old_token = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::optional<UnixSeconds>(1'100));
+  EXPECT_EQ(old_token->revoked_at, std::nullopt);
+  Result<RefreshToken> new_token = this->store_->FindRefreshToken("h2");
+  ASSERT_TRUE(new_token.ok());
+  EXPECT_EQ(new_token->parent_hash, std::optional<std::string>("h1"));
+  EXPECT_EQ(new_token->used_at, std::nullopt);
+
+  RefreshToken again = this->MakeRefresh("h3", "f1", "u1", std::string("h1"));
+  EXPECT_TRUE(HasCode(this->store_->RotateRefreshToken("h1", again, 1'200), StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("h3"), StatusCode::kNotFound));
+  // The first use's time is kept.
+  old_token = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::optional<UnixSeconds>(1'100));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RotateOfRevokedTokenIsFailedPreconditionAndOfUnknownNotFound) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  Result<int> revoked = this->store_->RevokeRefreshFamily("f1", 1'050);
+  ASSERT_TRUE(revoked.ok());
+  RefreshToken next = this->MakeRefresh("h2", "f1", "u1", std::string("h1"));
+  EXPECT_TRUE(HasCode(this->store_->RotateRefreshToken("h1", next, 1'100),
+                      StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("h2"), StatusCode::kNotFound));
+
+  RefreshToken orphan = this->MakeRefresh("h9", "f9", "u1", std::string("ghost"));
+  EXPECT_TRUE(
+      HasCode(this->store_->RotateRefreshToken("ghost", orphan, 1'100), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RotateRejectsSuccessorWithWrongParentOrFamily) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  RefreshToken no_parent = this->MakeRefresh("h2", "f1");
+  EXPECT_TRUE(HasCode(this->store_->RotateRefreshToken("h1", no_parent, 1'100),
+                      StatusCode::kInvalidArgument));
+  RefreshToken other_family = this->MakeRefresh("h2", "f2", "u1", std::string("h1"));
+  EXPECT_TRUE(HasCode(this->store_->RotateRefreshToken("h1", other_family, 1'100),
+                      StatusCode::kInvalidArgument));
+  Result<RefreshToken> old_token = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::nullopt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentRotationsOfOneTokenLetExactlyOneWin) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h0", "f1")).ok());
+  constexpr int kThreads = 16;
+  std::vector<Status> results(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      RefreshToken next =
+          this->MakeRefresh("next" + std::to_string(i), "f1", "u1", std::string("h0"));
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] = this->store_->RotateRefreshToken("h0", next, 1'100);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int winners = 0;
+  for (const Status& s : results) {
+    if (s.ok()) {
+      ++winners;
+    } else {
+      EXPECT_TRUE(HasCode(s, StatusCode::kAborted));
+    }
+  }
+  EXPECT_EQ(winners, 1);
+  Result<std::optional<RefreshToken>> successor = this->store_->FindSuccessor("h0");
+  ASSERT_TRUE(successor.ok());
+  EXPECT_TRUE(successor->has_value());
+  int inserted = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    if (this->store_->FindRefreshToken("next" + std::to_string(i)).ok()) ++inserted;
+  }
+  EXPECT_EQ(inserted, 1);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ReplaceUnusedSuccessorRevokesItAndInsertsTheReplacement) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  ASSERT_TRUE(
+      this->store_
+          ->RotateRefreshToken("h1", this->MakeRefresh("h2", "f1", "u1", std::string("h1")), 1'100)
+          .ok());
+  // The client lost the response and presents h1 again within the grace window.
+  RefreshToken replacement = this->MakeRefresh("h3", "f1", "u1", std::string("h1"));
+  ASSERT_TRUE(this->store_->ReplaceUnusedSuccessor("h2", replacement, 1'105).ok());
+
+  Result<RefreshToken> h2 = this->store_->FindRefreshToken("h2");
+  ASSERT_TRUE(h2.ok());
+  EXPECT_EQ(h2->revoked_at, std::optional<UnixSeconds>(1'105));
+  Result<RefreshToken> h3 = this->store_->FindRefreshToken("h3");
+  ASSERT_TRUE(h3.ok());
+  EXPECT_EQ(h3->revoked_at, std::nullopt);
+  // The newest token naming h1 is its successor now.
+  Result<std::optional<RefreshToken>> successor = this->store_->FindSuccessor("h1");
+  ASSERT_TRUE(successor.ok());
+  ASSERT_TRUE(successor->has_value());
+  EXPECT_EQ((*successor)->token_hash, "h3");
+}
+
+TYPED_TEST_P(StoreConformanceTest, ReplaceUnusedSuccessorIsAbortedWhenSuccessorIsUsedOrRevoked) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  ASSERT_TRUE(
+      this->store_
+          ->RotateRefreshToken("h1", this->MakeRefresh("h2", "f1", "u1", std::string("h1")), 1'100)
+          .ok());
+  ASSERT_TRUE(
+      this->store_
+          ->RotateRefreshToken("h2", this->MakeRefresh("h3", "f1", "u1", std::string("h2")), 1'110)
+          .ok());
+  // h2 is used.
+  EXPECT_TRUE(HasCode(this->store_->ReplaceUnusedSuccessor(
+                          "h2", this->MakeRefresh("h4", "f1", "u1", std::string("h1")), 1'120),
+                      StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("h4"), StatusCode::kNotFound));
+  // h3 is revoked.
+  ASSERT_TRUE(this->store_->RevokeRefreshFamily("f1", 1'130).ok());
+  EXPECT_TRUE(HasCode(this->store_->ReplaceUnusedSuccessor(
+                          "h3", this->MakeRefresh("h5", "f1", "u1", std::string("h2")), 1'140),
+                      StatusCode::kAborted));
+  // Unknown.
+  EXPECT_TRUE(HasCode(this->store_->ReplaceUnusedSuccessor(
+                          "ghost", this->MakeRefresh("h6", "f1", "u1", std::string("h2")), 1'140),
+                      StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("h5"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RevokeFamilyCountsOnlyNotYetRevokedTokensOfThatFamily) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("a1", "fa")).ok());
+  ASSERT_TRUE(
+      this->store_->InsertRefreshToken(this->MakeRefresh("a2", "fa", "u1", std::string("a1")))
+          .ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("b1", "fb")).ok());
+  Result<int> first = this->store_->RevokeRefreshFamily("fa", 1'500);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, 2);
+  Result<int> second = this->store_->RevokeRefreshFamily("fa", 1'600);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 0);
+  Result<RefreshToken> a1 = this->store_->FindRefreshToken("a1");
+  ASSERT_TRUE(a1.ok());
+  EXPECT_EQ(a1->revoked_at, std::optional<UnixSeconds>(1'500));  // the first revocation's time
+  Result<RefreshToken> b1 = this->store_->FindRefreshToken("b1");
+  ASSERT_TRUE(b1.ok());
+  EXPECT_EQ(b1->revoked_at, std::nullopt);
+  Result<int> unknown = this->store_->RevokeRefreshFamily("ghost", 1'600);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(*unknown, 0);
+}
+
+TYPED_TEST_P(StoreConformanceTest, RevokeUserRefreshTokensCountsEveryFamilyOfThatUser) {
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("a1", "fa", "u1")).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("b1", "fb", "u1")).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("c1", "fc", "u2")).ok());
+  ASSERT_TRUE(this->store_->RevokeRefreshFamily("fb", 1'400).ok());
+  Result<int> revoked = this->store_->RevokeUserRefreshTokens("u1", 1'500);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 1);
+  Result<RefreshToken> c1 = this->store_->FindRefreshToken("c1");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->revoked_at, std::nullopt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneRefreshTokensDeletesFamiliesExpiredAtOrBeforeNow) {
+  RefreshToken before = this->MakeRefresh("before", "f1");
+  before.family_expires_at = 4'999;
+  RefreshToken at = this->MakeRefresh("at", "f2");
+  at.family_expires_at = 5'000;
+  RefreshToken after = this->MakeRefresh("after", "f3");
+  after.family_expires_at = 5'001;
+  for (const RefreshToken& token : {before, at, after}) {
+    ASSERT_TRUE(this->store_->InsertRefreshToken(token).ok());
+  }
+  Result<int> pruned = this->store_->PruneRefreshTokens(5'000);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("before"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("at"), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindRefreshToken("after").ok());
+}
+
+// ---- access-token revocation list ----
+
+TYPED_TEST_P(StoreConformanceTest, RevokedJtiIsIdempotentListedUntilExpiryAndPruned) {
+  ASSERT_TRUE(this->store_->AddRevokedJti("j1", 2'000).ok());
+  ASSERT_TRUE(this->store_->AddRevokedJti("j1", 2'000).ok());
+  ASSERT_TRUE(this->store_->AddRevokedJti("j2", 1'000).ok());
+  ASSERT_TRUE(this->store_->AddRevokedJti("j3", 3'000).ok());
+
+  Result<std::vector<RevokedJti>> live = this->store_->ListRevokedJtis(1'000);
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  std::vector<std::string> jtis;
+  for (const RevokedJti& entry : *live) jtis.push_back(entry.jti);
+  std::sort(jtis.begin(), jtis.end());
+  EXPECT_EQ(jtis, std::vector<std::string>({"j1", "j3"}));  // j2 expires at 1'000: excluded
+  for (const RevokedJti& entry : *live) {
+    EXPECT_EQ(entry.expires_at, entry.jti == "j1" ? 2'000 : 3'000);
+  }
+
+  Result<int> pruned = this->store_->PruneRevokedJtis(2'000);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);  // j2 and j1 (== now)
+  live = this->store_->ListRevokedJtis(0);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].jti, "j3");
+}
+
+TYPED_TEST_P(StoreConformanceTest, RevokingAJtiAgainNeverShortensItsExpiry) {
+  ASSERT_TRUE(this->store_->AddRevokedJti("j1", 3'000).ok());
+  ASSERT_TRUE(this->store_->AddRevokedJti("j1", 2'000).ok());
+  Result<std::vector<RevokedJti>> live = this->store_->ListRevokedJtis(2'500);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].expires_at, 3'000);
+}
+
+// ---- OAuth2 clients ----
+
+TYPED_TEST_P(StoreConformanceTest, CreatedClientIsFoundWithEveryFieldAndDuplicateIsAlreadyExists) {
+  Client client = this->MakeClient("billing");
+  client.scopes = {"z:last", "a:first", "quote\"and\\backslash"};
+  ASSERT_TRUE(this->store_->CreateClient(client).ok());
+  Result<Client> found = this->store_->FindClient("billing");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->client_id, "billing");
+  EXPECT_EQ(found->name, "Billing service");
+  EXPECT_EQ(found->secret_hash, std::string(64, 'a'));
+  EXPECT_EQ(found->grant_types, std::vector<std::string>({"client_credentials", "refresh_token"}));
+  EXPECT_EQ(found->scopes, client.scopes);  // order kept
+  EXPECT_EQ(found->created_at, 1'700'000'000);
+
+  EXPECT_TRUE(
+      HasCode(this->store_->CreateClient(this->MakeClient("billing")), StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(this->store_->FindClient("ghost"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ClientWithNoGrantTypesOrScopesRoundTrips) {
+  Client client = this->MakeClient("bare");
+  client.grant_types.clear();
+  client.scopes.clear();
+  ASSERT_TRUE(this->store_->CreateClient(client).ok());
+  Result<Client> found = this->store_->FindClient("bare");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->grant_types.empty());
+  EXPECT_TRUE(found->scopes.empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListClientsPagesByClientIdUntilNoCursor) {
+  for (const char* id : {"delta", "bravo", "echo", "alpha", "charlie"}) {
+    ASSERT_TRUE(this->store_->CreateClient(this->MakeClient(id)).ok());
+  }
+  std::vector<std::string> seen;
+  std::vector<std::size_t> page_sizes;
+  std::string cursor;
+  for (int guard = 0; guard < 10; ++guard) {
+    Result<ClientPage> page = this->store_->ListClients(cursor, 2);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    page_sizes.push_back(page->items.size());
+    for (const Client& client : page->items) seen.push_back(client.client_id);
+    if (!page->next_cursor.has_value()) break;
+    cursor = *page->next_cursor;
+  }
+  EXPECT_EQ(seen, std::vector<std::string>({"alpha", "bravo", "charlie", "delta", "echo"}));
+  EXPECT_EQ(page_sizes, std::vector<std::size_t>({2, 2, 1}));
+  EXPECT_TRUE(HasCode(this->store_->ListClients("", 0), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteClientRevokesItsRefreshTokensOnly) {
+  ASSERT_TRUE(this->store_->CreateClient(this->MakeClient("billing")).ok());
+  RefreshToken mine = this->MakeRefresh("mine", "f1");
+  mine.client_id = "billing";
+  RefreshToken other = this->MakeRefresh("other", "f2");  // client "default"
+  ASSERT_TRUE(this->store_->InsertRefreshToken(mine).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(other).ok());
+
+  ASSERT_TRUE(this->store_->DeleteClient("billing", 1'700).ok());
+  EXPECT_TRUE(HasCode(this->store_->FindClient("billing"), StatusCode::kNotFound));
+  Result<RefreshToken> found_mine = this->store_->FindRefreshToken("mine");
+  ASSERT_TRUE(found_mine.ok());
+  EXPECT_EQ(found_mine->revoked_at, std::optional<UnixSeconds>(1'700));
+  Result<RefreshToken> found_other = this->store_->FindRefreshToken("other");
+  ASSERT_TRUE(found_other.ok());
+  EXPECT_EQ(found_other->revoked_at, std::nullopt);
+
+  EXPECT_TRUE(HasCode(this->store_->DeleteClient("billing", 1'800), StatusCode::kNotFound));
+}
+
+// ---- audit log ----
+
+TYPED_TEST_P(StoreConformanceTest, AppendedAuditEventsGetIncreasingIdsAndRoundTrip) {
+  AuditEvent event = this->MakeEvent(100, "login.succeeded", "u1", "u1");
+  event.client_ip = "192.0.2.7";
+  event.user_agent = "curl/8.0";
+  event.request_id = "req-1";
+  event.details_json = R"({"method":"password"})";
+  Result<std::int64_t> first = this->store_->AppendAudit(event);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<std::int64_t> second =
+      this->store_->AppendAudit(this->MakeEvent(90, "login.failed", "", "u2"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_GT(*second, *first);
+
+  Result<AuditPage> page = this->store_->ListAudit(AuditFilter{});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->next_cursor, std::nullopt);
+  EXPECT_EQ(page->items[0].id, *second);  // newest first, by id not time
+  const AuditEvent& read = page->items[1];
+  EXPECT_EQ(read.id, *first);
+  EXPECT_EQ(read.time, 100);
+  EXPECT_EQ(read.type, "login.succeeded");
+  EXPECT_EQ(read.actor, "u1");
+  EXPECT_EQ(read.subject, "u1");
+  EXPECT_EQ(read.client_ip, "192.0.2.7");
+  EXPECT_EQ(read.user_agent, "curl/8.0");
+  EXPECT_EQ(read.request_id, "req-1");
+  EXPECT_EQ(read.details_json, R"({"method":"password"})");
+  EXPECT_EQ(page->items[0].actor, "");
+  EXPECT_EQ(page->items[0].details_json, "{}");
+}
+
+TYPED_TEST_P(StoreConformanceTest, AuditDetailsMustBeAJsonObject) {
+  AuditEvent event = this->MakeEvent(100, "user.updated", "u1", "u2");
+  for (const char* bad : {"[1]", "not json", R"({"a":1,"a":2})"}) {
+    event.details_json = bad;
+    EXPECT_TRUE(HasCode(this->store_->AppendAudit(event), StatusCode::kInvalidArgument)) << bad;
+  }
+  Result<AuditPage> page = this->store_->ListAudit(AuditFilter{});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListAuditFiltersBySinceTypeAndUser) {
+  std::vector<std::int64_t> ids;
+  for (const AuditEvent& event : {this->MakeEvent(100, "login.failed", "", "alice"),
+                                  this->MakeEvent(200, "login.succeeded", "alice", "alice"),
+                                  this->MakeEvent(300, "user.updated", "admin", "bob"),
+                                  this->MakeEvent(400, "user.roles_changed", "bob", "carol"),
+                                  this->MakeEvent(500, "login.succeeded", "bob", "bob")}) {
+    Result<std::int64_t> id = this->store_->AppendAudit(event);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+  }
+  AuditFilter since;
+  since.since = 300;
+  Result<AuditPage> page = this->store_->ListAudit(since);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(this->Ids(*page), std::vector<std::int64_t>({ids[4], ids[3], ids[2]}));
+
+  AuditFilter type;
+  type.type = "login.succeeded";
+  page = this->store_->ListAudit(type);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(this->Ids(*page), std::vector<std::int64_t>({ids[4], ids[1]}));
+
+  AuditFilter user;
+  user.user = "bob";  // as actor or as subject
+  page = this->store_->ListAudit(user);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(this->Ids(*page), std::vector<std::int64_t>({ids[4], ids[3], ids[2]}));
+
+  AuditFilter all;
+  all.since = 150;
+  all.type = "login.succeeded";
+  all.user = "alice";
+  page = this->store_->ListAudit(all);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(this->Ids(*page), std::vector<std::int64_t>({ids[1]}));
+
+  AuditFilter zero;
+  zero.limit = 0;
+  EXPECT_TRUE(HasCode(this->store_->ListAudit(zero), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListAuditPagesNewestFirstWithTheLastIdAsCursor) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    Result<std::int64_t> id = this->store_->AppendAudit(
+        this->MakeEvent(1'000 + i, "token.refreshed", "u1", "family-" + std::to_string(i)));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+  }
+  std::vector<std::int64_t> seen;
+  std::vector<std::size_t> page_sizes;
+  AuditFilter filter;
+  filter.limit = 2;
+  for (int guard = 0; guard < 10; ++guard) {
+    Result<AuditPage> page = this->store_->ListAudit(filter);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    page_sizes.push_back(page->items.size());
+    for (const AuditEvent& event : page->items) seen.push_back(event.id);
+    if (!page->next_cursor.has_value()) break;
+    EXPECT_EQ(*page->next_cursor, std::to_string(page->items.back().id));
+    filter.before_id = std::stoll(*page->next_cursor);
+  }
+  EXPECT_EQ(seen, std::vector<std::int64_t>({ids[4], ids[3], ids[2], ids[1], ids[0]}));
+  EXPECT_EQ(page_sizes, std::vector<std::size_t>({2, 2, 1}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
     UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
@@ -435,6 +982,22 @@ REGISTER_TYPED_TEST_SUITE_P(
     SigningKeysAreListedOldestFirstWithOpaqueBytesIntact, DuplicateKidIsAlreadyExists,
     UnknownKeyStateIsInvalidArgument, UpdateSigningKeyStateSetsAndClearsDeactivatedAt,
     MigrateAgainAppliesNothingAndKeepsVersion, PingSucceedsAndBackendHasAName,
-    ConcurrentCreatesWithDistinctNamesAllSucceed, ConcurrentCreatesOfOneNameLetExactlyOneWin);
+    ConcurrentCreatesWithDistinctNamesAllSucceed, ConcurrentCreatesOfOneNameLetExactlyOneWin,
+    BumpCredentialVersionIncrementsByOneAndPersists,
+    DisablingBumpsCredentialVersionAndEnablingDoesNot, ListUserStatesReturnsEveryUser,
+    InsertedRefreshTokenIsFoundWithEveryField, FindSuccessorReturnsTheTokenNamingItsParent,
+    RotateSucceedsOnceThenIsAborted, RotateOfRevokedTokenIsFailedPreconditionAndOfUnknownNotFound,
+    RotateRejectsSuccessorWithWrongParentOrFamily, ConcurrentRotationsOfOneTokenLetExactlyOneWin,
+    ReplaceUnusedSuccessorRevokesItAndInsertsTheReplacement,
+    ReplaceUnusedSuccessorIsAbortedWhenSuccessorIsUsedOrRevoked,
+    RevokeFamilyCountsOnlyNotYetRevokedTokensOfThatFamily,
+    RevokeUserRefreshTokensCountsEveryFamilyOfThatUser,
+    PruneRefreshTokensDeletesFamiliesExpiredAtOrBeforeNow,
+    RevokedJtiIsIdempotentListedUntilExpiryAndPruned, RevokingAJtiAgainNeverShortensItsExpiry,
+    CreatedClientIsFoundWithEveryFieldAndDuplicateIsAlreadyExists,
+    ClientWithNoGrantTypesOrScopesRoundTrips, ListClientsPagesByClientIdUntilNoCursor,
+    DeleteClientRevokesItsRefreshTokensOnly, AppendedAuditEventsGetIncreasingIdsAndRoundTrip,
+    AuditDetailsMustBeAJsonObject, ListAuditFiltersBySinceTypeAndUser,
+    ListAuditPagesNewestFirstWithTheLastIdAsCursor);
 
 }  // namespace portcullis::store::testing

@@ -1,0 +1,296 @@
+#include "api/admin/admin.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <memory>
+
+#include "api/authz.h"
+#include "api/credentials.h"
+#include "authn/client_authenticator.h"
+#include "authz/permission.h"
+#include "base/log.h"
+#include "base/time_format.h"
+#include "crypto/random.h"
+#include "http/offload.h"
+#include "http/parse.h"
+
+namespace portcullis::api {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr std::size_t kDefaultLimit = 50;
+constexpr std::size_t kMaxLimit = 500;
+constexpr std::size_t kClientIdLength = 20;
+constexpr std::size_t kClientSecretBytes = 32;
+constexpr std::size_t kMaxNameBytes = 128;
+
+http::Response BadRequest(std::string_view detail) {
+  return http::ProblemResponse(bhttp::status::bad_request, "Bad Request", detail);
+}
+http::Response NotFound(std::string_view detail) {
+  return http::ProblemResponse(bhttp::status::not_found, "Not Found", detail);
+}
+http::Response Unavailable() {
+  http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
+                                             "Service Unavailable", "retry shortly");
+  res.set(bhttp::field::retry_after, "1");
+  return res;
+}
+
+boost::json::array ToArray(const std::vector<std::string>& v) {
+  boost::json::array out;
+  for (const std::string& s : v) out.emplace_back(s);
+  return out;
+}
+
+// Authenticates and checks `permission`: the Principal, or the response to send.
+std::variant<Principal, http::Response> Authorize(ApiContext& ctx, const http::Request& req,
+                                                  std::string_view permission) {
+  std::variant<Principal, http::Response> auth = AuthenticateRequest(ctx, req);
+  if (std::holds_alternative<http::Response>(auth)) return auth;
+  if (auto denied = RequirePermission(std::get<Principal>(auth), permission)) return *denied;
+  return auth;
+}
+
+// ?limit= (default 50, capped at 500; DESIGN §4) — an invalid value is a 400.
+std::variant<std::size_t, http::Response> ParseLimit(const http::FormFields& query) {
+  const std::string* v = query.Get("limit");
+  if (v == nullptr || v->empty()) return kDefaultLimit;
+  std::size_t n = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || ptr != v->data() + v->size() || n == 0) {
+    return BadRequest("limit must be a positive integer");
+  }
+  return std::min(n, kMaxLimit);
+}
+
+std::optional<std::vector<std::string>> StringArray(const boost::json::value& v) {
+  if (!v.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const boost::json::value& e : v.as_array()) {
+    if (!e.is_string()) return std::nullopt;
+    out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::json::object ClientToJson(const store::Client& client) {
+  return {{"client_id", client.client_id},
+          {"name", client.name},
+          {"grant_types", ToArray(client.grant_types)},
+          {"scopes", ToArray(client.scopes)},
+          {"created_at", FormatRfc3339(client.created_at)}};
+}
+
+boost::json::object SigningKeyToJson(const store::SigningKey& key) {
+  return {
+      {"kid", key.kid},
+      {"alg", key.alg},
+      {"state", key.state},
+      {"created_at", FormatRfc3339(key.created_at)},
+      {"deactivated_at", key.deactivated_at ? boost::json::value(FormatRfc3339(*key.deactivated_at))
+                                            : boost::json::value(nullptr)}};
+}
+
+// ---------------------------------------------------------------- clients
+
+boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "clients:read");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  Result<http::FormFields> query = http::ParseQuery(req.query);
+  if (!query.ok()) co_return BadRequest(query.status().message());
+  auto limit = ParseLimit(*query);
+  if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
+  const std::string* cursor_param = query->Get("cursor");
+  auto cursor = std::make_shared<std::string>(cursor_param ? *cursor_param : "");
+  std::size_t n = std::get<std::size_t>(limit);
+  store::Store* store = ctx.store;
+  auto job = [store, cursor, n] { return store->ListClients(*cursor, n); };
+  std::optional<Result<store::ClientPage>> page = co_await http::RunOn(*ctx.db_pool, job);
+  if (!page || !page->ok()) co_return Unavailable();
+  boost::json::array items;
+  for (const store::Client& c : (*page)->items) items.push_back(ClientToJson(c));
+  const std::optional<std::string>& next = (*page)->next_cursor;
+  co_return http::JsonResponse(
+      bhttp::status::ok,
+      boost::json::object{{"items", std::move(items)},
+                          {"next_cursor", next ? boost::json::value(*next) : nullptr}});
+}
+
+boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "clients:write");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  const Principal& principal = std::get<Principal>(auth);
+  Result<boost::json::object> body = http::ParseJsonBody(req);
+  if (!body.ok()) co_return BadRequest(body.status().message());
+  for (const auto& member : *body) {
+    if (member.key() != "name" && member.key() != "grant_types" && member.key() != "scopes") {
+      co_return BadRequest("unknown field \"" + std::string(member.key()) + "\"");
+    }
+  }
+  store::Client client;
+  const boost::json::value* name = body->if_contains("name");
+  if (name == nullptr || !name->is_string() || name->as_string().empty() ||
+      name->as_string().size() > kMaxNameBytes) {
+    co_return BadRequest("name must be a string of 1 to 128 characters");
+  }
+  client.name = std::string(name->as_string());
+  std::optional<std::vector<std::string>> grants =
+      body->contains("grant_types") ? StringArray(body->at("grant_types"))
+                                    : std::vector<std::string>{"client_credentials"};
+  if (!grants || grants->empty()) co_return BadRequest("grant_types must be an array of strings");
+  for (const std::string& g : *grants) {
+    if (g != "client_credentials" && g != "password" && g != "refresh_token") {
+      co_return BadRequest("unsupported grant type \"" + g +
+                           "\" (client_credentials, password, refresh_token)");
+    }
+  }
+  std::optional<std::vector<std::string>> scopes =
+      body->contains("scopes") ? StringArray(body->at("scopes")) : std::vector<std::string>{};
+  if (!scopes) co_return BadRequest("scopes must be an array of permission strings");
+  for (const std::string& s : *scopes) {
+    if (!authz::IsValidPermission(s)) co_return BadRequest("invalid scope \"" + s + "\"");
+    // Nobody hands out more than they hold (DESIGN §4).
+    if (!authz::AnyGrants(principal.permissions, s)) {
+      co_return http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
+                                      "you cannot grant a scope you do not hold: " + s);
+    }
+  }
+  client.grant_types = std::move(*grants);
+  client.scopes = std::move(*scopes);
+  client.client_id = crypto::RandomLowerAlphanumeric(crypto::OsRandomInstance(), kClientIdLength);
+  auto secret = std::make_shared<SecretString>(
+      crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
+  client.secret_hash = authn::HashClientSecret(secret->reveal());
+  client.created_at = ctx.clock->Now();
+
+  auto record = std::make_shared<store::Client>(client);
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, principal.id));
+  ApiContext* c = &ctx;
+  auto job = [c, record, audit_context] {
+    Status s = c->store->CreateClient(*record);
+    if (s.ok()) {
+      c->audit->Record("client.created", *audit_context, record->client_id,
+                       {{"name", record->name},
+                        {"grant_types", ToArray(record->grant_types)},
+                        {"scopes", ToArray(record->scopes)}});
+    }
+    return s.ok();
+  };
+  std::optional<bool> created = co_await http::RunOn(*ctx.db_pool, job);
+  if (!created || !*created) co_return Unavailable();
+  boost::json::object out = ClientToJson(client);
+  out["client_secret"] = secret->reveal();  // shown once, here only
+  http::Response res = http::JsonResponse(bhttp::status::created, out);
+  res.set(bhttp::field::cache_control, "no-store");
+  co_return res;
+}
+
+boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "clients:write");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  auto id = std::make_shared<std::string>(req.path_params["id"]);
+  auto audit_context =
+      std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
+  ApiContext* c = &ctx;
+  auto job = [c, id, audit_context] {
+    Status s = c->store->DeleteClient(*id, c->clock->Now());
+    if (s.ok()) c->audit->Record("client.deleted", *audit_context, *id, {});
+    return s;
+  };
+  std::optional<Status> deleted = co_await http::RunOn(*ctx.db_pool, job);
+  if (!deleted) co_return Unavailable();
+  if (deleted->code() == StatusCode::kNotFound) co_return NotFound("no such client");
+  if (!deleted->ok()) co_return Unavailable();
+  co_return http::Response{bhttp::status::no_content, 11};
+}
+
+// ---------------------------------------------------------------- keys
+
+boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "keys:read");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  store::Store* store = ctx.store;
+  auto job = [store] { return store->ListSigningKeys(); };
+  std::optional<Result<std::vector<store::SigningKey>>> keys =
+      co_await http::RunOn(*ctx.db_pool, job);
+  if (!keys || !keys->ok()) co_return Unavailable();
+  boost::json::array items;
+  for (const store::SigningKey& k : **keys) items.push_back(SigningKeyToJson(k));
+  co_return http::JsonResponse(bhttp::status::ok, boost::json::object{{"items", std::move(items)},
+                                                                      {"next_cursor", nullptr}});
+}
+
+boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "keys:rotate");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  auto audit_context =
+      std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
+  ApiContext* c = &ctx;
+  auto job = [c, audit_context]() -> std::optional<std::string> {
+    std::string previous = c->keys->active_kid();
+    Status s = c->keys->Rotate();
+    if (!s.ok()) {
+      log::Error("keys.rotate_failed", {{"error", s.ToString()}});
+      return std::nullopt;
+    }
+    std::string kid = c->keys->active_kid();
+    c->audit->Record("key.rotated", *audit_context, kid,
+                     {{"previous_kid", previous}, {"trigger", "api"}});
+    return kid;
+  };
+  std::optional<std::optional<std::string>> kid = co_await http::RunOn(*ctx.db_pool, job);
+  if (!kid || !*kid) co_return Unavailable();
+  co_return http::JsonResponse(
+      bhttp::status::created,
+      boost::json::object{{"kid", **kid}, {"alg", jose::ToString(ctx.keys->active_alg())}});
+}
+
+// ---------------------------------------------------------------- audit
+
+boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "audit:read");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  Result<http::FormFields> query = http::ParseQuery(req.query);
+  if (!query.ok()) co_return BadRequest(query.status().message());
+  auto limit = ParseLimit(*query);
+  if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
+  auto filter = std::make_shared<store::AuditFilter>();
+  filter->limit = std::get<std::size_t>(limit);
+  if (const std::string* since = query->Get("since"); since && !since->empty()) {
+    std::int64_t t = 0;
+    auto [p, ec] = std::from_chars(since->data(), since->data() + since->size(), t);
+    if (ec != std::errc() || p != since->data() + since->size()) {
+      co_return BadRequest("since must be a Unix time in seconds");
+    }
+    filter->since = t;
+  }
+  if (const std::string* type = query->Get("type"); type && !type->empty()) filter->type = *type;
+  if (const std::string* user = query->Get("user"); user && !user->empty()) filter->user = *user;
+  if (const std::string* cursor = query->Get("cursor"); cursor && !cursor->empty()) {
+    std::int64_t id = 0;
+    auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), id);
+    if (ec != std::errc() || p != cursor->data() + cursor->size()) {
+      co_return BadRequest("invalid cursor");
+    }
+    filter->before_id = id;
+  }
+  store::Store* store = ctx.store;
+  auto job = [store, filter] { return store->ListAudit(*filter); };
+  std::optional<Result<store::AuditPage>> page = co_await http::RunOn(*ctx.db_pool, job);
+  if (!page || !page->ok()) co_return Unavailable();
+  boost::json::array items;
+  for (const store::AuditEvent& e : (*page)->items) items.push_back(audit::AuditEventToJson(e));
+  const std::optional<std::string>& next = (*page)->next_cursor;
+  co_return http::JsonResponse(
+      bhttp::status::ok,
+      boost::json::object{{"items", std::move(items)},
+                          {"next_cursor", next ? boost::json::value(*next) : nullptr}});
+}
+
+}  // namespace portcullis::api

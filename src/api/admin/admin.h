@@ -1,0 +1,32 @@
+// Administration endpoints of issue #3 (DESIGN §4 "Administration"). Each needs the named
+// permission (role `admin` has `*`); unknown JSON fields on writes are rejected with 400.
+//
+//   GET    /v1/clients            clients:read   {"items":[...],"next_cursor"}
+//   POST   /v1/clients            clients:write  {"name","grant_types","scopes"} -> 201 with the
+//                                                client_secret shown once
+//   DELETE /v1/clients/{id}       clients:write  204; its refresh tokens are revoked
+//   GET    /v1/keys               keys:read      signing keys with state (no private material)
+//   POST   /v1/keys/rotate        keys:rotate    201 {"kid","alg"}
+//   GET    /v1/audit              audit:read     ?since=&type=&user=&limit=&cursor=
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/api_context.h"
+#include "http/request.h"
+#include "http/response.h"
+
+namespace portcullis::api {
+
+boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::Request& req);
+boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http::Request& req);
+boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http::Request& req);
+boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Request& req);
+boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::Request& req);
+boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Request& req);
+
+// Shapes shared with the CLI.
+boost::json::object ClientToJson(const store::Client& client);
+boost::json::object SigningKeyToJson(const store::SigningKey& key);
+
+}  // namespace portcullis::api

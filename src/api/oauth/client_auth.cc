@@ -1,0 +1,99 @@
+#include "api/oauth/client_auth.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "api/oauth/oauth_error.h"
+#include "authn/basic_credentials.h"
+#include "authn/client_authenticator.h"
+#include "base/log.h"
+#include "http/offload.h"
+
+namespace portcullis::api {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+const std::string* NonEmpty(const http::FormFields& form, std::string_view name) {
+  const std::string* v = form.Get(name);
+  return (v != nullptr && !v->empty()) ? v : nullptr;
+}
+
+ResolvedClient PublicClient() {
+  return ResolvedClient{
+      std::string(authn::kPublicClientId), false, {"password", "refresh_token"}, {}};
+}
+
+}  // namespace
+
+http::Response InvalidClient() {
+  http::Response res = http::OAuthErrorResponse(bhttp::status::unauthorized, "invalid_client",
+                                                "client authentication failed");
+  res.set(bhttp::field::www_authenticate, "Basic realm=\"portcullis\", charset=\"UTF-8\"");
+  return res;
+}
+
+bool ClientAllowsGrant(const ResolvedClient& client, std::string_view grant_type) {
+  return std::find(client.grant_types.begin(), client.grant_types.end(), grant_type) !=
+         client.grant_types.end();
+}
+
+boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClient(
+    ApiContext& ctx, const http::Request& req, const http::FormFields& form, bool allow_public) {
+  std::string_view authorization = req.Header("Authorization");
+  const std::string* post_id = NonEmpty(form, "client_id");
+  const std::string* post_secret = NonEmpty(form, "client_secret");
+
+  std::string client_id;
+  auto secret = std::make_shared<SecretString>();
+  if (!authorization.empty()) {
+    if (post_secret != nullptr) {
+      co_return InvalidRequest("use one client authentication method, not Basic and client_secret");
+    }
+    std::optional<authn::BasicCredentials> basic =
+        authn::ParseBasicCredentials(authorization, /*form_urlencoded=*/true);
+    if (!basic) co_return InvalidClient();
+    if (post_id != nullptr && *post_id != basic->user) {
+      co_return InvalidRequest("client_id does not match the authenticated client");
+    }
+    client_id = std::move(basic->user);
+    *secret = std::move(basic->password);
+  } else if (post_secret != nullptr) {
+    if (post_id == nullptr) co_return InvalidRequest("client_secret without client_id");
+    client_id = *post_id;
+    *secret = SecretString(std::string_view(*post_secret));
+  } else if (post_id == nullptr || *post_id == authn::kPublicClientId) {
+    if (allow_public) co_return PublicClient();
+    co_return InvalidClient();
+  } else {
+    co_return InvalidClient();  // a confidential client without its secret
+  }
+  if (client_id == authn::kPublicClientId) {
+    // The public client has no secret; presenting one is a failed authentication.
+    if (!secret->empty() || !allow_public) co_return InvalidClient();
+    co_return PublicClient();
+  }
+
+  authn::ClientAuthenticator* authenticator = ctx.client_authenticator;
+  auto id = std::make_shared<std::string>(client_id);
+  auto job = [authenticator, id, secret] {
+    return authenticator->Authenticate(*id, secret->reveal());
+  };
+  std::optional<authn::ClientAuthOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
+  if (!outcome) co_return HashPoolFull();
+  if (outcome->error != authn::ClientAuthError::kOk) {
+    log::Info("client_auth.failed", {{"client_id", client_id},
+                                     {"reason", authn::ToString(outcome->error)},
+                                     {"client_ip", req.client_ip},
+                                     {"request_id", req.request_id}});
+    if (outcome->error == authn::ClientAuthError::kStoreUnavailable) {
+      co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+    }
+    co_return InvalidClient();
+  }
+  co_return ResolvedClient{outcome->client.client_id, true, outcome->client.grant_types,
+                           outcome->client.scopes};
+}
+
+}  // namespace portcullis::api

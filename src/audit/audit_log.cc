@@ -1,0 +1,62 @@
+#include "audit/audit_log.h"
+
+#include <boost/json.hpp>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/time_format.h"
+
+namespace portcullis::audit {
+
+namespace {
+
+constexpr std::size_t kMaxUserAgentBytes = 256;
+
+}  // namespace
+
+AuditLog::AuditLog(store::AuditStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+std::int64_t AuditLog::Record(std::string_view type, const AuditContext& context,
+                              std::string_view subject, const boost::json::object& details) {
+  store::AuditEvent event;
+  event.time = clock_.Now();
+  event.type = std::string(type);
+  event.actor = context.actor;
+  event.subject = std::string(subject);
+  event.client_ip = context.client_ip;
+  event.user_agent = context.user_agent.substr(0, kMaxUserAgentBytes);
+  event.request_id = context.request_id;
+  event.details_json = boost::json::serialize(details);
+
+  Result<std::int64_t> id = store_.AppendAudit(event);
+  log::Info("audit", {{"type", event.type},
+                      {"actor", event.actor},
+                      {"subject", event.subject},
+                      {"client_ip", event.client_ip},
+                      {"request_id", event.request_id},
+                      {"details", event.details_json},
+                      {"id", id.ok() ? *id : std::int64_t{0}}});
+  if (!id.ok()) {
+    log::Error("audit.store_failed", {{"type", event.type}, {"error", id.status().ToString()}});
+    return 0;
+  }
+  return *id;
+}
+
+boost::json::object AuditEventToJson(const store::AuditEvent& event) {
+  boost::json::object out;
+  out["id"] = event.id;
+  out["time"] = FormatRfc3339(event.time);
+  out["type"] = event.type;
+  out["actor"] = event.actor;
+  out["subject"] = event.subject;
+  out["client_ip"] = event.client_ip;
+  out["user_agent"] = event.user_agent;
+  out["request_id"] = event.request_id;
+  Result<boost::json::value> details = ParseJson(event.details_json);
+  out["details"] = details.ok() && details->is_object() ? std::move(*details)
+                                                        : boost::json::value(boost::json::object{});
+  return out;
+}
+
+}  // namespace portcullis::audit

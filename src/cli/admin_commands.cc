@@ -1,0 +1,221 @@
+// `portcullis client|keys|audit` subcommands (issue #3). They act on the same database as a
+// running server; a running server sees new clients at once (clients are read per request) and a
+// rotated key at its next key refresh (restart today; PostgreSQL NOTIFY later).
+#include <boost/json.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "api/admin/admin.h"
+#include "app/app.h"
+#include "audit/audit_log.h"
+#include "authn/client_authenticator.h"
+#include "authz/permission.h"
+#include "base/time_format.h"
+#include "cli/commands.h"
+#include "config/load.h"
+#include "crypto/random.h"
+#include "jose/algorithm.h"
+#include "token/key_manager.h"
+
+namespace portcullis::cli {
+namespace {
+
+constexpr std::size_t kClientIdLength = 20;
+constexpr std::size_t kClientSecretBytes = 32;
+constexpr std::size_t kPageSize = 500;
+
+struct Opened {
+  config::Config config;
+  std::unique_ptr<store::Store> store;
+};
+
+std::optional<Opened> Open(const CommonOptions& options) {
+  std::optional<config::Config> config = LoadConfigOrReport(options);
+  if (!config) return std::nullopt;
+  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return std::nullopt;
+  }
+  return Opened{std::move(*config), std::move(*store)};
+}
+
+audit::AuditContext CliActor() {
+  audit::AuditContext c;
+  c.actor = "cli";
+  return c;
+}
+
+}  // namespace
+
+int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& create) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  if (create.name.empty() || create.name.size() > 128) {
+    std::cerr << "portcullis: --name must be 1 to 128 characters\n";
+    return 1;
+  }
+  store::Client client;
+  client.name = create.name;
+  client.grant_types = create.grant_types.empty() ? std::vector<std::string>{"client_credentials"}
+                                                  : create.grant_types;
+  for (const std::string& g : client.grant_types) {
+    if (g != "client_credentials" && g != "password" && g != "refresh_token") {
+      std::cerr << "portcullis: unsupported grant type " << g << "\n";
+      return 1;
+    }
+  }
+  for (const std::string& s : create.scopes) {
+    if (!authz::IsValidPermission(s)) {
+      std::cerr << "portcullis: invalid scope " << s << "\n";
+      return 1;
+    }
+  }
+  client.scopes = create.scopes;
+  client.client_id = crypto::RandomLowerAlphanumeric(crypto::OsRandomInstance(), kClientIdLength);
+  SecretString secret(crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
+  client.secret_hash = authn::HashClientSecret(secret.reveal());
+  client.created_at = SystemClock().Now();
+  if (Status s = opened->store->CreateClient(client); !s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  audit::AuditLog(*opened->store, clock)
+      .Record("client.created", CliActor(), client.client_id, {{"name", client.name}});
+  boost::json::object out = api::ClientToJson(client);
+  out["client_secret"] = secret.reveal();
+  if (create.json) {
+    std::cout << boost::json::serialize(out) << "\n";
+  } else {
+    std::cout << "client_id:     " << client.client_id << "\nclient_secret: " << secret.reveal()
+              << "\n(the secret is shown only this once)\n";
+  }
+  return 0;
+}
+
+int RunClientList(const CommonOptions& options, bool json) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  std::vector<store::Client> clients;
+  std::string cursor;
+  while (true) {
+    Result<store::ClientPage> page = opened->store->ListClients(cursor, kPageSize);
+    if (!page.ok()) {
+      std::cerr << "portcullis: " << page.status().message() << "\n";
+      return 1;
+    }
+    for (store::Client& c : page->items) clients.push_back(std::move(c));
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+  }
+  if (json) {
+    boost::json::array out;
+    for (const store::Client& c : clients) out.push_back(api::ClientToJson(c));
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  std::printf("%-22s  %-24s  %-36s  %s\n", "CLIENT_ID", "NAME", "GRANT_TYPES", "SCOPES");
+  for (const store::Client& c : clients) {
+    std::printf("%-22s  %-24s  %-36s  %s\n", c.client_id.c_str(), c.name.c_str(),
+                authz::JoinScope(c.grant_types).c_str(), authz::JoinScope(c.scopes).c_str());
+  }
+  return 0;
+}
+
+int RunClientDelete(const CommonOptions& options, const std::string& client_id) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  SystemClock clock;
+  Status s = opened->store->DeleteClient(client_id, clock.Now());
+  if (!s.ok()) {
+    std::cerr << "portcullis: "
+              << (s.code() == StatusCode::kNotFound ? "no such client" : s.message()) << "\n";
+    return 1;
+  }
+  audit::AuditLog(*opened->store, clock).Record("client.deleted", CliActor(), client_id, {});
+  std::cout << "deleted client " << client_id << "\n";
+  return 0;
+}
+
+int RunKeysList(const CommonOptions& options, bool json) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  Result<std::vector<store::SigningKey>> keys = opened->store->ListSigningKeys();
+  if (!keys.ok()) {
+    std::cerr << "portcullis: " << keys.status().message() << "\n";
+    return 1;
+  }
+  if (json) {
+    boost::json::array out;
+    for (const store::SigningKey& k : *keys) out.push_back(api::SigningKeyToJson(k));
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  std::printf("%-18s  %-6s  %-12s  %s\n", "KID", "ALG", "STATE", "CREATED");
+  for (const store::SigningKey& k : *keys) {
+    std::printf("%-18s  %-6s  %-12s  %s\n", k.kid.c_str(), k.alg.c_str(), k.state.c_str(),
+                FormatRfc3339(k.created_at).c_str());
+  }
+  return 0;
+}
+
+int RunKeysRotate(const CommonOptions& options) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  crypto::Random& random = crypto::OsRandomInstance();
+  Result<crypto::MasterKey> master =
+      app::LoadOrCreateMasterKey(opened->config, config::ReadEnvironment(), random);
+  if (!master.ok()) {
+    std::cerr << "portcullis: " << master.status().message() << "\n";
+    return 1;
+  }
+  std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(opened->config.tokens.signing_alg);
+  SystemClock clock;
+  Result<std::unique_ptr<token::KeyManager>> keys =
+      token::KeyManager::Create(*opened->store, *master, *alg, clock, random);
+  if (!keys.ok()) {
+    std::cerr << "portcullis: " << keys.status().message() << "\n";
+    return 1;
+  }
+  std::string previous = (*keys)->active_kid();
+  if (Status s = (*keys)->Rotate(); !s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return 1;
+  }
+  audit::AuditLog(*opened->store, clock)
+      .Record("key.rotated", CliActor(), (*keys)->active_kid(),
+              {{"previous_kid", previous}, {"trigger", "cli"}});
+  std::cout << "rotated: new active key " << (*keys)->active_kid() << " (previous " << previous
+            << " stays verify-only until its tokens expire)\n";
+  return 0;
+}
+
+int RunAudit(const CommonOptions& options, const AuditOptions& audit_options) {
+  std::optional<Opened> opened = Open(options);
+  if (!opened) return 1;
+  store::AuditFilter filter;
+  filter.limit = audit_options.limit;
+  if (audit_options.type) filter.type = audit_options.type;
+  if (audit_options.user) filter.user = audit_options.user;
+  if (audit_options.since) filter.since = audit_options.since;
+  Result<store::AuditPage> page = opened->store->ListAudit(filter);
+  if (!page.ok()) {
+    std::cerr << "portcullis: " << page.status().message() << "\n";
+    return 1;
+  }
+  if (audit_options.json) {
+    boost::json::array out;
+    for (const store::AuditEvent& e : page->items) out.push_back(audit::AuditEventToJson(e));
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  for (const store::AuditEvent& e : page->items) {
+    std::printf("%s  %-30s actor=%s subject=%s ip=%s %s\n", FormatRfc3339(e.time).c_str(),
+                e.type.c_str(), e.actor.c_str(), e.subject.c_str(), e.client_ip.c_str(),
+                e.details_json.c_str());
+  }
+  return 0;
+}
+
+}  // namespace portcullis::cli
