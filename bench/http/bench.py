@@ -5,14 +5,21 @@
       [--workloads me,login] [--peers fastapi] [--conns 32] [--repeats 1]
 
 Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain HTTP on both sides):
-  me     GET /v1/me with a Bearer access token        (peer: GET /users/me, W1 of shared/peers)
-  login  password grant, Argon2id m=19456 t=2 p=1     (peer: POST /token, W2)
+  me          GET /v1/me with a Bearer access token     (fastapi-ref: GET /users/me, W1)
+  login       password grant, Argon2id m=19456 t=2 p=1  (fastapi-ref: POST /token, W2)
+  refresh     refresh_token grant with rotation         (fastapi-ref: POST /refresh, W4)
+  cc          client_credentials, client_secret_basic   (fastapi-ref: API key -> JWT, W3;
+                                                         oidc-provider: client_credentials, W3)
+  introspect  RFC 7662 introspection of an access token  (oidc-provider: opaque token, W1b)
 For each cell it prints req/s, p50/p99 latency, non-2xx count, and server CPU microseconds per
 request (utime+stime of the server process tree / requests), then the ratios Portcullis/peer.
 Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...).
 Every load run is bounded by --duration and wrapped in a timeout; all traffic is on 127.0.0.1.
 """
 import argparse
+import base64
+import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -29,6 +36,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
 PY = "/usr/bin/python3"
 PASSWORD = "correct horse battery staple"
+ADMIN_PASSWORD = "bench-admin-password-0123"
+PEER_API_KEY = "pk_bench_0123456789abcdef0123456789abcdef"
+OIDC_BASIC = "Basic " + __import__("base64").b64encode(
+    b"bench:bench-secret-0123456789abcdef0123456789abcdef").decode()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -93,12 +104,14 @@ def parse_wrk(text):
             "requests": reqs}
 
 
-def run_wrk(args, pid, url, extra, script_args=()):
+def run_wrk(args, pid, url, extra, script_args=(), before_each=None):
     cmd = ["wrk", "-t2", f"-c{args.conns}", "-d", args.duration, "--timeout", "30s", "--latency",
            *extra, url]
     if script_args:
         cmd += ["--", *script_args]
     secs = int(args.duration.rstrip("s")) + 60
+    if before_each:
+        before_each()
     warm = ["wrk", "-t2", f"-c{args.conns}", "-d", "2s", "--timeout", "30s", *extra, url]
     if script_args:
         warm += ["--", *script_args]
@@ -106,6 +119,8 @@ def run_wrk(args, pid, url, extra, script_args=()):
     wait_idle(pid)
     best = None
     for _ in range(args.repeats):
+        if before_each:
+            before_each()
         c0 = cpu_ticks(pid)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs).stdout
         c1 = cpu_ticks(pid)
@@ -121,7 +136,7 @@ def start_portcullis(args):
     data = tempfile.mkdtemp(prefix="portcullis-bench-")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
-    env["PORTCULLIS_ADMIN_PASSWORD"] = "bench-admin-password-0123"
+    env["PORTCULLIS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     subprocess.run([args.bin, "user", "add", "alice", "--data-dir", data], input=PASSWORD + "\n",
                    text=True, check=True, env=env, capture_output=True)
     log = open(os.path.join(data, "server.log"), "wb")
@@ -138,6 +153,46 @@ def token_from(url, form):
     with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
         import json
         return json.load(r)["access_token"]
+
+
+def post_form(url, form, headers=None):
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
+                                 headers=headers or {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def mint_refresh_tokens(url, form, n, path):
+    """n refresh tokens, each from its own password login (not timed)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        tokens = list(pool.map(lambda _: post_form(url, form)["refresh_token"], range(n)))
+    with open(path, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+
+
+def create_client(base, admin_token):
+    body = json.dumps({"name": "bench", "grant_types": ["client_credentials"],
+                       "scopes": ["users:read"]}).encode()
+    req = urllib.request.Request(base + "/v1/clients", data=body, headers={
+        "Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def start_oidc(fmt):
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), TOKEN_FORMAT=fmt, SIGN_ALG="EdDSA",
+               NODE_ENV="production")
+    proc = subprocess.Popen(["node", "server.mjs"], cwd=os.path.join(PEERS, "oidc-provider"),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/.well-known/openid-configuration")
+    return proc, base
+
+
+def oidc_token(base):
+    return post_form(base + "/token", {"grant_type": "client_credentials", "scope": "api:read"},
+                     {"Authorization": OIDC_BASIC})["access_token"]
 
 
 def start_fastapi(workers, alg):
@@ -173,12 +228,15 @@ def main():
     ap.add_argument("--duration", default="10s")
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--workloads", default="me,login")
-    ap.add_argument("--peers", default="fastapi")
+    ap.add_argument("--workloads", default="me,login,refresh,cc,introspect")
+    ap.add_argument("--peers", default="fastapi,oidc")
     args = ap.parse_args()
     workloads = args.workloads.split(",")
     login_lua = os.path.join(PEERS, "wrk", "login.lua")
     rows = []
+
+    post_lua = os.path.join(PEERS, "wrk", "post.lua")
+    tokens_file = os.path.join(tempfile.mkdtemp(prefix="bench-tokens-"), "refresh.txt")
 
     proc, base, _ = start_portcullis(args)
     try:
@@ -190,6 +248,31 @@ def main():
         if "login" in workloads:
             rows.append(("portcullis", "login", run_wrk(args, proc.pid, base + "/oauth2/token",
                                                         ["-s", login_lua], ("alice", PASSWORD))))
+        if "refresh" in workloads:
+            mint_refresh_tokens(base + "/oauth2/token", {"grant_type": "password",
+                                "username": "alice", "password": PASSWORD}, args.conns * 2,
+                                tokens_file)
+            rows.append(("portcullis", "refresh", run_wrk(
+                args, proc.pid, base + "/oauth2/token",
+                ["-s", os.path.join(HERE, "refresh_form.lua")], (tokens_file, "2"),
+                before_each=lambda: mint_refresh_tokens(
+                    base + "/oauth2/token", {"grant_type": "password", "username": "alice",
+                                             "password": PASSWORD}, args.conns * 2, tokens_file))))
+        if "cc" in workloads or "introspect" in workloads:
+            admin_tok = token_from(base + "/oauth2/token", {
+                "grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})
+            client = create_client(base, admin_tok)
+            auth = "Basic " + base64.b64encode(
+                f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+            if "cc" in workloads:
+                rows.append(("portcullis", "cc", run_wrk(
+                    args, proc.pid, base + "/oauth2/token",
+                    ["-H", f"Authorization: {auth}", "-s", post_lua],
+                    ("grant_type=client_credentials",))))
+            if "introspect" in workloads:
+                rows.append(("portcullis", "introspect", run_wrk(
+                    args, proc.pid, base + "/oauth2/introspect",
+                    ["-H", f"Authorization: {auth}", "-s", post_lua], (f"token={tok}",))))
     finally:
         stop(proc)
 
@@ -205,8 +288,45 @@ def main():
                 if "login" in workloads:
                     rows.append((name, "login", run_wrk(args, fproc.pid, fbase + "/token",
                                                         ["-s", login_lua], ("alice", PASSWORD))))
+                if "refresh" in workloads:
+                    mint = lambda: mint_refresh_tokens(  # noqa: E731
+                        fbase + "/token", {"username": "alice", "password": PASSWORD},
+                        args.conns * 2, tokens_file)
+                    mint()
+                    rows.append((name, "refresh", run_wrk(
+                        args, fproc.pid, fbase + "/refresh",
+                        ["-s", os.path.join(PEERS, "wrk", "refresh.lua")], (tokens_file, "2"),
+                        before_each=mint)))
+                if "cc" in workloads:
+                    rows.append((name, "cc", run_wrk(
+                        args, fproc.pid, fbase + "/apikey/token",
+                        ["-H", f"X-API-Key: {PEER_API_KEY}", "-s", post_lua], ("",))))
             finally:
                 stop(fproc)
+
+    if "oidc" in args.peers.split(",") and ("cc" in workloads or "introspect" in workloads):
+        if not os.path.isdir(os.path.join(PEERS, "oidc-provider", "node_modules", "oidc-provider")):
+            print("oidc-provider peer not installed (../shared/peers/install-deps.sh); skipped",
+                  file=sys.stderr)
+        else:
+            for fmt, work in (("jwt", "cc"), ("opaque", "introspect")):
+                if work not in workloads:
+                    continue
+                oproc, obase = start_oidc(fmt)
+                try:
+                    if work == "cc":
+                        rows.append((f"oidc-provider {fmt}-EdDSA", "cc", run_wrk(
+                            args, oproc.pid, obase + "/token",
+                            ["-H", f"Authorization: {OIDC_BASIC}", "-s", post_lua],
+                            ("grant_type=client_credentials&scope=api:read",))))
+                    else:
+                        otok = oidc_token(obase)
+                        rows.append((f"oidc-provider {fmt}-EdDSA", "introspect", run_wrk(
+                            args, oproc.pid, obase + "/token/introspection",
+                            ["-H", f"Authorization: {OIDC_BASIC}", "-s", post_lua],
+                            (f"token={otok}&token_type_hint=access_token",))))
+                finally:
+                    stop(oproc)
 
     print(f"\nwrk -t2 -c{args.conns} -d{args.duration} --latency (best of {args.repeats}), "
           f"loopback, {os.cpu_count()} cores shared by client and server\n")

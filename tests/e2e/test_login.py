@@ -68,7 +68,10 @@ def test_metadata_documents_agree(server):
     assert a == b
     assert a["issuer"] == server.base
     assert a["token_endpoint"] == server.base + "/oauth2/token"
-    assert "password" in a["grant_types_supported"]
+    assert {"password", "refresh_token", "client_credentials"} <= set(a["grant_types_supported"])
+    assert a["introspection_endpoint"] == server.base + "/oauth2/introspect"
+    assert a["revocation_endpoint"] == server.base + "/oauth2/revoke"
+    assert "client_secret_basic" in a["token_endpoint_auth_methods_supported"]
 
 
 def test_me_returns_the_caller(server):

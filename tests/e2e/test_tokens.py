@@ -391,3 +391,50 @@ def test_non_admin_is_forbidden_on_admin_routes(server):
     # and the introspection endpoint wants tokens:introspect
     r = introspect(server, token, bearer(token))
     assert r.status_code == 403
+
+
+def test_cli_clients_keys_and_audit(server):
+    p = run_cli("client", "create", "--name", "cli-client", "--scope", "users:read", "--json",
+                data_dir=server.data_dir)
+    assert p.returncode == 0, p.stderr
+    created = json.loads(p.stdout)
+    cid, secret = created["client_id"], created["client_secret"]
+    r = requests.post(server.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                      headers=basic(cid, secret), timeout=5)
+    assert r.status_code == 200, r.text
+    p = run_cli("client", "list", "--json", data_dir=server.data_dir)
+    assert p.returncode == 0 and cid in [c["client_id"] for c in json.loads(p.stdout)]
+    assert secret not in p.stdout
+    p = run_cli("keys", "list", "--json", data_dir=server.data_dir)
+    assert p.returncode == 0
+    keys = json.loads(p.stdout)
+    assert any(k["state"] == "active" for k in keys)
+    assert all("sealed_private_key" not in k for k in keys)
+    p = run_cli("audit", "--json", "--type", "client.created", data_dir=server.data_dir)
+    assert p.returncode == 0
+    events = json.loads(p.stdout)
+    assert any(e["subject"] == cid and e["actor"] == "cli" for e in events)
+    assert secret not in p.stdout
+    p = run_cli("client", "delete", cid, data_dir=server.data_dir)
+    assert p.returncode == 0
+    r = requests.post(server.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                      headers=basic(cid, secret), timeout=5)
+    assert r.status_code == 401
+    p = run_cli("client", "delete", cid, data_dir=server.data_dir)
+    assert p.returncode != 0
+
+
+def test_cli_keys_rotate_on_a_stopped_server_keeps_tokens_valid():
+    issuer = ["--set", "tokens.issuer=https://auth.example.test"]
+    s = start_server(args=issuer)
+    token = login(s).json()["access_token"]
+    s.stop()
+    p = run_cli("keys", "rotate", data_dir=s.data_dir)
+    assert p.returncode == 0, p.stderr
+    s2 = start_server(data_dir=s.data_dir, args=issuer)
+    try:
+        assert me(s2, token).status_code == 200
+        new = login(s2).json()["access_token"]
+        assert jwt.get_unverified_header(new)["kid"] != jwt.get_unverified_header(token)["kid"]
+    finally:
+        s2.stop()

@@ -13,13 +13,21 @@ boost::json::object AuthorizationServerMetadata(const config::Config& config) {
   while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
   boost::json::array grants;
   if (config.oauth2.password_grant) grants.emplace_back("password");
+  grants.emplace_back("refresh_token");
+  grants.emplace_back("client_credentials");
+  boost::json::array auth_methods{"client_secret_basic", "client_secret_post", "none"};
   return boost::json::object{
       {"issuer", config.tokens.issuer},
       {"token_endpoint", issuer + "/oauth2/token"},
       {"jwks_uri", issuer + "/.well-known/jwks.json"},
+      {"introspection_endpoint", issuer + "/oauth2/introspect"},
+      {"revocation_endpoint", issuer + "/oauth2/revoke"},
       {"grant_types_supported", grants},
       {"response_types_supported", boost::json::array{}},
-      {"token_endpoint_auth_methods_supported", boost::json::array{"none"}},
+      {"token_endpoint_auth_methods_supported", auth_methods},
+      {"introspection_endpoint_auth_methods_supported",
+       boost::json::array{"client_secret_basic", "client_secret_post"}},
+      {"revocation_endpoint_auth_methods_supported", auth_methods},
       {"access_token_signing_alg_values_supported",
        boost::json::array{boost::json::string(config.tokens.signing_alg)}},
       {"scopes_supported", boost::json::array{}},
