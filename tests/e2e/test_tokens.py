@@ -438,3 +438,27 @@ def test_cli_keys_rotate_on_a_stopped_server_keeps_tokens_valid():
         assert jwt.get_unverified_header(new)["kid"] != jwt.get_unverified_header(token)["kid"]
     finally:
         s2.stop()
+
+
+def test_reuse_grace_window_allows_only_the_immediate_parent():
+    s = start_server(args=["--set", "tokens.refresh_reuse_grace_s=60"])
+    try:
+        a = login(s).json()["refresh_token"]
+        b = refresh(s, a).json()["refresh_token"]   # the client "never received" b
+        retry = refresh(s, a)                        # a again, within the window, b unused
+        assert retry.status_code == 200, retry.text
+        c = retry.json()["refresh_token"]
+        d = refresh(s, c).json()["refresh_token"]   # c used: a is now a grandparent of d
+        replay = refresh(s, a)
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+        assert refresh(s, d).json()["error"] == "invalid_grant"  # the family is gone
+        assert refresh(s, b).json()["error"] == "invalid_grant"  # the replaced successor too
+
+        # A replaced successor that shows up later means someone else holds it: family revoked.
+        a = login(s).json()["refresh_token"]
+        b = refresh(s, a).json()["refresh_token"]
+        c = refresh(s, a).json()["refresh_token"]   # grace: b replaced by c
+        assert refresh(s, b).json()["error"] == "invalid_grant"
+        assert refresh(s, c).json()["error"] == "invalid_grant"
+    finally:
+        s.stop()
