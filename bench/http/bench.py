@@ -137,14 +137,15 @@ def start_portcullis(args):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
     env["PORTCULLIS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    subprocess.run([args.bin, "user", "add", "alice", "--data-dir", data], input=PASSWORD + "\n",
-                   text=True, check=True, env=env, capture_output=True)
     log = open(os.path.join(data, "server.log"), "wb")
     proc = subprocess.Popen([args.bin, "serve", "--data-dir", data, "--listen",
                              f"127.0.0.1:{port}", "--tls", "off", "--set", "log.level=warn"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/healthz")
+    # After the first start (which creates the bootstrap admin), add the benchmark user.
+    subprocess.run([args.bin, "user", "add", "alice", "--data-dir", data], input=PASSWORD + "\n",
+                   text=True, check=True, env=env, capture_output=True)
     return proc, base, data
 
 

@@ -8,6 +8,7 @@
 #include "audit/audit_log.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
+#include "authn/throttle.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/worker_pool.h"
@@ -27,6 +28,7 @@ namespace portcullis::api {
 struct ApiMetrics {
   Counter* login_attempts = nullptr;       // {result}
   Counter* token_verifications = nullptr;  // {result}
+  Counter* lockouts = nullptr;             // {kind}
 };
 
 struct ApiContext {
@@ -36,6 +38,7 @@ struct ApiContext {
   token::TokenService* tokens = nullptr;
   authn::PasswordAuthenticator* passwords = nullptr;
   authn::ClientAuthenticator* client_authenticator = nullptr;
+  authn::Throttle* throttle = nullptr;  // brute-force defence for every password/secret check
   token::RefreshService* refresh = nullptr;
   token::RevocationSet* revocations = nullptr;
   token::UserStateCache* user_states = nullptr;

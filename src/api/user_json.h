@@ -9,6 +9,8 @@
 
 namespace portcullis::api {
 
-boost::json::object UserToJson(const store::User& user);
+// `locked_until`: the end of the latest lock on this user (any source, or the account), if any.
+boost::json::object UserToJson(const store::User& user,
+                               std::optional<UnixSeconds> locked_until = std::nullopt);
 
 }  // namespace portcullis::api

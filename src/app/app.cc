@@ -18,6 +18,7 @@
 #include "audit/audit_log.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
+#include "authn/throttle.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/worker_pool.h"
@@ -184,6 +185,19 @@ password::Argon2Params HasherParams(const config::Config& config) {
   return p;
 }
 
+authn::LockoutPolicy LockoutPolicyFrom(const config::Config& config) {
+  authn::LockoutPolicy p;
+  p.max_failures = config.lockout.max_failures;
+  p.base_lock_s = config.lockout.base_lock_s;
+  p.max_lock_s = config.lockout.max_lock_s;
+  p.account_max_failures = config.lockout.account_max_failures;
+  p.account_window_s = config.lockout.account_window_s;
+  p.known_source_days = config.lockout.known_source_days;
+  p.ip_max_failures = config.lockout.ip_max_failures;
+  p.ip_window_s = config.lockout.ip_window_s;
+  return p;
+}
+
 password::PolicyOptions PolicyFrom(const config::Config& config) {
   password::PolicyOptions p;
   p.min_length = config.password.min_length;
@@ -278,6 +292,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                       config.tokens.refresh_reuse_grace_s};
   token::RefreshService refresh(**store, refresh_policy, clock, random);
   authn::ClientAuthenticator client_authenticator(**store);
+  Result<std::unique_ptr<authn::Throttle>> throttle =
+      authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
+  if (!throttle.ok()) return fail(throttle.status());
   audit::AuditLog audit_log(**store, clock);
 
   Metrics metrics;
@@ -287,7 +304,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                                "Password logins by result", {"result"});
   Counter& token_verifications = metrics.AddCounter(
       "portcullis_token_verifications_total", "Access token verifications by result", {"result"});
-  metrics.AddCounter("portcullis_lockouts_total", "Lockouts by kind", {"kind"});
+  Counter& lockouts = metrics.AddCounter("portcullis_lockouts_total",
+                                         "Lockouts and throttle trips by kind", {"kind"});
 
   WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
   WorkerPool db_pool("db", config.database.pool_size, kDbQueue);
@@ -303,6 +321,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.tokens = &tokens;
   ctx.passwords = &passwords;
   ctx.client_authenticator = &client_authenticator;
+  ctx.throttle = throttle->get();
+  ctx.counters.lockouts = &lockouts;
   ctx.refresh = &refresh;
   ctx.revocations = &revocations;
   ctx.user_states = &user_states;
@@ -351,6 +371,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   store::Store* db = store->get();
   const std::int64_t max_token_lifetime_s = config.tokens.access_ttl_s + config.tokens.leeway_s;
   const std::int64_t rotation_days = config.tokens.key_rotation_days;
+  authn::Throttle* throttle_ptr = throttle->get();
   PeriodicTask housekeeping(std::chrono::seconds(60), [&, key_manager, db] {
     UnixSeconds now = clock.Now();
     if (key_manager->RotationDue(now, rotation_days)) {
@@ -366,6 +387,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     revocations.Prune(now);
     (void)db->PruneRevokedJtis(now - config.tokens.leeway_s);
     (void)refresh.Prune();
+    (void)throttle_ptr->Prune();
   });
 
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);

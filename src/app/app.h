@@ -10,6 +10,7 @@
 #include <ostream>
 #include <string>
 
+#include "authn/throttle.h"
 #include "base/secret.h"
 #include "base/status.h"
 #include "config/config.h"
@@ -35,6 +36,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config);
 
 password::Argon2Params HasherParams(const config::Config& config);
 password::PolicyOptions PolicyFrom(const config::Config& config);
+authn::LockoutPolicy LockoutPolicyFrom(const config::Config& config);
 
 // On an empty database, creates user `admin` with role `admin`: password from
 // PORTCULLIS_ADMIN_PASSWORD (must satisfy the password policy), else a random one printed once

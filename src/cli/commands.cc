@@ -10,6 +10,8 @@
 #include "api/user_json.h"
 #include "app/app.h"
 #include "app/library_versions.h"
+#include "audit/audit_log.h"
+#include "authn/throttle.h"
 #include "authn/username.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -193,6 +195,7 @@ int RunUserList(const CommonOptions& options, bool json) {
     std::cerr << "portcullis: " << store.status().message() << "\n";
     return 1;
   }
+  SystemClock clock;
   std::vector<store::User> users;
   std::string cursor;
   while (true) {
@@ -205,14 +208,20 @@ int RunUserList(const CommonOptions& options, bool json) {
     if (!page->next_cursor) break;
     cursor = *page->next_cursor;
   }
+  // Lock state as the store holds it (a running server writes every change through).
+  Result<std::unique_ptr<authn::Throttle>> throttle =
+      authn::Throttle::Create(**store, app::LockoutPolicyFrom(*config), clock);
+  auto locked_until = [&](const store::User& u) -> std::optional<UnixSeconds> {
+    return throttle.ok() ? (*throttle)->LockedUntil(u.username) : std::nullopt;
+  };
   if (json) {
     boost::json::array out;
-    for (const store::User& u : users) out.push_back(api::UserToJson(u));
+    for (const store::User& u : users) out.push_back(api::UserToJson(u, locked_until(u)));
     std::cout << boost::json::serialize(out) << "\n";
     return 0;
   }
-  std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", "ID", "USERNAME", "ROLES", "DISABLED",
-              "LAST LOGIN");
+  std::printf("%-36s  %-24s  %-20s  %-8s  %-20s  %s\n", "ID", "USERNAME", "ROLES", "DISABLED",
+              "LOCKED UNTIL", "LAST LOGIN");
   for (const store::User& u : users) {
     std::string roles;
     for (const std::string& r : u.roles) roles += (roles.empty() ? "" : ",") + r;
@@ -220,6 +229,36 @@ int RunUserList(const CommonOptions& options, bool json) {
                 u.disabled ? "yes" : "no",
                 u.last_login_at ? FormatRfc3339(*u.last_login_at).c_str() : "-");
   }
+  return 0;
+}
+
+int RunUserUnlock(const CommonOptions& options, const std::string& username) {
+  std::optional<config::Config> config = LoadConfigOrReport(options);
+  if (!config) return kExitConfigError;
+  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return 1;
+  }
+  Result<store::User> user = (*store)->FindUserByUsername(username);
+  if (!user.ok()) {
+    std::cerr << "portcullis: no such user\n";
+    return 1;
+  }
+  SystemClock clock;
+  Result<std::unique_ptr<authn::Throttle>> throttle =
+      authn::Throttle::Create(**store, app::LockoutPolicyFrom(*config), clock);
+  if (!throttle.ok() || !(*throttle)->Unlock(user->username).ok()) {
+    std::cerr << "portcullis: could not clear the lock state\n";
+    return 1;
+  }
+  audit::AuditContext actor;
+  actor.actor = "cli";
+  audit::AuditLog(**store, clock)
+      .Record("user.unlocked", actor, user->id, {{"username", user->username}});
+  std::cout << "unlocked " << user->username
+            << " (a running server drops its in-memory copy at its next restart; use POST "
+               "/v1/users/{id}/unlock for an immediate effect)\n";
   return 0;
 }
 

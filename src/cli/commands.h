@@ -41,6 +41,7 @@ int RunMigrate(const CommonOptions& options);
 int RunUserAdd(const CommonOptions& options, const UserAddOptions& add);
 int RunUserList(const CommonOptions& options, bool json);
 int RunVersion(bool json);
+int RunUserUnlock(const CommonOptions& options, const std::string& username);
 int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& create);
 int RunClientList(const CommonOptions& options, bool json);
 int RunClientDelete(const CommonOptions& options, const std::string& client_id);

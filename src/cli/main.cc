@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", audit_opts.limit, "at most this many events (default 100)");
   audit->add_flag("--json", audit_opts.json, "print JSON");
 
+  std::string unlock_username;
+  CLI::App* user_unlock = user->add_subcommand("unlock", "clear every lock and counter of a user");
+  add_common(user_unlock);
+  user_unlock->add_option("username", unlock_username, "the user to unlock")->required();
+
   // version
   bool version_json = false;
   CLI::App* version =
@@ -106,6 +111,7 @@ int main(int argc, char** argv) {
     if (*migrate) return portcullis::cli::RunMigrate(common);
     if (*user_add) return portcullis::cli::RunUserAdd(common, add_opts);
     if (*user_list) return portcullis::cli::RunUserList(common, list_json);
+    if (*user_unlock) return portcullis::cli::RunUserUnlock(common, unlock_username);
     if (*version) return portcullis::cli::RunVersion(version_json);
     if (*client_create) return portcullis::cli::RunClientCreate(common, client_opts);
     if (*client_list) return portcullis::cli::RunClientList(common, client_list_json);

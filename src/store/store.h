@@ -1,8 +1,8 @@
 // Storage ports: the interfaces through which the rest of Portcullis reads and writes durable
 // state (users, roles, signing keys, refresh tokens, OAuth2 clients, the access-token revocation
-// list, the audit log). Implementations live in store/sqlite/ (and later store/postgres/,
-// store/memory/); src/app/ chooses one. Only std and base types appear here, so callers never
-// see a database API.
+// list, the audit log, brute-force throttle state). Implementations live in store/sqlite/ (and
+// later store/postgres/, store/memory/); src/app/ chooses one. Only std and base types appear here,
+// so callers never see a database API.
 //
 // Errors are canonical Status codes: kNotFound (no such row), kAlreadyExists (a unique key would
 // be violated), kUnavailable (database busy or locked; retry), kFailedPrecondition (schema newer
@@ -314,13 +314,69 @@ class AuditStore {
   virtual Result<AuditPage> ListAudit(const AuditFilter& filter) = 0;
 };
 
+// Brute-force defence state (DESIGN.md §5), one row per key. Keys are built by authn::Throttle:
+// "pair:<normalized user>|<source ip>", "account:<normalized user>", "ip:<source ip>". An IP never
+// contains '|', so the user part of a pair key ends at its last '|'.
+struct ThrottleRecord {
+  std::string key;
+  std::int64_t failures = 0;     // consecutive (pair) or within the window (account, ip)
+  UnixSeconds window_start = 0;  // start of the counting window (account, ip); 0 for pairs
+  UnixSeconds locked_until = 0;  // refused while now < locked_until; 0 = never locked
+  std::int64_t lock_level = 0;   // locks started so far (drives the doubling); 0 = none
+  UnixSeconds updated_at = 0;    // last change; drives pruning and loading at start-up
+
+  friend bool operator==(const ThrottleRecord&, const ThrottleRecord&) = default;
+};
+
+class ThrottleStore {
+ public:
+  virtual ~ThrottleStore() = default;
+
+  // The record stored under `key`, or nullopt if there is none.
+  virtual Result<std::optional<ThrottleRecord>> GetThrottle(std::string_view key) = 0;
+
+  // Inserts the record or replaces every field of the one with the same key, in one atomic
+  // statement (instances sharing a database never see a half-written record). kInvalidArgument
+  // if the key is empty.
+  virtual Status PutThrottle(const ThrottleRecord& record) = 0;
+
+  // Deletes the record; deleting an absent key is OK (idempotent).
+  virtual Status DeleteThrottle(std::string_view key) = 0;
+
+  // Every record with updated_at >= updated_since, ordered by key (for loading at start-up).
+  virtual Result<std::vector<ThrottleRecord>> ListThrottles(UnixSeconds updated_since) = 0;
+
+  // Deletes records with updated_at < stale_before; returns how many. Locks are not consulted:
+  // the caller picks stale_before at least the longest lock before now (a lock always ends
+  // within max_lock_s or the ip window of its record's updated_at).
+  virtual Result<int> PruneThrottles(UnixSeconds stale_before) = 0;
+
+  // Admin unlock: deletes "account:<u>" and every "pair:<u>|<ip>" of exactly this normalized
+  // username (not those of a username that merely starts with it); returns how many.
+  virtual Result<int> DeleteThrottlesForUser(std::string_view normalized_username) = 0;
+
+  // Remembers that `normalized_username` logged in successfully from `network_key` (a
+  // SourceNetworkKey, e.g. "203.0.113.0/24") at `at`. Upsert; a later `at` wins, an earlier one
+  // never moves the time back.
+  virtual Status RecordKnownSource(std::string_view normalized_username,
+                                   std::string_view network_key, UnixSeconds at) = 0;
+
+  // True when the user logged in successfully from `network_key` at or after `since`.
+  virtual Result<bool> IsKnownSource(std::string_view normalized_username,
+                                     std::string_view network_key, UnixSeconds since) = 0;
+
+  // Deletes known sources last used before `stale_before`; returns how many.
+  virtual Result<int> PruneKnownSources(UnixSeconds stale_before) = 0;
+};
+
 // The whole store: all ports plus schema management.
 class Store : public UserStore,
               public RoleStore,
               public SigningKeyStore,
               public TokenStore,
               public ClientStore,
-              public AuditStore {
+              public AuditStore,
+              public ThrottleStore {
  public:
   // Runs a trivial query; OK when the database answers (for /readyz).
   virtual Status Ping() = 0;

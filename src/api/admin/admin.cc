@@ -251,6 +251,30 @@ boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::R
       boost::json::object{{"kid", **kid}, {"alg", jose::ToString(ctx.keys->active_alg())}});
 }
 
+// ---------------------------------------------------------------- users
+
+boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "users:write");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  auto id = std::make_shared<std::string>(req.path_params["id"]);
+  auto audit_context =
+      std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
+  ApiContext* c = &ctx;
+  auto job = [c, id, audit_context]() -> int {
+    Result<store::User> user = c->store->FindUserById(*id);
+    if (!user.ok()) return user.status().code() == StatusCode::kNotFound ? 404 : 503;
+    std::optional<UnixSeconds> was = c->throttle->LockedUntil(user->username);
+    if (!c->throttle->Unlock(user->username).ok()) return 503;
+    c->audit->Record("user.unlocked", *audit_context, user->id,
+                     {{"username", user->username}, {"was_locked", was.has_value()}});
+    return 204;
+  };
+  std::optional<int> status = co_await http::RunOn(*ctx.db_pool, job);
+  if (!status || *status == 503) co_return Unavailable();
+  if (*status == 404) co_return NotFound("no such user");
+  co_return http::Response{bhttp::status::no_content, 11};
+}
+
 // ---------------------------------------------------------------- audit
 
 boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Request& req) {

@@ -24,6 +24,9 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
 boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Request& req);
 boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::Request& req);
 boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Request& req);
+// POST /v1/users/{id}/unlock (users:write): clears every lock and counter of the user (all
+// sources and the account-wide back-off); audited as user.unlocked. 204, or 404.
+boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::Request& req);
 
 // Shapes shared with the CLI.
 boost::json::object ClientToJson(const store::Client& client);

@@ -5,6 +5,7 @@
 
 #include "api/authz.h"
 #include "api/credentials.h"
+#include "api/throttle_events.h"
 #include "base/log.h"
 #include "crypto/sha256.h"
 #include "http/offload.h"
@@ -119,8 +120,9 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
 }
 
 struct PasswordChangeOutcome {
-  int status = 204;  // 204, 400 (wrong current password / policy), 503
+  int status = 204;  // 204, 400 (wrong current password / policy), 429, 503
   std::string detail;
+  std::int64_t retry_after_s = 0;
 };
 
 boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, http::Request& req) {
@@ -155,7 +157,22 @@ boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, htt
   ApiContext* c = &ctx;
   auto job = [c, username, user_id, current_pw, new_pw, audit_context] {
     PasswordChangeOutcome out;
+    authn::Admission admission = c->throttle->Admit(*username, audit_context->client_ip);
+    if (!admission.allowed) {
+      RecordRefusal(*c, admission, *audit_context, *username);
+      out.status = 429;
+      out.retry_after_s = admission.retry_after_s;
+      return out;
+    }
     authn::PasswordLogin login = c->passwords->Authenticate(*username, current_pw->reveal());
+    if (login.error == authn::AuthnError::kStoreUnavailable ||
+        login.error == authn::AuthnError::kBadStoredHash) {
+      c->throttle->Abandon(admission.ticket);
+    } else {
+      RecordThrottleOutcome(
+          *c, c->throttle->Complete(admission.ticket, login.error == authn::AuthnError::kOk),
+          *audit_context, *username);
+    }
     if (login.error != authn::AuthnError::kOk || login.user.id != *user_id) {
       out.status = login.error == authn::AuthnError::kStoreUnavailable ? 503 : 400;
       out.detail = "the current password is not correct";
@@ -180,6 +197,14 @@ boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, htt
   std::optional<PasswordChangeOutcome> outcome = co_await http::RunOn(*ctx.hash_pool, job);
   if (!outcome || outcome->status == 503) co_return Unavailable();
   if (outcome->status == 400) co_return BadRequest(outcome->detail);
+  if (outcome->status == 429) {
+    http::Response res =
+        http::ProblemResponse(bhttp::status::too_many_requests, "Too Many Requests",
+                              "too many failed attempts; retry later");
+    res.set(bhttp::field::retry_after,
+            std::to_string(std::max<std::int64_t>(1, outcome->retry_after_s)));
+    co_return res;
+  }
   co_return NoContent();
 }
 

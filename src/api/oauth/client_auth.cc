@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "api/authz.h"
 #include "api/oauth/oauth_error.h"
+#include "api/throttle_events.h"
 #include "authn/basic_credentials.h"
 #include "authn/client_authenticator.h"
 #include "base/log.h"
@@ -75,13 +77,41 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     co_return PublicClient();
   }
 
-  authn::ClientAuthenticator* authenticator = ctx.client_authenticator;
-  auto id = std::make_shared<std::string>(client_id);
-  auto job = [authenticator, id, secret] {
-    return authenticator->Authenticate(*id, secret->reveal());
+  // Client secrets get the same brute-force defence as passwords (DESIGN §5), under their own
+  // namespace so a client id can never collide with a username.
+  struct Checked {
+    authn::ClientAuthOutcome outcome;
+    std::int64_t retry_after_s = 0;
   };
-  std::optional<authn::ClientAuthOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
-  if (!outcome) co_return HashPoolFull();
+  ApiContext* c = &ctx;
+  auto id = std::make_shared<std::string>(client_id);
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
+  auto job = [c, id, secret, audit_context] {
+    Checked out;
+    std::string throttle_key = "client:" + *id;
+    authn::Admission admission = c->throttle->Admit(throttle_key, audit_context->client_ip);
+    if (!admission.allowed) {
+      out.retry_after_s = admission.retry_after_s;
+      RecordRefusal(*c, admission, *audit_context, throttle_key);
+      return out;
+    }
+    out.outcome = c->client_authenticator->Authenticate(*id, secret->reveal());
+    if (out.outcome.error == authn::ClientAuthError::kStoreUnavailable) {
+      c->throttle->Abandon(admission.ticket);
+    } else {
+      RecordThrottleOutcome(
+          *c,
+          c->throttle->Complete(admission.ticket, out.outcome.error == authn::ClientAuthError::kOk),
+          *audit_context, throttle_key);
+    }
+    return out;
+  };
+  std::optional<Checked> checked = co_await http::RunOn(*ctx.db_pool, job);
+  if (!checked) co_return HashPoolFull();
+  if (checked->retry_after_s > 0) {
+    co_return PasswordGrantFailure(authn::AuthnError::kLocked, checked->retry_after_s);
+  }
+  const authn::ClientAuthOutcome* outcome = &checked->outcome;
   if (outcome->error != authn::ClientAuthError::kOk) {
     log::Info("client_auth.failed", {{"client_id", client_id},
                                      {"reason", authn::ToString(outcome->error)},

@@ -25,7 +25,7 @@ http::Response HashPoolFull() {
   return res;
 }
 
-http::Response PasswordGrantFailure(authn::AuthnError error) {
+http::Response PasswordGrantFailure(authn::AuthnError error, std::int64_t retry_after_s) {
   using authn::AuthnError;
   switch (error) {
     case AuthnError::kUnknownUser:
@@ -42,7 +42,7 @@ http::Response PasswordGrantFailure(authn::AuthnError error) {
       http::Response res =
           http::OAuthErrorResponse(bhttp::status::too_many_requests, "temporarily_unavailable",
                                    "too many failed attempts; retry later");
-      res.set(bhttp::field::retry_after, kRetryAfterSeconds);
+      res.set(bhttp::field::retry_after, std::to_string(retry_after_s < 1 ? 1 : retry_after_s));
       return res;
     }
     case AuthnError::kStoreUnavailable:

@@ -15,7 +15,8 @@ namespace portcullis::api {
 http::Response InvalidRequest(std::string_view description);
 // A failed password grant: 400 invalid_grant for bad credentials and disabled users alike,
 // 429 temporarily_unavailable + Retry-After when locked/throttled, 503 when the store failed.
-http::Response PasswordGrantFailure(authn::AuthnError error);
+// `retry_after_s` is the Retry-After of a 429 (locked/throttled).
+http::Response PasswordGrantFailure(authn::AuthnError error, std::int64_t retry_after_s = 1);
 // The hash worker pool is full: 503 temporarily_unavailable + Retry-After.
 http::Response HashPoolFull();
 

@@ -7,6 +7,7 @@
 #include "api/authz.h"
 #include "api/oauth/client_auth.h"
 #include "api/oauth/oauth_error.h"
+#include "api/throttle_events.h"
 #include "authz/permission.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -89,6 +90,7 @@ http::Response TokenResponse(const token::IssuedAccessToken& access,
 
 struct PasswordGrantOutcome {
   authn::PasswordLogin login;
+  std::int64_t retry_after_s = 0;                  // refused by the throttle (no hash computed)
   std::optional<std::vector<std::string>> scopes;  // nullopt: invalid_scope
   std::string refresh_token;                       // empty when issuing failed
   bool store_failed = false;
@@ -120,7 +122,29 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   ApiContext* c = &ctx;
   auto job = [c, secret, name, wanted, audit_context, client_id] {
     PasswordGrantOutcome out;
+    // DESIGN §5: check and reserve in one step; a refusal computes no hash, right password or not.
+    authn::Admission admission = c->throttle->Admit(*name, audit_context->client_ip);
+    if (!admission.allowed) {
+      out.login.error = admission.kind == authn::ThrottleKind::kIp ? authn::AuthnError::kThrottled
+                                                                   : authn::AuthnError::kLocked;
+      out.retry_after_s = admission.retry_after_s;
+      RecordRefusal(*c, admission, *audit_context, *name);
+      return out;
+    }
     out.login = c->passwords->Authenticate(*name, secret->reveal());
+    switch (out.login.error) {
+      case authn::AuthnError::kOk:
+      case authn::AuthnError::kUnknownUser:
+      case authn::AuthnError::kBadPassword:
+      case authn::AuthnError::kDisabled:
+        RecordThrottleOutcome(
+            *c, c->throttle->Complete(admission.ticket, out.login.error == authn::AuthnError::kOk),
+            *audit_context, *name);
+        break;
+      default:
+        c->throttle->Abandon(admission.ticket);  // no verdict on the password
+        break;
+    }
     if (out.login.error != authn::AuthnError::kOk) {
       c->audit->Record("login.failed", *audit_context, "",
                        {{"username", *name},
@@ -157,7 +181,7 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   const authn::PasswordLogin& login = outcome->login;
   if (login.error != authn::AuthnError::kOk) {
     ctx.counters.login_attempts->Inc({std::string(authn::ToString(login.error))});
-    co_return PasswordGrantFailure(login.error);
+    co_return PasswordGrantFailure(login.error, outcome->retry_after_s);
   }
   if (!outcome->scopes) {
     ctx.counters.login_attempts->Inc({"invalid_scope"});

@@ -108,6 +108,9 @@ class Connection {
 
  private:
   explicit Connection(DbPtr db) : db_(std::move(db)) {}
+  static int OnBusy(void* self, int attempt);  // sqlite3_busy_handler callback
+
+  int busy_timeout_ms_ = 0;
 
   std::unordered_map<std::string, StmtPtr> statements_;
   DbPtr db_;  // declared last: destroyed after the statements are finalized

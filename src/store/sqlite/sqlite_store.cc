@@ -160,6 +160,35 @@ constexpr std::string_view kListAudit =
     "  AND (?3 IS NULL OR actor = ?3 OR subject = ?3) AND (?4 IS NULL OR id < ?4) "
     "ORDER BY id DESC LIMIT ?5";
 
+#define PORTCULLIS_THROTTLE_COLUMNS \
+  "key, failures, window_start, locked_until, lock_level, updated_at "
+constexpr std::string_view kGetThrottle =
+    "SELECT " PORTCULLIS_THROTTLE_COLUMNS "FROM throttles WHERE key = ?1";
+// One statement: instances sharing the database never interleave a half-written record.
+constexpr std::string_view kPutThrottle =
+    "INSERT INTO throttles (" PORTCULLIS_THROTTLE_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
+    "window_start = excluded.window_start, locked_until = excluded.locked_until, "
+    "lock_level = excluded.lock_level, updated_at = excluded.updated_at";
+constexpr std::string_view kListThrottles =
+    "SELECT " PORTCULLIS_THROTTLE_COLUMNS "FROM throttles WHERE updated_at >= ?1 ORDER BY key";
+#undef PORTCULLIS_THROTTLE_COLUMNS
+constexpr std::string_view kDeleteThrottle = "DELETE FROM throttles WHERE key = ?1";
+constexpr std::string_view kPruneThrottles = "DELETE FROM throttles WHERE updated_at < ?1";
+// Keys in [?1, ?2): the caller filters out pairs of longer usernames sharing the prefix.
+constexpr std::string_view kThrottleKeysInRange =
+    "SELECT key FROM throttles WHERE key >= ?1 AND key < ?2 ORDER BY key";
+constexpr std::string_view kRecordKnownSource =
+    "INSERT INTO known_sources (username_normalized, network_key, last_success_at) "
+    "VALUES (?1, ?2, ?3) ON CONFLICT (username_normalized, network_key) "
+    "DO UPDATE SET last_success_at = MAX(last_success_at, excluded.last_success_at)";
+constexpr std::string_view kIsKnownSource =
+    "SELECT 1 FROM known_sources "
+    "WHERE username_normalized = ?1 AND network_key = ?2 AND last_success_at >= ?3";
+constexpr std::string_view kPruneKnownSources =
+    "DELETE FROM known_sources WHERE last_success_at < ?1";
+
 constexpr std::string_view kPing = "SELECT 1";
 constexpr const char* kCreateSchemaMigrations =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -351,6 +380,17 @@ AuditEvent ReadAuditEvent(const Statement& stmt) {
   event.request_id = stmt.ColumnText(7);
   event.details_json = stmt.ColumnText(8);
   return event;
+}
+
+ThrottleRecord ReadThrottleRecord(const Statement& stmt) {
+  ThrottleRecord record;
+  record.key = stmt.ColumnText(0);
+  record.failures = stmt.ColumnInt64(1);
+  record.window_start = stmt.ColumnInt64(2);
+  record.locked_until = stmt.ColumnInt64(3);
+  record.lock_level = stmt.ColumnInt64(4);
+  record.updated_at = stmt.ColumnInt64(5);
+  return record;
 }
 
 // The highest applied migration on this connection, 0 if schema_migrations doesn't exist yet.
@@ -897,6 +937,117 @@ class SqliteStore final : public Store {
       page.next_cursor = std::to_string(page.items.back().id);
     }
     return page;
+  }
+
+  Result<std::optional<ThrottleRecord>> GetThrottle(std::string_view key) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kGetThrottle);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<ThrottleRecord>();
+    return std::optional<ThrottleRecord>(ReadThrottleRecord(*stmt));
+  }
+
+  Status PutThrottle(const ThrottleRecord& record) override {
+    if (record.key.empty()) return InvalidArgumentError("throttle key is empty");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kPutThrottle);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, record.key)
+        .BindInt64(2, record.failures)
+        .BindInt64(3, record.window_start)
+        .BindInt64(4, record.locked_until)
+        .BindInt64(5, record.lock_level)
+        .BindInt64(6, record.updated_at);
+    return stmt->Run();
+  }
+
+  Status DeleteThrottle(std::string_view key) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kDeleteThrottle);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key);
+    return stmt->Run();
+  }
+
+  Result<std::vector<ThrottleRecord>> ListThrottles(UnixSeconds updated_since) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListThrottles);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, updated_since);
+    std::vector<ThrottleRecord> records;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      records.push_back(ReadThrottleRecord(*stmt));
+    }
+    return records;
+  }
+
+  Result<int> PruneThrottles(UnixSeconds stale_before) override {
+    return RunTimedDelete(kPruneThrottles, stale_before);
+  }
+
+  Result<int> DeleteThrottlesForUser(std::string_view normalized_username) override {
+    // Pair keys of this user are "pair:<user>|<ip>": the range ["pair:<user>|", "pair:<user>}")
+    // ('}' follows '|') holds them, plus pairs of usernames extending "<user>|", which keep a
+    // '|' after the prefix and are skipped.
+    const std::string account_key = "account:" + std::string(normalized_username);
+    const std::string pair_prefix = "pair:" + std::string(normalized_username) + "|";
+    std::string pair_end = pair_prefix;
+    pair_end.back() = '}';
+
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    std::vector<std::string> keys = {account_key};
+    {
+      Result<Statement> select = connection->Prepare(kThrottleKeysInRange);
+      if (!select.ok()) return select.status();
+      select->BindText(1, pair_prefix).BindText(2, pair_end);
+      while (true) {
+        Result<bool> row = select->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        std::string key = select->ColumnText(0);
+        if (key.find('|', pair_prefix.size()) == std::string::npos) keys.push_back(std::move(key));
+      }
+    }
+    std::int64_t deleted = 0;
+    for (const std::string& key : keys) {
+      Result<Statement> remove = connection->Prepare(kDeleteThrottle);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, key);
+      if (Status s = remove->Run(); !s.ok()) return s;
+      deleted += remove->Changes();
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return ChangesAsInt(deleted);
+  }
+
+  Status RecordKnownSource(std::string_view normalized_username, std::string_view network_key,
+                           UnixSeconds at) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kRecordKnownSource);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, normalized_username).BindText(2, network_key).BindInt64(3, at);
+    return stmt->Run();
+  }
+
+  Result<bool> IsKnownSource(std::string_view normalized_username, std::string_view network_key,
+                             UnixSeconds since) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kIsKnownSource);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, normalized_username).BindText(2, network_key).BindInt64(3, since);
+    return stmt->Step();
+  }
+
+  Result<int> PruneKnownSources(UnixSeconds stale_before) override {
+    return RunTimedDelete(kPruneKnownSources, stale_before);
   }
 
  private:

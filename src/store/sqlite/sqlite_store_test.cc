@@ -99,6 +99,8 @@ TEST(SqliteMigrationsTest, AreNumberedFromOneWithoutGaps) {
   EXPECT_EQ(migrations[0].name, "0001_init.sql");
   ASSERT_GE(migrations.size(), 2u);
   EXPECT_EQ(migrations[1].name, "0002_token_lifecycle.sql");
+  ASSERT_GE(migrations.size(), 3u);
+  EXPECT_EQ(migrations[2].name, "0003_throttle.sql");
 }
 
 TEST(SqliteStoreTest, FreshDatabaseIsAtVersionZeroAndMigrateAppliesEveryMigration) {

@@ -968,6 +968,161 @@ TYPED_TEST_P(StoreConformanceTest, ListAuditPagesNewestFirstWithTheLastIdAsCurso
   EXPECT_EQ(page_sizes, std::vector<std::size_t>({2, 2, 1}));
 }
 
+// ---- ThrottleStore ----
+
+TYPED_TEST_P(StoreConformanceTest, PutThrottleInsertsThenReplacesEveryField) {
+  ThrottleRecord record{.key = "pair:alice|203.0.113.7",
+                        .failures = 3,
+                        .window_start = 0,
+                        .locked_until = 0,
+                        .lock_level = 0,
+                        .updated_at = 1'000};
+  ASSERT_TRUE(this->store_->PutThrottle(record).ok());
+  Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle(record.key);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, record);
+
+  record.failures = 5;
+  record.window_start = 990;
+  record.locked_until = 1'060;
+  record.lock_level = 1;
+  record.updated_at = 1'001;
+  ASSERT_TRUE(this->store_->PutThrottle(record).ok());
+  got = this->store_->GetThrottle(record.key);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, record);
+}
+
+TYPED_TEST_P(StoreConformanceTest, UnknownThrottleKeyIsNulloptAndEmptyKeyIsInvalidArgument) {
+  Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle("ip:198.51.100.1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, std::nullopt);
+  EXPECT_TRUE(HasCode(this->store_->PutThrottle(ThrottleRecord{}), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteThrottleIsIdempotent) {
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:198.51.100.1", .updated_at = 5}).ok());
+  EXPECT_TRUE(this->store_->DeleteThrottle("ip:198.51.100.1").ok());
+  EXPECT_TRUE(this->store_->DeleteThrottle("ip:198.51.100.1").ok());
+  Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle("ip:198.51.100.1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, std::nullopt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListThrottlesReturnsRecordsUpdatedSinceOrderedByKey) {
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:b", .failures = 1, .updated_at = 100}).ok());
+  ASSERT_TRUE(
+      this->store_->PutThrottle({.key = "account:a", .failures = 2, .updated_at = 200}).ok());
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:a", .failures = 3, .updated_at = 99}).ok());
+  Result<std::vector<ThrottleRecord>> listed = this->store_->ListThrottles(100);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  std::vector<std::string> keys;
+  for (const ThrottleRecord& record : *listed) keys.push_back(record.key);
+  EXPECT_EQ(keys, std::vector<std::string>({"account:a", "ip:b"}));
+  EXPECT_EQ((*listed)[0].failures, 2);
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneThrottlesDeletesRowsUpdatedBeforeTheCutoff) {
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:old", .updated_at = 10}).ok());
+  ASSERT_TRUE(
+      this->store_->PutThrottle({.key = "ip:locked", .locked_until = 500, .updated_at = 99}).ok());
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:edge", .updated_at = 100}).ok());
+  Result<int> pruned = this->store_->PruneThrottles(100);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);
+  Result<std::vector<ThrottleRecord>> left = this->store_->ListThrottles(0);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].key, "ip:edge");
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteThrottlesForUserRemovesOnlyThatUsersPairsAndAccount) {
+  for (const char* key :
+       {"account:bob", "pair:bob|10.0.0.1", "pair:bob|2001:db8::1", "account:bobby",
+        "pair:bobby|10.0.0.1", "pair:bob|x|10.0.0.1", "pair:bo|10.0.0.1", "ip:10.0.0.1"}) {
+    ASSERT_TRUE(this->store_->PutThrottle({.key = key, .failures = 1, .updated_at = 1}).ok());
+  }
+  Result<int> deleted = this->store_->DeleteThrottlesForUser("bob");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 3);
+  Result<std::vector<ThrottleRecord>> left = this->store_->ListThrottles(0);
+  ASSERT_TRUE(left.ok());
+  std::vector<std::string> keys;
+  for (const ThrottleRecord& record : *left) keys.push_back(record.key);
+  // Bytewise key order: 'b' < '|'.
+  EXPECT_EQ(keys, std::vector<std::string>({"account:bobby", "ip:10.0.0.1", "pair:bobby|10.0.0.1",
+                                            "pair:bob|x|10.0.0.1", "pair:bo|10.0.0.1"}));
+  deleted = this->store_->DeleteThrottlesForUser("nobody");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0);
+}
+
+TYPED_TEST_P(StoreConformanceTest, KnownSourceIsKnownSinceItsLatestSuccessOnly) {
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "203.0.113.0/24", 1'000).ok());
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "203.0.113.0/24", 500).ok());  // older
+  Result<bool> known = this->store_->IsKnownSource("alice", "203.0.113.0/24", 1'000);
+  ASSERT_TRUE(known.ok()) << known.status().ToString();
+  EXPECT_TRUE(*known);
+  known = this->store_->IsKnownSource("alice", "203.0.113.0/24", 1'001);
+  ASSERT_TRUE(known.ok());
+  EXPECT_FALSE(*known);
+  known = this->store_->IsKnownSource("alice", "198.51.100.0/24", 0);
+  ASSERT_TRUE(known.ok());
+  EXPECT_FALSE(*known);
+  known = this->store_->IsKnownSource("mallory", "203.0.113.0/24", 0);
+  ASSERT_TRUE(known.ok());
+  EXPECT_FALSE(*known);
+
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "203.0.113.0/24", 2'000).ok());
+  known = this->store_->IsKnownSource("alice", "203.0.113.0/24", 1'500);
+  ASSERT_TRUE(known.ok());
+  EXPECT_TRUE(*known);
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneKnownSourcesDeletesThoseLastUsedBefore) {
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "203.0.113.0/24", 100).ok());
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "2001:db8::/64", 200).ok());
+  Result<int> pruned = this->store_->PruneKnownSources(200);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 1);
+  Result<bool> known = this->store_->IsKnownSource("alice", "2001:db8::/64", 0);
+  ASSERT_TRUE(known.ok());
+  EXPECT_TRUE(*known);
+  known = this->store_->IsKnownSource("alice", "203.0.113.0/24", 0);
+  ASSERT_TRUE(known.ok());
+  EXPECT_FALSE(*known);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentThrottleUpsertsOfOneKeyLeaveOneWholeRecord) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      const std::int64_t n = i + 1;
+      EXPECT_TRUE(this->store_
+                      ->PutThrottle({.key = "pair:carol|10.0.0.1",
+                                     .failures = n,
+                                     .window_start = n,
+                                     .locked_until = n,
+                                     .lock_level = n,
+                                     .updated_at = n})
+                      .ok());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle("pair:carol|10.0.0.1");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  const ThrottleRecord& record = **got;
+  // Every field comes from the same writer.
+  EXPECT_EQ(record.window_start, record.failures);
+  EXPECT_EQ(record.locked_until, record.failures);
+  EXPECT_EQ(record.lock_level, record.failures);
+  EXPECT_EQ(record.updated_at, record.failures);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
     UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
@@ -998,6 +1153,12 @@ REGISTER_TYPED_TEST_SUITE_P(
     ClientWithNoGrantTypesOrScopesRoundTrips, ListClientsPagesByClientIdUntilNoCursor,
     DeleteClientRevokesItsRefreshTokensOnly, AppendedAuditEventsGetIncreasingIdsAndRoundTrip,
     AuditDetailsMustBeAJsonObject, ListAuditFiltersBySinceTypeAndUser,
-    ListAuditPagesNewestFirstWithTheLastIdAsCursor);
+    ListAuditPagesNewestFirstWithTheLastIdAsCursor, PutThrottleInsertsThenReplacesEveryField,
+    UnknownThrottleKeyIsNulloptAndEmptyKeyIsInvalidArgument, DeleteThrottleIsIdempotent,
+    ListThrottlesReturnsRecordsUpdatedSinceOrderedByKey,
+    PruneThrottlesDeletesRowsUpdatedBeforeTheCutoff,
+    DeleteThrottlesForUserRemovesOnlyThatUsersPairsAndAccount,
+    KnownSourceIsKnownSinceItsLatestSuccessOnly, PruneKnownSourcesDeletesThoseLastUsedBefore,
+    ConcurrentThrottleUpsertsOfOneKeyLeaveOneWholeRecord);
 
 }  // namespace portcullis::store::testing

@@ -1,0 +1,518 @@
+#include "authn/throttle.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "base/ip.h"
+#include "base/log.h"
+
+namespace portcullis::authn {
+namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86'400;
+// Bounds the doubling arithmetic and catches unit mistakes (milliseconds given as seconds).
+constexpr std::int64_t kMaxLockCapS = 366 * kSecondsPerDay;
+// A known source already recorded this recently is not written to the store again.
+constexpr std::int64_t kKnownSourceRewriteS = 3'600;
+
+// The source of an attempt: the key of the pair and ip dimensions, and the "known source"
+// network. IPv6 sources are whole /64s: one end site holds 2^64 addresses, so per-address
+// counting would cost an attacker nothing.
+struct Source {
+  std::string key;
+  std::string network;
+};
+
+Source ParseSource(std::string_view text) {
+  if (std::optional<IpAddress> ip = ParseIp(text)) {
+    std::string network = SourceNetworkKey(*ip);
+    return Source{.key = ip->is_v6 ? network : ip->ToString(), .network = network};
+  }
+  // Not an address (the caller should never pass one): use it verbatim, minus the '|' that
+  // separates the user from the source in pair keys.
+  std::string raw(text);
+  std::replace(raw.begin(), raw.end(), '|', '?');
+  return Source{.key = raw, .network = raw};
+}
+
+std::string PairKey(std::string_view user, std::string_view source) {
+  return "pair:" + std::string(user) + "|" + std::string(source);
+}
+std::string AccountKey(std::string_view user) { return "account:" + std::string(user); }
+std::string IpKey(std::string_view source) { return "ip:" + std::string(source); }
+std::string KnownSourceCacheKey(std::string_view user, std::string_view network) {
+  return std::string(user) + "\n" + std::string(network);
+}
+
+bool IsEmpty(const store::ThrottleRecord& record) {
+  return record.failures == 0 && record.locked_until == 0 && record.lock_level == 0;
+}
+
+Status Positive(std::int64_t value, std::string_view key) {
+  if (value >= 1) return Status::Ok();
+  return InvalidArgumentError("lockout." + std::string(key) + " must be at least 1");
+}
+
+}  // namespace
+
+Status ValidateLockoutPolicy(const LockoutPolicy& policy) {
+  const std::pair<std::int64_t, std::string_view> counts[] = {
+      {policy.max_failures, "max_failures"},
+      {policy.base_lock_s, "base_lock_s"},
+      {policy.max_lock_s, "max_lock_s"},
+      {policy.account_max_failures, "account_max_failures"},
+      {policy.account_window_s, "account_window_s"},
+      {policy.ip_max_failures, "ip_max_failures"},
+      {policy.ip_window_s, "ip_window_s"},
+      {policy.retention_s, "retention_s"}};
+  for (const auto& [value, key] : counts) {
+    if (Status s = Positive(value, key); !s.ok()) return s;
+  }
+  if (policy.base_lock_s > policy.max_lock_s) {
+    return InvalidArgumentError("lockout.base_lock_s must not exceed lockout.max_lock_s");
+  }
+  if (policy.max_lock_s > kMaxLockCapS) {
+    return InvalidArgumentError("lockout.max_lock_s must be at most 366 days");
+  }
+  if (policy.known_source_days < 0) {
+    return InvalidArgumentError("lockout.known_source_days must not be negative");
+  }
+  return Status::Ok();
+}
+
+std::string_view ToString(ThrottleKind kind) {
+  switch (kind) {
+    case ThrottleKind::kNone:
+      return "none";
+    case ThrottleKind::kPair:
+      return "pair";
+    case ThrottleKind::kAccount:
+      return "account";
+    case ThrottleKind::kIp:
+      return "ip";
+  }
+  return "invalid";
+}
+
+Result<std::unique_ptr<Throttle>> Throttle::Create(store::ThrottleStore& store,
+                                                   const LockoutPolicy& policy,
+                                                   const Clock& clock) {
+  if (Status s = ValidateLockoutPolicy(policy); !s.ok()) return s;
+  LockoutPolicy effective = policy;
+  // Keep every entry at least as long as any lock or window it carries can matter.
+  effective.retention_s = std::max(
+      {policy.retention_s, policy.max_lock_s, policy.account_window_s, policy.ip_window_s});
+  std::unique_ptr<Throttle> throttle(new Throttle(store, effective, clock));
+  if (Status s = throttle->Load(); !s.ok()) return s;
+  return throttle;
+}
+
+Throttle::Throttle(store::ThrottleStore& store, const LockoutPolicy& policy, const Clock& clock)
+    : store_(store), policy_(policy), clock_(clock) {}
+
+Status Throttle::Load() {
+  const UnixSeconds now = clock_.Now();
+  Result<std::vector<store::ThrottleRecord>> records =
+      store_.ListThrottles(now - policy_.retention_s);
+  if (!records.ok()) return records.status();
+  std::lock_guard lock(mu_);
+  for (store::ThrottleRecord& record : *records) {
+    std::string key = record.key;
+    entries_[std::move(key)] = Entry{.record = std::move(record), .in_flight = 0};
+  }
+  return Status::Ok();
+}
+
+bool Throttle::IsKnownSource(const std::string& username, const std::string& network_key) {
+  if (policy_.known_source_days == 0) return false;
+  const UnixSeconds since = clock_.Now() - policy_.known_source_days * kSecondsPerDay;
+  {
+    std::lock_guard lock(mu_);
+    auto it = known_sources_.find(KnownSourceCacheKey(username, network_key));
+    if (it != known_sources_.end() && it->second >= since) return true;
+  }
+  Result<bool> known = store_.IsKnownSource(username, network_key, since);
+  if (!known.ok()) {
+    // Fail closed: without the exemption the account lock applies.
+    log::Warn("throttle.store_read_failed", {{"error", known.status().message()}});
+    return false;
+  }
+  return *known;
+}
+
+bool Throttle::AccountRefuses(const std::string& account_key, UnixSeconds now) const {
+  auto it = entries_.find(account_key);
+  if (it == entries_.end()) return false;
+  const Entry& entry = it->second;
+  if (now < entry.record.locked_until) return true;
+  const bool window_open = now < entry.record.window_start + policy_.account_window_s;
+  const std::int64_t failures = window_open ? entry.record.failures : 0;
+  // After a lock in this window, each further attempt is the last one before the next lock.
+  const std::int64_t remaining =
+      failures < policy_.account_max_failures ? policy_.account_max_failures - failures : 1;
+  return entry.in_flight >= remaining;
+}
+
+std::optional<Throttle::Refusal> Throttle::Check(const std::string& pair_key,
+                                                 const std::string& account_key,
+                                                 const std::string& ip_key, bool account_applies,
+                                                 UnixSeconds now) const {
+  std::optional<Refusal> refusal;
+  const auto consider = [&](ThrottleKind kind, UnixSeconds until) {
+    if (!refusal.has_value() || until > refusal->until) refusal = Refusal{kind, until};
+  };
+  if (auto it = entries_.find(pair_key); it != entries_.end()) {
+    const Entry& entry = it->second;
+    if (now < entry.record.locked_until) {
+      consider(ThrottleKind::kPair, entry.record.locked_until);
+    } else {
+      const std::int64_t remaining = entry.record.failures < policy_.max_failures
+                                         ? policy_.max_failures - entry.record.failures
+                                         : 1;
+      if (entry.in_flight >= remaining) consider(ThrottleKind::kPair, 0);
+    }
+  }
+  if (account_applies) {
+    if (auto it = entries_.find(account_key); it != entries_.end()) {
+      if (now < it->second.record.locked_until) {
+        consider(ThrottleKind::kAccount, it->second.record.locked_until);
+      } else if (AccountRefuses(account_key, now)) {
+        consider(ThrottleKind::kAccount, 0);
+      }
+    }
+  }
+  if (auto it = entries_.find(ip_key); it != entries_.end()) {
+    const Entry& entry = it->second;
+    if (now < entry.record.locked_until) {
+      consider(ThrottleKind::kIp, entry.record.locked_until);
+    } else {
+      const bool window_open = now < entry.record.window_start + policy_.ip_window_s;
+      const std::int64_t failures = window_open ? entry.record.failures : 0;
+      if (entry.in_flight >= policy_.ip_max_failures - failures) consider(ThrottleKind::kIp, 0);
+    }
+  }
+  return refusal;
+}
+
+Admission Throttle::Admit(std::string_view username, std::string_view source_ip) {
+  const std::string user = store::NormalizeUsername(username);
+  const Source source = ParseSource(source_ip);
+  const std::string pair_key = PairKey(user, source.key);
+  const std::string account_key = AccountKey(user);
+  const std::string ip_key = IpKey(source.key);
+
+  // The known-source lookup may read the store, so it runs outside the mutex and only when the
+  // account would refuse; the decision is then taken again from scratch, atomically.
+  bool known = false;
+  bool known_checked = false;
+  Admission admission;
+  std::set<std::string> dirty;
+  while (true) {
+    std::unique_lock lock(mu_);
+    const UnixSeconds now = clock_.Now();
+    if (!known_checked && AccountRefuses(account_key, now)) {
+      lock.unlock();
+      known = IsKnownSource(user, source.network);
+      known_checked = true;
+      continue;
+    }
+    const bool account_applies = !known;
+    std::optional<Refusal> refusal = Check(pair_key, account_key, ip_key, account_applies, now);
+    if (!refusal.has_value()) {
+      for (const std::string* key : {&pair_key, &account_key, &ip_key}) {
+        if (key == &account_key && !account_applies) continue;
+        Entry& entry = entries_[*key];
+        entry.record.key = *key;
+        ++entry.in_flight;
+      }
+      const std::uint64_t ticket = next_ticket_++;
+      reservations_.emplace(ticket, Reservation{.pair_key = pair_key,
+                                                .account_key = account_key,
+                                                .ip_key = ip_key,
+                                                .username = user,
+                                                .network_key = source.network,
+                                                .account_reserved = account_applies,
+                                                .admitted_at = now});
+      ++stats_.admitted;
+      admission.allowed = true;
+      admission.ticket = ticket;
+      return admission;
+    }
+    switch (refusal->kind) {
+      case ThrottleKind::kPair:
+        ++stats_.refused_pair;
+        break;
+      case ThrottleKind::kAccount:
+        ++stats_.refused_account;
+        break;
+      case ThrottleKind::kIp:
+      case ThrottleKind::kNone:
+        ++stats_.refused_ip;
+        break;
+    }
+    // DESIGN §5: a refused attempt is not a failure of the user or account, but it does count
+    // toward its source's limit; if that trips the limit, Retry-After covers the new lock too.
+    admission.ip_lock_s = CountIpFailure(ip_key, now);
+    dirty.insert(ip_key);
+    if (admission.ip_lock_s > 0) {
+      refusal = Check(pair_key, account_key, ip_key, account_applies, now);
+    }
+    admission.kind = refusal->kind;
+    admission.retry_after_s = std::max<std::int64_t>(1, refusal->until - now);
+    break;
+  }
+  Flush(dirty);
+  return admission;
+}
+
+std::int64_t Throttle::LockSeconds(std::int64_t lock_level) const {
+  std::int64_t lock = policy_.base_lock_s;
+  for (std::int64_t level = 1; level < lock_level && lock < policy_.max_lock_s; ++level) lock *= 2;
+  return std::min(lock, policy_.max_lock_s);
+}
+
+std::int64_t Throttle::CountProgressiveFailure(Entry& entry, int threshold, std::int64_t window_s,
+                                               UnixSeconds now) {
+  store::ThrottleRecord& record = entry.record;
+  if (window_s > 0 && now >= record.window_start + window_s) {
+    // Failures older than the window no longer count; the schedule starts over.
+    record.failures = 0;
+    record.lock_level = 0;
+    record.locked_until = 0;
+    record.window_start = now;
+  }
+  ++record.failures;
+  record.updated_at = now;
+  if (record.failures < threshold) return 0;
+  // The count reached the threshold: lock for base_lock_s, then twice as long per further
+  // failure (each one admitted only after the previous lock expired), up to max_lock_s.
+  ++record.lock_level;
+  const std::int64_t lock = LockSeconds(record.lock_level);
+  record.locked_until = now + lock;
+  return lock;
+}
+
+std::int64_t Throttle::CountIpFailure(const std::string& ip_key, UnixSeconds now) {
+  Entry& entry = entries_[ip_key];
+  store::ThrottleRecord& record = entry.record;
+  record.key = ip_key;
+  if (now >= record.window_start + policy_.ip_window_s) {
+    record.failures = 0;
+    record.window_start = now;
+  }
+  ++record.failures;
+  record.updated_at = now;
+  const UnixSeconds window_end = record.window_start + policy_.ip_window_s;
+  if (record.failures < policy_.ip_max_failures || record.locked_until >= window_end) return 0;
+  // 429 for the rest of the window: counting refused attempts never extends it.
+  record.locked_until = window_end;
+  ++record.lock_level;
+  ++stats_.ip_locks;
+  return window_end - now;
+}
+
+void Throttle::ReleaseReservation(const Reservation& reservation) {
+  for (const std::string* key :
+       {&reservation.pair_key, &reservation.account_key, &reservation.ip_key}) {
+    if (key == &reservation.account_key && !reservation.account_reserved) continue;
+    auto it = entries_.find(*key);
+    if (it == entries_.end()) continue;
+    it->second.in_flight = std::max(0, it->second.in_flight - 1);
+  }
+}
+
+void Throttle::EraseIfIdle(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.in_flight == 0 && IsEmpty(it->second.record)) {
+    entries_.erase(it);
+  }
+}
+
+Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
+  Outcome outcome;
+  std::set<std::string> dirty;
+  std::optional<Reservation> record_known;
+  {
+    std::lock_guard lock(mu_);
+    auto it = reservations_.find(ticket);
+    if (it == reservations_.end()) return outcome;
+    Reservation reservation = std::move(it->second);
+    reservations_.erase(it);
+    ReleaseReservation(reservation);
+    const UnixSeconds now = clock_.Now();
+    if (success) {
+      ++stats_.successes;
+      if (auto pair = entries_.find(reservation.pair_key); pair != entries_.end()) {
+        if (!IsEmpty(pair->second.record)) {
+          pair->second.record = store::ThrottleRecord{.key = reservation.pair_key};
+          dirty.insert(reservation.pair_key);
+        }
+      }
+      UnixSeconds& last =
+          known_sources_[KnownSourceCacheKey(reservation.username, reservation.network_key)];
+      if (now - last >= kKnownSourceRewriteS) record_known = reservation;
+      last = now;
+    } else {
+      ++stats_.failures;
+      Entry& pair = entries_[reservation.pair_key];
+      pair.record.key = reservation.pair_key;
+      outcome.pair_lock_s = CountProgressiveFailure(pair, policy_.max_failures, 0, now);
+      if (outcome.pair_lock_s > 0) ++stats_.pair_locks;
+      dirty.insert(reservation.pair_key);
+
+      // Known sources are exempt from the account's lock, not from its count.
+      Entry& account = entries_[reservation.account_key];
+      account.record.key = reservation.account_key;
+      outcome.account_lock_s = CountProgressiveFailure(account, policy_.account_max_failures,
+                                                       policy_.account_window_s, now);
+      if (outcome.account_lock_s > 0) ++stats_.account_locks;
+      dirty.insert(reservation.account_key);
+
+      outcome.ip_lock_s = CountIpFailure(reservation.ip_key, now);
+      dirty.insert(reservation.ip_key);
+    }
+    for (const std::string* key :
+         {&reservation.pair_key, &reservation.account_key, &reservation.ip_key}) {
+      EraseIfIdle(*key);
+    }
+  }
+  if (record_known.has_value()) {
+    Status s =
+        store_.RecordKnownSource(record_known->username, record_known->network_key, clock_.Now());
+    if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
+  }
+  Flush(dirty);
+  return outcome;
+}
+
+void Throttle::Abandon(std::uint64_t ticket) {
+  std::lock_guard lock(mu_);
+  auto it = reservations_.find(ticket);
+  if (it == reservations_.end()) return;
+  const Reservation reservation = std::move(it->second);
+  reservations_.erase(it);
+  ReleaseReservation(reservation);
+  for (const std::string* key :
+       {&reservation.pair_key, &reservation.account_key, &reservation.ip_key}) {
+    EraseIfIdle(*key);
+  }
+}
+
+Throttle::Outcome Throttle::RecordSourceFailure(std::string_view source_ip) {
+  const std::string ip_key = IpKey(ParseSource(source_ip).key);
+  Outcome outcome;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.failures;
+    outcome.ip_lock_s = CountIpFailure(ip_key, clock_.Now());
+  }
+  Flush({ip_key});
+  return outcome;
+}
+
+Status Throttle::Unlock(std::string_view username) {
+  const std::string user = store::NormalizeUsername(username);
+  const std::string pair_prefix = "pair:" + user + "|";
+  // Taken first, like Flush: no write of older state can land after the delete below.
+  std::lock_guard store_lock(store_mu_);
+  {
+    std::lock_guard lock(mu_);
+    const auto clear = [&](std::map<std::string, Entry, std::less<>>::iterator it) {
+      if (it->second.in_flight > 0) {
+        it->second.record = store::ThrottleRecord{.key = it->first};
+        return std::next(it);
+      }
+      return entries_.erase(it);
+    };
+    if (auto it = entries_.find(AccountKey(user)); it != entries_.end()) clear(it);
+    for (auto it = entries_.lower_bound(pair_prefix);
+         it != entries_.end() && it->first.starts_with(pair_prefix);) {
+      // "pair:<user>|x|<ip>" belongs to the username "<user>|x".
+      if (it->first.find('|', pair_prefix.size()) == std::string::npos) {
+        it = clear(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  Result<int> deleted = store_.DeleteThrottlesForUser(user);
+  return deleted.status();
+}
+
+std::optional<UnixSeconds> Throttle::LockedUntil(std::string_view username) const {
+  const std::string user = store::NormalizeUsername(username);
+  const std::string pair_prefix = "pair:" + user + "|";
+  std::lock_guard lock(mu_);
+  const UnixSeconds now = clock_.Now();
+  std::optional<UnixSeconds> latest;
+  const auto consider = [&](const store::ThrottleRecord& record) {
+    if (record.locked_until > now && (!latest.has_value() || record.locked_until > *latest)) {
+      latest = record.locked_until;
+    }
+  };
+  if (auto it = entries_.find(AccountKey(user)); it != entries_.end()) consider(it->second.record);
+  for (auto it = entries_.lower_bound(pair_prefix);
+       it != entries_.end() && it->first.starts_with(pair_prefix); ++it) {
+    if (it->first.find('|', pair_prefix.size()) == std::string::npos) consider(it->second.record);
+  }
+  return latest;
+}
+
+Status Throttle::Prune() {
+  const UnixSeconds now = clock_.Now();
+  const UnixSeconds stale_before = now - policy_.retention_s;
+  const UnixSeconds known_before = now - policy_.known_source_days * kSecondsPerDay;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = reservations_.begin(); it != reservations_.end();) {
+      if (now - it->second.admitted_at >= kReservationTimeoutS) {
+        ReleaseReservation(it->second);
+        it = reservations_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::erase_if(entries_, [&](const auto& item) {
+      const Entry& entry = item.second;
+      return entry.in_flight == 0 &&
+             (IsEmpty(entry.record) ||
+              (entry.record.updated_at < stale_before && entry.record.locked_until <= now));
+    });
+    std::erase_if(known_sources_, [&](const auto& item) { return item.second < known_before; });
+  }
+  Result<int> pruned = store_.PruneThrottles(stale_before);
+  if (!pruned.ok()) return pruned.status();
+  Result<int> pruned_known = store_.PruneKnownSources(known_before);
+  return pruned_known.status();
+}
+
+ThrottleStats Throttle::Stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Throttle::Flush(const std::set<std::string>& keys) {
+  if (keys.empty()) return;
+  std::lock_guard store_lock(store_mu_);
+  // Snapshot the LATEST state under mu_: with store_mu_ held, whatever this writes is at least
+  // as new as anything written before, so the store converges on the in-memory state.
+  std::vector<std::pair<std::string, std::optional<store::ThrottleRecord>>> writes;
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& key : keys) {
+      auto it = entries_.find(key);
+      if (it == entries_.end() || IsEmpty(it->second.record)) {
+        writes.emplace_back(key, std::nullopt);
+      } else {
+        writes.emplace_back(key, it->second.record);
+      }
+    }
+  }
+  for (const auto& [key, record] : writes) {
+    Status s = record.has_value() ? store_.PutThrottle(*record) : store_.DeleteThrottle(key);
+    // The key names a user and an address: log only the error.
+    if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
+  }
+}
+
+}  // namespace portcullis::authn
