@@ -194,12 +194,16 @@ Status Connection::Exec(const char* sql, std::string_view what) {
 }
 
 Result<Transaction> Transaction::Begin(Connection& connection) {
+  std::unique_lock<std::mutex> writer_lock;
+  if (connection.writer_mutex() != nullptr) {
+    writer_lock = std::unique_lock<std::mutex>(*connection.writer_mutex());
+  }
   if (Status s = connection.Exec("BEGIN IMMEDIATE", "begin transaction"); !s.ok()) return s;
-  return Transaction(connection);
+  return Transaction(connection, std::move(writer_lock));
 }
 
 Transaction::~Transaction() {
-  if (!active_) return;
+  if (!active_) return;  // committed (or moved from); the writer lock is released by its dtor
   // Best effort: if the rollback itself fails, SQLite has already rolled back (e.g. on IOERR).
   sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
 }

@@ -106,11 +106,18 @@ class Connection {
 
   sqlite3* db() const { return db_.get(); }
 
+  // The mutex every write transaction of this process takes before BEGIN IMMEDIATE, so pooled
+  // connections queue on it instead of on SQLite's file lock (whose busy waits cost CPU and
+  // latency). Other processes still meet the file lock and the busy handler.
+  void SetWriterMutex(std::shared_ptr<std::mutex> mu) { writer_mu_ = std::move(mu); }
+  std::mutex* writer_mutex() const { return writer_mu_.get(); }
+
  private:
   explicit Connection(DbPtr db) : db_(std::move(db)) {}
   static int OnBusy(void* self, int attempt);  // sqlite3_busy_handler callback
 
   int busy_timeout_ms_ = 0;
+  std::shared_ptr<std::mutex> writer_mu_;
 
   std::unordered_map<std::string, StmtPtr> statements_;
   DbPtr db_;  // declared last: destroyed after the statements are finalized
@@ -123,17 +130,21 @@ class Transaction {
   static Result<Transaction> Begin(Connection& connection);
   ~Transaction();
   Transaction(Transaction&& other) noexcept
-      : connection_(other.connection_), active_(std::exchange(other.active_, false)) {}
+      : connection_(other.connection_),
+        active_(std::exchange(other.active_, false)),
+        writer_lock_(std::move(other.writer_lock_)) {}
   Transaction& operator=(Transaction&&) = delete;
 
   // Commits; on failure the transaction is rolled back and the error returned.
   Status Commit();
 
  private:
-  explicit Transaction(Connection& connection) : connection_(&connection) {}
+  Transaction(Connection& connection, std::unique_lock<std::mutex> writer_lock)
+      : connection_(&connection), writer_lock_(std::move(writer_lock)) {}
 
   Connection* connection_;
   bool active_ = true;
+  std::unique_lock<std::mutex> writer_lock_;  // held from BEGIN to COMMIT/ROLLBACK
 };
 
 // A fixed set of connections; Acquire blocks until one is free.

@@ -24,6 +24,13 @@
 namespace portcullis::store {
 namespace {
 
+// Serializes this process's autocommit writes with its write transactions (see
+// Connection::SetWriterMutex).
+std::unique_lock<std::mutex> WriterLock(sqlite_detail::Connection& connection) {
+  if (connection.writer_mutex() == nullptr) return {};
+  return std::unique_lock<std::mutex>(*connection.writer_mutex());
+}
+
 using sqlite_detail::Connection;
 using sqlite_detail::ConnectionPool;
 using sqlite_detail::Migration;
@@ -897,6 +904,7 @@ class SqliteStore final : public Store {
       return InvalidArgumentError("audit details must be a JSON object");
     }
     ConnectionPool::Lease connection = pool_.Acquire();
+    std::unique_lock<std::mutex> writer = WriterLock(*connection);
     Result<Statement> stmt = connection->Prepare(kAppendAudit);
     if (!stmt.ok()) return stmt.status();
     stmt->BindInt64(1, event.time)
@@ -953,6 +961,7 @@ class SqliteStore final : public Store {
   Status PutThrottle(const ThrottleRecord& record) override {
     if (record.key.empty()) return InvalidArgumentError("throttle key is empty");
     ConnectionPool::Lease connection = pool_.Acquire();
+    std::unique_lock<std::mutex> writer = WriterLock(*connection);
     Result<Statement> stmt = connection->Prepare(kPutThrottle);
     if (!stmt.ok()) return stmt.status();
     stmt->BindText(1, record.key)
@@ -1184,10 +1193,12 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   const std::size_t pool_size = in_memory ? 1 : options.pool_size;
   std::vector<std::unique_ptr<Connection>> connections;
   connections.reserve(pool_size);
+  auto writer_mu = std::make_shared<std::mutex>();
   for (std::size_t i = 0; i < pool_size; ++i) {
     Result<std::unique_ptr<Connection>> connection =
         Connection::Open(options.path, flags, options.busy_timeout_ms);
     if (!connection.ok()) return WithContext(connection.status(), options.path);
+    (*connection)->SetWriterMutex(writer_mu);
     connections.push_back(std::move(*connection));
   }
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(connections)));
