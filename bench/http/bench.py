@@ -132,6 +132,33 @@ def run_wrk(args, pid, url, extra, script_args=(), before_each=None):
     return best
 
 
+def login_flood(args, pid, base, tok, login_lua):
+    """Bearer GET /v1/me (16 connections) while 64 connections flood the password grant, in the
+    same run: the network threads never wait on the hash pool, so /v1/me latency should hold."""
+    secs = int(args.duration.rstrip("s")) + 60
+    me_cmd = ["wrk", "-t1", "-c16", "-d", args.duration, "--timeout", "30s", "--latency",
+              "-H", f"Authorization: Bearer {tok}", base + "/v1/me"]
+    flood_cmd = ["wrk", "-t1", "-c64", "-d", args.duration, "--timeout", "30s", "--latency",
+                 "-s", login_lua, base + "/oauth2/token", "--", "alice", PASSWORD]
+    alone = parse_wrk(subprocess.run(me_cmd, capture_output=True, text=True,
+                                     timeout=secs).stdout)
+    wait_idle(pid)
+    c0 = cpu_ticks(pid)
+    flood = subprocess.Popen(flood_cmd, stdout=subprocess.PIPE, text=True)
+    during = parse_wrk(subprocess.run(me_cmd, capture_output=True, text=True,
+                                      timeout=secs).stdout)
+    flood_out = parse_wrk(flood.communicate(timeout=secs)[0])
+    c1 = cpu_ticks(pid)
+    wait_idle(pid)
+    total = during["requests"] + flood_out["requests"]
+    for r in (alone, during, flood_out):
+        r["cpu_us"] = float("nan")
+    during["cpu_us"] = (c1 - c0) / CLK_TCK * 1e6 / max(total, 1)
+    return [("portcullis", "me alone (16 conns)", alone),
+            ("portcullis", "me during login flood", during),
+            ("portcullis", "login flood (64 conns)", flood_out)]
+
+
 def start_portcullis(args):
     data = tempfile.mkdtemp(prefix="portcullis-bench-")
     port = free_port()
@@ -259,6 +286,8 @@ def main():
                 before_each=lambda: mint_refresh_tokens(
                     base + "/oauth2/token", {"grant_type": "password", "username": "alice",
                                              "password": PASSWORD}, args.conns * 2, tokens_file))))
+        if "flood" in workloads:
+            rows.extend(login_flood(args, proc.pid, base, tok, login_lua))
         if "cc" in workloads or "introspect" in workloads:
             admin_tok = token_from(base + "/oauth2/token", {
                 "grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})

@@ -35,6 +35,7 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::delete_, "/v1/clients/{id}",                      bind(HandleDeleteClient), AuthRequirement::kAnyCredential, "clients.delete"});
   router.Add({verb::get,  "/v1/keys",                                 bind(HandleListKeys),    AuthRequirement::kAnyCredential, "keys.list"});
   router.Add({verb::post, "/v1/keys/rotate",                          bind(HandleRotateKeys),  AuthRequirement::kAnyCredential, "keys.rotate"});
+  router.Add({verb::patch, "/v1/users/{id}",                          bind(HandlePatchUser),   AuthRequirement::kAnyCredential, "users.patch"});
   router.Add({verb::post, "/v1/users/{id}/unlock",                   bind(HandleUnlockUser),  AuthRequirement::kAnyCredential, "users.unlock"});
   router.Add({verb::get,  "/v1/audit",                                bind(HandleListAudit),   AuthRequirement::kAnyCredential, "audit.list"});
   // clang-format on

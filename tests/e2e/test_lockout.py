@@ -189,3 +189,25 @@ def test_a_lock_survives_a_restart():
         assert attempt(s2, "admin", ADMIN_PASSWORD).status_code == 429
     finally:
         s2.stop()
+
+
+def test_a_full_hash_queue_answers_503_and_bearer_requests_do_not_wait():
+    s = start_server(args=["--set", "password.hash_workers=1", "--set", "password.hash_queue=1"])
+    try:
+        token = login(s).json()["access_token"]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
+            logins = [pool.submit(attempt, s, "admin", ADMIN_PASSWORD, None) for _ in range(24)]
+            t0 = time.perf_counter()
+            r = requests.get(s.url("/v1/me"), headers={"Authorization": f"Bearer {token}"},
+                             timeout=5)
+            bearer_latency = time.perf_counter() - t0
+            results = [f.result() for f in logins]
+        assert r.status_code == 200
+        assert bearer_latency < 0.5, bearer_latency
+        busy = [x for x in results if x.status_code == 503]
+        assert busy, [x.status_code for x in results]
+        assert busy[0].json()["error"] == "temporarily_unavailable"
+        assert int(busy[0].headers["Retry-After"]) >= 1
+        assert {x.status_code for x in results} <= {200, 503}
+    finally:
+        s.stop()

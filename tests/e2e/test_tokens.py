@@ -462,3 +462,29 @@ def test_reuse_grace_window_allows_only_the_immediate_parent():
         assert refresh(s, c).json()["error"] == "invalid_grant"
     finally:
         s.stop()
+
+
+def test_disabling_a_user_invalidates_their_tokens_at_once(server):
+    p = run_cli("user", "add", "frank", data_dir=server.data_dir, stdin="franks-long-passphrase\n")
+    assert p.returncode == 0, p.stderr
+    frank = login(server, username="frank", password="franks-long-passphrase").json()
+    frank_id = me(server, frank["access_token"]).json()["id"]
+    token = admin(server)["access_token"]
+    r = requests.patch(server.url(f"/v1/users/{frank_id}"), json={"disabled": True},
+                       headers=bearer(token), timeout=5)
+    assert r.status_code == 200, r.text
+    assert r.json()["disabled"] is True
+    assert me(server, frank["access_token"]).status_code == 401
+    assert refresh(server, frank["refresh_token"]).status_code == 400
+    assert login(server, username="frank", password="franks-long-passphrase").status_code == 400
+    for bad in ({"disabled": "yes"}, {"disabled": True, "role": "admin"}, {}):
+        r = requests.patch(server.url(f"/v1/users/{frank_id}"), json=bad, headers=bearer(token),
+                           timeout=5)
+        assert r.status_code == 400, bad
+    r = requests.patch(server.url(f"/v1/users/{frank_id}"), json={"disabled": False},
+                       headers=bearer(token), timeout=5)
+    assert r.status_code == 200 and r.json()["disabled"] is False
+    assert login(server, username="frank", password="franks-long-passphrase").status_code == 200
+    events = audit(server, token, type="user.updated")
+    assert events[0]["subject"] == frank_id
+    assert events[0]["details"]["before"]["disabled"] is True

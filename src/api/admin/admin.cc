@@ -7,6 +7,7 @@
 
 #include "api/authz.h"
 #include "api/credentials.h"
+#include "api/user_json.h"
 #include "authn/client_authenticator.h"
 #include "authz/permission.h"
 #include "base/log.h"
@@ -273,6 +274,75 @@ boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::R
   if (!status || *status == 503) co_return Unavailable();
   if (*status == 404) co_return NotFound("no such user");
   co_return http::Response{bhttp::status::no_content, 11};
+}
+
+struct PatchOutcome {
+  int status = 200;
+  std::optional<store::User> user;
+};
+
+boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Request& req) {
+  auto auth = Authorize(ctx, req, "users:write");
+  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  const Principal& principal = std::get<Principal>(auth);
+  Result<boost::json::object> body = http::ParseJsonBody(req);
+  if (!body.ok()) co_return BadRequest(body.status().message());
+  for (const auto& member : *body) {
+    if (member.key() == "email") {
+      co_return BadRequest("changing email is not supported yet");
+    }
+    if (member.key() != "disabled") {
+      co_return BadRequest("unknown field \"" + std::string(member.key()) + "\"");
+    }
+  }
+  const boost::json::value* disabled = body->if_contains("disabled");
+  if (disabled == nullptr || !disabled->is_bool()) {
+    co_return BadRequest("disabled must be a boolean");
+  }
+  if (req.path_params["id"] == principal.id && disabled->as_bool()) {
+    co_return http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
+                                    "you cannot disable yourself");
+  }
+  auto id = std::make_shared<std::string>(req.path_params["id"]);
+  bool want = disabled->as_bool();
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, principal.id));
+  ApiContext* c = &ctx;
+  auto job = [c, id, want, audit_context] {
+    PatchOutcome out;
+    Result<store::User> before = c->store->FindUserById(*id);
+    if (!before.ok()) {
+      out.status = before.status().code() == StatusCode::kNotFound ? 404 : 503;
+      return out;
+    }
+    Result<store::UserState> state = c->store->SetUserDisabled(*id, want);
+    if (!state.ok()) {
+      out.status = 503;
+      return out;
+    }
+    c->user_states->Set(state->id, state->credential_version, state->disabled);
+    int revoked = 0;
+    if (want) {
+      Result<int> n = c->store->RevokeUserRefreshTokens(*id, c->clock->Now());
+      if (n.ok()) revoked = *n;
+    }
+    c->audit->Record("user.updated", *audit_context, *id,
+                     {{"before", {{"disabled", before->disabled}}},
+                      {"after", {{"disabled", want}}},
+                      {"refresh_tokens_revoked", revoked}});
+    Result<store::User> after = c->store->FindUserById(*id);
+    if (!after.ok()) {
+      out.status = 503;
+      return out;
+    }
+    out.user = std::move(*after);
+    return out;
+  };
+  std::optional<PatchOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
+  if (!outcome || outcome->status == 503) co_return Unavailable();
+  if (outcome->status == 404) co_return NotFound("no such user");
+  co_return http::JsonResponse(
+      bhttp::status::ok,
+      UserToJson(*outcome->user, ctx.throttle->LockedUntil(outcome->user->username)));
 }
 
 // ---------------------------------------------------------------- audit
