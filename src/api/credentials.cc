@@ -2,6 +2,7 @@
 
 #include "api/auth_response.h"
 #include "authz/permission.h"
+#include "base/ascii.h"
 #include "base/log.h"
 
 namespace portcullis::api {
@@ -13,23 +14,12 @@ bool IsB64TokenChar(char c) {
          c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<std::string_view> ParseBearer(std::string_view authorization) {
   std::size_t space = authorization.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
-  if (!EqualsIgnoreCase(authorization.substr(0, space), "bearer")) return std::nullopt;
+  if (!EqualsIgnoreAsciiCase(authorization.substr(0, space), "bearer")) return std::nullopt;
   std::string_view token = authorization.substr(space + 1);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);

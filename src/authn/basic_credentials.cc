@@ -1,22 +1,12 @@
 #include "authn/basic_credentials.h"
 
+#include "base/ascii.h"
 #include "crypto/base64.h"
 
 namespace portcullis::authn {
 namespace {
 
 constexpr std::size_t kMaxBasicHeaderBytes = 4096;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -57,7 +47,7 @@ bool HasControlCharacters(std::string_view s) {
 bool IsBasicScheme(std::string_view authorization) {
   std::size_t space = authorization.find(' ');
   return space != std::string_view::npos &&
-         EqualsIgnoreCase(authorization.substr(0, space), "basic");
+         EqualsIgnoreAsciiCase(authorization.substr(0, space), "basic");
 }
 
 std::optional<BasicCredentials> ParseBasicCredentials(std::string_view authorization,
