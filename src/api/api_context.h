@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audit/audit_log.h"
+#include "authn/basic_cache.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "authn/throttle.h"
@@ -38,7 +39,9 @@ struct ApiContext {
   token::TokenService* tokens = nullptr;
   authn::PasswordAuthenticator* passwords = nullptr;
   authn::ClientAuthenticator* client_authenticator = nullptr;
-  authn::Throttle* throttle = nullptr;  // brute-force defence for every password/secret check
+  authn::Throttle* throttle = nullptr;
+  authn::BasicCache* basic_cache = nullptr;  // successful HTTP Basic verifications  // brute-force
+                                             // defence for every password/secret check
   token::RefreshService* refresh = nullptr;
   token::RevocationSet* revocations = nullptr;
   token::UserStateCache* user_states = nullptr;

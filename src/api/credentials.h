@@ -1,8 +1,11 @@
 // The credential pipeline of protected routes: extract the credential from the request,
-// authenticate it, build the Principal. Today: Bearer access tokens (RFC 6750 §2.1); API keys
-// and HTTP Basic join here in issue #6.
+// authenticate it, build the Principal. Bearer access tokens (RFC 6750 §2.1; no database, no
+// await) and HTTP Basic (RFC 7617; `[basic] enabled`; verified on the hash pool under the same
+// brute-force defence as the password grant, successes cached for basic.cache_ttl_s). API keys
+// join here in issue #6.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <variant>
 
 #include "api/api_context.h"
@@ -13,9 +16,14 @@
 
 namespace portcullis::api {
 
-// A Principal, or the 401 response to send. Touches no database.
-std::variant<Principal, http::Response> AuthenticateRequest(ApiContext& ctx,
-                                                            const http::Request& req);
+// A Principal, or the response to send (401 with WWW-Authenticate; 429 + Retry-After when a
+// Basic attempt is locked out; 503 when the hash pool is full).
+boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequest(
+    ApiContext& ctx, const http::Request& req);
+
+// The Bearer part alone: synchronous, touches no database.
+std::variant<Principal, http::Response> AuthenticateBearer(ApiContext& ctx,
+                                                           const http::Request& req);
 
 // Extracts the token of an `Authorization: Bearer <token>` header value; the scheme is
 // case-insensitive and the token must be RFC 6750 b64token characters. nullopt if malformed.

@@ -16,6 +16,7 @@
 #include "app/library_versions.h"
 #include "app/periodic_task.h"
 #include "audit/audit_log.h"
+#include "authn/basic_cache.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "authn/throttle.h"
@@ -292,6 +293,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                       config.tokens.refresh_reuse_grace_s};
   token::RefreshService refresh(**store, refresh_policy, clock, random);
   authn::ClientAuthenticator client_authenticator(**store);
+  authn::BasicCache basic_cache(clock, config.basic.cache_ttl_s, random);
   Result<std::unique_ptr<authn::Throttle>> throttle =
       authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
   if (!throttle.ok()) return fail(throttle.status());
@@ -322,6 +324,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.passwords = &passwords;
   ctx.client_authenticator = &client_authenticator;
   ctx.throttle = throttle->get();
+  ctx.basic_cache = &basic_cache;
   ctx.counters.lockouts = &lockouts;
   ctx.refresh = &refresh;
   ctx.revocations = &revocations;

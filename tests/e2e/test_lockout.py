@@ -211,3 +211,47 @@ def test_a_full_hash_queue_answers_503_and_bearer_requests_do_not_wait():
         assert {x.status_code for x in results} <= {200, 503}
     finally:
         s.stop()
+
+
+def test_http_basic_on_protected_routes(proxied):
+    add_user(proxied, "gina")
+    r = requests.get(proxied.url("/v1/me"), auth=("gina", PASSWORD), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["auth_method"] == "basic" and r.json()["username"] == "gina"
+    again = requests.get(proxied.url("/v1/me"), auth=("GINA", PASSWORD), timeout=10)
+    assert again.status_code == 200  # case-folded username
+    bad = requests.get(proxied.url("/v1/me"), auth=("gina", "not-her-password"), timeout=10)
+    assert bad.status_code == 401
+    assert bad.headers["WWW-Authenticate"].startswith("Basic")
+    r = requests.post(proxied.url("/v1/logout"), auth=("gina", PASSWORD), timeout=10)
+    assert r.status_code == 400  # Basic callers have no session
+    # a password change drops the cached Basic verification at once
+    r = requests.post(proxied.url("/v1/me/password"), auth=("gina", PASSWORD),
+                      json={"current_password": PASSWORD, "new_password": "ginas-new-passphrase"},
+                      timeout=10)
+    assert r.status_code == 204, r.text
+    assert requests.get(proxied.url("/v1/me"), auth=("gina", PASSWORD), timeout=10).status_code == 401
+    assert requests.get(proxied.url("/v1/me"), auth=("gina", "ginas-new-passphrase"),
+                        timeout=10).status_code == 200
+
+
+def test_basic_failures_count_toward_the_lockout(proxied):
+    add_user(proxied, "hank")
+    src = {"X-Forwarded-For": "203.0.113.70"}
+    for _ in range(5):
+        r = requests.get(proxied.url("/v1/me"), auth=("hank", "wrong-hank-guess"), headers=src,
+                         timeout=10)
+        assert r.status_code == 401
+    r = requests.get(proxied.url("/v1/me"), auth=("hank", PASSWORD), headers=src, timeout=10)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # the password grant sees the same lock
+    assert attempt(proxied, "hank", PASSWORD, "203.0.113.70").status_code == 429
+
+
+def test_basic_can_be_switched_off():
+    s = start_server(args=["--set", "basic.enabled=false"])
+    try:
+        r = requests.get(s.url("/v1/me"), auth=("admin", ADMIN_PASSWORD), timeout=10)
+        assert r.status_code == 401
+    finally:
+        s.stop()

@@ -48,12 +48,12 @@ boost::json::array ToArray(const std::vector<std::string>& v) {
 }
 
 // Authenticates and checks `permission`: the Principal, or the response to send.
-std::variant<Principal, http::Response> Authorize(ApiContext& ctx, const http::Request& req,
-                                                  std::string_view permission) {
-  std::variant<Principal, http::Response> auth = AuthenticateRequest(ctx, req);
-  if (std::holds_alternative<http::Response>(auth)) return auth;
-  if (auto denied = RequirePermission(std::get<Principal>(auth), permission)) return *denied;
-  return auth;
+boost::asio::awaitable<std::variant<Principal, http::Response>> Authorize(
+    ApiContext& ctx, const http::Request& req, std::string_view permission) {
+  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
+  if (std::holds_alternative<http::Response>(auth)) co_return auth;
+  if (auto denied = RequirePermission(std::get<Principal>(auth), permission)) co_return *denied;
+  co_return auth;
 }
 
 // ?limit= (default 50, capped at 500; DESIGN §4) — an invalid value is a 400.
@@ -101,7 +101,7 @@ boost::json::object SigningKeyToJson(const store::SigningKey& key) {
 // ---------------------------------------------------------------- clients
 
 boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "clients:read");
+  auto auth = co_await Authorize(ctx, req, "clients:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   Result<http::FormFields> query = http::ParseQuery(req.query);
   if (!query.ok()) co_return BadRequest(query.status().message());
@@ -124,7 +124,7 @@ boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::
 }
 
 boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "clients:write");
+  auto auth = co_await Authorize(ctx, req, "clients:write");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   Result<boost::json::object> body = http::ParseJsonBody(req);
@@ -193,7 +193,7 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
 }
 
 boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "clients:write");
+  auto auth = co_await Authorize(ctx, req, "clients:write");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   auto id = std::make_shared<std::string>(req.path_params["id"]);
   auto audit_context =
@@ -214,7 +214,7 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
 // ---------------------------------------------------------------- keys
 
 boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "keys:read");
+  auto auth = co_await Authorize(ctx, req, "keys:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   store::Store* store = ctx.store;
   auto job = [store] { return store->ListSigningKeys(); };
@@ -228,7 +228,7 @@ boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Req
 }
 
 boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "keys:rotate");
+  auto auth = co_await Authorize(ctx, req, "keys:rotate");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   auto audit_context =
       std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
@@ -255,7 +255,7 @@ boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::R
 // ---------------------------------------------------------------- users
 
 boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "users:write");
+  auto auth = co_await Authorize(ctx, req, "users:write");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   auto id = std::make_shared<std::string>(req.path_params["id"]);
   auto audit_context =
@@ -282,7 +282,7 @@ struct PatchOutcome {
 };
 
 boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "users:write");
+  auto auth = co_await Authorize(ctx, req, "users:write");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   Result<boost::json::object> body = http::ParseJsonBody(req);
@@ -348,7 +348,7 @@ boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Re
 // ---------------------------------------------------------------- audit
 
 boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Request& req) {
-  auto auth = Authorize(ctx, req, "audit:read");
+  auto auth = co_await Authorize(ctx, req, "audit:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   Result<http::FormFields> query = http::ParseQuery(req.query);
   if (!query.ok()) co_return BadRequest(query.status().message());

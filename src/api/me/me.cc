@@ -20,7 +20,7 @@ boost::json::array ToJsonArray(const std::vector<std::string>& items) {
 }  // namespace
 
 boost::asio::awaitable<http::Response> HandleMe(ApiContext& ctx, http::Request& req) {
-  std::variant<Principal, http::Response> auth = AuthenticateRequest(ctx, req);
+  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& p = std::get<Principal>(auth);
   boost::json::object body;

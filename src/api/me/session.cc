@@ -51,7 +51,7 @@ std::optional<http::Response> RejectUnknownFields(const boost::json::object& bod
 
 boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Request& req) {
   std::optional<std::string_view> bearer = ParseBearer(req.Header("Authorization"));
-  std::variant<Principal, http::Response> auth = AuthenticateRequest(ctx, req);
+  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   if (!bearer || principal.auth_method != "bearer") {
@@ -126,7 +126,7 @@ struct PasswordChangeOutcome {
 };
 
 boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, http::Request& req) {
-  std::variant<Principal, http::Response> auth = AuthenticateRequest(ctx, req);
+  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   if (principal.kind != Principal::Kind::kUser || !principal.username) {

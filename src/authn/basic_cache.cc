@@ -1,0 +1,58 @@
+#include "authn/basic_cache.h"
+
+#include "crypto/sha256.h"
+
+namespace portcullis::authn {
+
+namespace {
+constexpr std::size_t kHmacKeyBytes = 32;
+}  // namespace
+
+BasicCache::BasicCache(const Clock& clock, std::int64_t ttl_s, crypto::Random& random)
+    : clock_(clock), ttl_s_(ttl_s), hmac_key_(kHmacKeyBytes) {
+  random.Fill(std::span<std::uint8_t>(hmac_key_.data(), hmac_key_.size()));
+}
+
+std::string BasicCache::Key(std::string_view username, std::string_view password) const {
+  std::string material(username);
+  material.push_back('\0');
+  material.append(password);
+  std::string key = crypto::HmacSha256(hmac_key_.view(), material);
+  SecureZero(material.data(), material.size());
+  return key;
+}
+
+std::optional<CachedBasicUser> BasicCache::Find(std::string_view username,
+                                                std::string_view password) {
+  if (ttl_s_ <= 0) return std::nullopt;
+  std::string key = Key(username, password);
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  if (clock_.Now() >= it->second.expires_at) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.user;
+}
+
+void BasicCache::Put(std::string_view username, std::string_view password, CachedBasicUser user) {
+  if (ttl_s_ <= 0) return;
+  std::string key = Key(username, password);
+  std::lock_guard lock(mu_);
+  if (entries_.size() >= kMaxEntries) entries_.clear();  // bounded; refills from active clients
+  entries_[key] = Entry{std::move(user), clock_.Now() + ttl_s_};
+}
+
+void BasicCache::Erase(std::string_view username, std::string_view password) {
+  std::string key = Key(username, password);
+  std::lock_guard lock(mu_);
+  entries_.erase(key);
+}
+
+std::size_t BasicCache::SizeForTesting() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+}  // namespace portcullis::authn
