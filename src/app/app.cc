@@ -365,6 +365,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     Result<std::shared_ptr<boost::asio::ssl::context>> tls = SetUpTls(config);
     if (!tls.ok()) return fail(tls.status());
     options.tls = *tls;
+    options.reload_tls = [&config] { return SetUpTls(config); };
   }
   AddHttpMetrics(metrics, options);
 

@@ -7,6 +7,7 @@ import sqlite3
 import stat
 import subprocess
 import tempfile
+import time
 
 import requests
 import urllib3
@@ -250,3 +251,36 @@ def test_no_plaintext_secrets_in_database_or_logs():
     for (blob,) in db.execute("SELECT sealed_private_key FROM signing_keys"):
         raw = bytes(blob) if not isinstance(blob, str) else blob.encode("latin-1")
         assert b"\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70" not in raw
+
+
+def test_sighup_reloads_the_tls_certificate():
+    import hashlib
+    import ssl
+    s = start_server(tls="auto")
+    try:
+        tls_dir = os.path.join(s.data_dir, "tls")
+
+        def fingerprint():
+            pem = ssl.get_server_certificate(("127.0.0.1", s.port))
+            return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+        before = fingerprint()
+        new_cert, new_key = os.path.join(tls_dir, "new.pem"), os.path.join(tls_dir, "new.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", new_key, "-out", new_cert,
+                        "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        os.replace(new_key, os.path.join(tls_dir, "key.pem"))
+        os.replace(new_cert, os.path.join(tls_dir, "cert.pem"))
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while fingerprint() == before:  # waits for the signal to be handled, not for time
+            assert time.monotonic() < deadline, "certificate not reloaded"
+            time.sleep(0.05)
+        assert s.proc.poll() is None  # still serving
+        r = requests.get(s.url("/healthz"), verify=os.path.join(tls_dir, "cert.pem"), timeout=5)
+        assert r.status_code == 200
+        assert any(e.get("event") == "http.tls.reloaded" for e in s.log_events())
+    finally:
+        assert s.stop() == 0

@@ -143,7 +143,10 @@ class Server::Impl {
                         : ""),
         contexts_(MakeContexts(std::max(1u, options_.threads))),
         acceptor_(*contexts_.front()),
-        drain_timer_(*contexts_.front()) {}
+        drain_timer_(*contexts_.front()),
+        hangup_(*contexts_.front(), SIGHUP) {
+    tls_.store(options_.tls);
+  }
 
   ~Impl() {
     destroying_ = true;
@@ -207,12 +210,34 @@ class Server::Impl {
   std::uint64_t next_connection_id_ = 0;                                      // GUARDED_BY(mu_)
   std::uint16_t port_ = 0;
   std::size_t next_context_ = 0;  // touched only on the accept thread (contexts_[0])
+  // The TLS context new connections use; replaced on SIGHUP. Each session holds its own copy.
+  std::atomic<std::shared_ptr<asio::ssl::context>> tls_;
 
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   // On contexts_[0], like the accept loop, the signal set, Stop's drain timer.
   tcp::acceptor acceptor_;
   asio::steady_timer drain_timer_;
+  asio::signal_set hangup_;  // SIGHUP: reload the TLS certificate
+
+  void WaitForHangup();
 };
+
+void Server::Impl::WaitForHangup() {
+  hangup_.async_wait([this](const beast::error_code& ec, int) {
+    if (ec || stopping_) return;
+    if (options_.reload_tls && options_.tls) {
+      Result<std::shared_ptr<asio::ssl::context>> fresh = options_.reload_tls();
+      if (fresh.ok() && *fresh) {
+        tls_.store(*fresh);
+        log::Info("http.tls.reloaded", {});
+      } else {
+        log::Error("http.tls.reload_failed",
+                   {{"error", fresh.ok() ? std::string("no context") : fresh.status().ToString()}});
+      }
+    }
+    WaitForHangup();
+  });
+}
 
 Status Server::Impl::Listen() {
   beast::error_code ec;
@@ -254,6 +279,7 @@ Status Server::Impl::Run(std::function<void()> on_ready) {
     log::Info("http.server.signal", {{"signal", signal_number}});
     Stop();
   });
+  WaitForHangup();
   asio::co_spawn(accept_context, AcceptLoop(), [](std::exception_ptr e) {
     if (e) log::Error("http.server.accept_loop_failed", {});
   });
@@ -376,8 +402,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   if (ec) co_return;
   const std::string raw_peer = peer.address().to_string();
   const std::string peer_ip = CanonicalIp(raw_peer).value_or(raw_peer);
-  if (options_.tls) {
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *options_.tls);
+  if (std::shared_ptr<asio::ssl::context> tls = tls_.load()) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
     co_await Serve(stream, peer_ip, /*tls=*/true);
   } else {
     beast::tcp_stream stream(std::move(socket));

@@ -75,6 +75,10 @@ struct ServerOptions {
   std::function<bool(std::string_view peer_ip)> is_trusted_proxy;
   // Optional metrics hook.
   RequestObserver on_request;
+  // Called on SIGHUP (DESIGN §3): the new TLS context for connections accepted from then on.
+  // Established connections keep theirs. On error the old context stays and the error is logged.
+  // Null = SIGHUP is ignored.
+  std::function<Result<std::shared_ptr<boost::asio::ssl::context>>()> reload_tls;
 };
 
 class Server {
