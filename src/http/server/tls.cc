@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/openssl_ptr.h"
 #include "http/server/request_meta.h"
 
 namespace portcullis::http {
@@ -21,19 +22,11 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// RAII for the OpenSSL objects used here (crypto/openssl_ptr.h is not a dependency of http).
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using crypto::BignumPtr;
+using crypto::BioPtr;
+using crypto::EvpPkeyPtr;
+using crypto::X509ExtensionPtr;
+using crypto::X509Ptr;
 
 constexpr long kCertificateValiditySeconds = 365L * 24 * 60 * 60;
 constexpr int kSerialBits = 127;
