@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "admin/directory.h"
 #include "audit/audit_log.h"
 #include "authn/basic_cache.h"
 #include "authn/client_authenticator.h"
@@ -39,9 +40,8 @@ struct ApiContext {
   token::TokenService* tokens = nullptr;
   authn::PasswordAuthenticator* passwords = nullptr;
   authn::ClientAuthenticator* client_authenticator = nullptr;
-  authn::Throttle* throttle = nullptr;
-  authn::BasicCache* basic_cache = nullptr;  // successful HTTP Basic verifications  // brute-force
-                                             // defence for every password/secret check
+  authn::Throttle* throttle = nullptr;       // brute-force defence for every password/secret check
+  authn::BasicCache* basic_cache = nullptr;  // successful HTTP Basic verifications
   token::RefreshService* refresh = nullptr;
   token::RevocationSet* revocations = nullptr;
   token::UserStateCache* user_states = nullptr;
@@ -53,7 +53,9 @@ struct ApiContext {
   Metrics* metrics = nullptr;
   ApiMetrics counters;
   const Clock* clock = nullptr;
-  const http::Router* router = nullptr;  // the route table, for /openapi.json
+  const http::Router* router = nullptr;                // the route table, for /openapi.json
+  admin::Directory* directory = nullptr;               // user and role administration, registration
+  admin::PermissionUsage* permission_usage = nullptr;  // passed permission checks (access review)
 };
 
 }  // namespace portcullis::api

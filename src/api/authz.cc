@@ -5,10 +5,13 @@
 
 namespace portcullis::api {
 
-std::optional<http::Response> RequirePermission(const Principal& principal,
+std::optional<http::Response> RequirePermission(ApiContext& ctx, const Principal& principal,
                                                 std::string_view permission) {
-  if (authz::AnyGrants(principal.permissions, permission)) return std::nullopt;
-  return Forbidden(permission);
+  if (!authz::AnyGrants(principal.permissions, permission)) return Forbidden(permission);
+  if (principal.kind == Principal::Kind::kUser && ctx.permission_usage != nullptr) {
+    ctx.permission_usage->Record(principal.id, permission, ctx.clock->Now());
+  }
+  return std::nullopt;
 }
 
 audit::AuditContext AuditContextOf(const http::Request& req, std::string_view actor) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "api/api_context.h"
 #include "api/principal.h"
 #include "audit/audit_log.h"
 #include "http/request.h"
@@ -12,8 +13,9 @@
 
 namespace portcullis::api {
 
-// nullopt when `principal` holds `permission`; else the 403 response to send.
-std::optional<http::Response> RequirePermission(const Principal& principal,
+// nullopt when `principal` holds `permission`; else the 403 response to send. A passed check of
+// a user is noted in ctx.permission_usage (for the access review's "unused" columns).
+std::optional<http::Response> RequirePermission(ApiContext& ctx, const Principal& principal,
                                                 std::string_view permission);
 
 // The audit context of a request made by `actor` (empty for anonymous callers).

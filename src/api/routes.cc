@@ -1,8 +1,10 @@
 #include "api/routes.h"
 
 #include "api/admin/admin.h"
+#include "api/admin/users.h"
 #include "api/discovery/discovery.h"
 #include "api/me/me.h"
+#include "api/me/register.h"
 #include "api/me/session.h"
 #include "api/oauth/introspect_revoke.h"
 #include "api/oauth/token_endpoint.h"
@@ -35,7 +37,19 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::delete_, "/v1/clients/{id}",                      bind(HandleDeleteClient), AuthRequirement::kAnyCredential, "clients.delete"});
   router.Add({verb::get,  "/v1/keys",                                 bind(HandleListKeys),    AuthRequirement::kAnyCredential, "keys.list"});
   router.Add({verb::post, "/v1/keys/rotate",                          bind(HandleRotateKeys),  AuthRequirement::kAnyCredential, "keys.rotate"});
+  router.Add({verb::post, "/v1/register",                             bind(HandleRegister),    AuthRequirement::kPublic, "register"});
+  router.Add({verb::get,  "/v1/users",                                bind(HandleListUsers),   AuthRequirement::kAnyCredential, "users.list"});
+  router.Add({verb::post, "/v1/users",                                bind(HandleCreateUser),  AuthRequirement::kAnyCredential, "users.create"});
+  router.Add({verb::get,  "/v1/users/{id}",                           bind(HandleGetUser),     AuthRequirement::kAnyCredential, "users.get"});
   router.Add({verb::patch, "/v1/users/{id}",                          bind(HandlePatchUser),   AuthRequirement::kAnyCredential, "users.patch"});
+  router.Add({verb::delete_, "/v1/users/{id}",                        bind(HandleDeleteUser),  AuthRequirement::kAnyCredential, "users.delete"});
+  router.Add({verb::put,  "/v1/users/{id}/roles",                     bind(HandleSetUserRoles), AuthRequirement::kAnyCredential, "users.roles"});
+  router.Add({verb::get,  "/v1/roles",                                bind(HandleListRoles),   AuthRequirement::kAnyCredential, "roles.list"});
+  router.Add({verb::post, "/v1/roles",                                bind(HandleCreateRole),  AuthRequirement::kAnyCredential, "roles.create"});
+  router.Add({verb::get,  "/v1/roles/{name}",                         bind(HandleGetRole),     AuthRequirement::kAnyCredential, "roles.get"});
+  router.Add({verb::patch, "/v1/roles/{name}",                        bind(HandlePatchRole),   AuthRequirement::kAnyCredential, "roles.patch"});
+  router.Add({verb::delete_, "/v1/roles/{name}",                      bind(HandleDeleteRole),  AuthRequirement::kAnyCredential, "roles.delete"});
+  router.Add({verb::get,  "/v1/access-review",                        bind(HandleAccessReview), AuthRequirement::kAnyCredential, "access_review"});
   router.Add({verb::post, "/v1/users/{id}/unlock",                   bind(HandleUnlockUser),  AuthRequirement::kAnyCredential, "users.unlock"});
   router.Add({verb::get,  "/v1/audit",                                bind(HandleListAudit),   AuthRequirement::kAnyCredential, "audit.list"});
   // clang-format on

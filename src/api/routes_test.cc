@@ -11,10 +11,10 @@ namespace {
 bool IsPublicByDesign(const std::string& pattern) {
   return pattern == "/healthz" || pattern == "/readyz" || pattern == "/metrics" ||
          pattern == "/openapi.json" || pattern.rfind("/.well-known/", 0) == 0 ||
-         pattern.rfind("/oauth2/", 0) == 0;
+         pattern.rfind("/oauth2/", 0) == 0 || pattern == "/v1/register";
 }
 
-TEST(RoutesTest, EveryRouteUnderV1RequiresCredentials) {
+TEST(RoutesTest, EveryRouteUnderV1ExceptRegisterRequiresCredentials) {
   ApiContext ctx;  // handlers are not invoked here
   http::Router router;
   AddRoutes(router, ctx);

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "admin/directory.h"
 #include "api/api_context.h"
 #include "api/routes.h"
 #include "app/library_versions.h"
@@ -43,6 +44,8 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kBootstrapPasswordLength = 24;
 constexpr std::size_t kDbQueue = 1024;
+// How long user change feed entries are kept (a follower needs only the last seconds).
+constexpr std::int64_t kUserChangeRetentionS = 86400;
 
 std::string EnvOr(const std::map<std::string, std::string>& env, const std::string& name) {
   auto it = env.find(name);
@@ -286,6 +289,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   token::RevocationSet revocations(policy.leeway_s);
   if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);
   token::UserStateCache user_states;
+  // The feed position first, then the states: a change in between is applied twice, not lost.
+  Result<std::int64_t> user_change_seq = (*store)->LatestUserChange();
+  if (!user_change_seq.ok()) return fail(user_change_seq.status());
   if (Status s = user_states.LoadFrom(**store); !s.ok()) return fail(s);
   token::TokenService tokens(**keys, revocations, user_states, policy, clock, random);
   token::RefreshPolicy refresh_policy{config.tokens.refresh_idle_ttl_s,
@@ -298,6 +304,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
   if (!throttle.ok()) return fail(throttle.status());
   audit::AuditLog audit_log(**store, clock);
+  admin::Directory directory(**store, audit_log, clock, &user_states, *hasher, PolicyFrom(config));
+  admin::PermissionUsage permission_usage;
 
   Metrics metrics;
   Counter& verifications = metrics.AddCounter("portcullis_password_verifications_total",
@@ -338,6 +346,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.counters.login_attempts = &login_attempts;
   ctx.counters.token_verifications = &token_verifications;
   ctx.clock = &clock;
+  ctx.directory = &directory;
+  ctx.permission_usage = &permission_usage;
 
   http::Router router;
   api::AddRoutes(router, ctx);
@@ -392,6 +402,19 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     (void)db->PruneRevokedJtis(now - config.tokens.leeway_s);
     (void)refresh.Prune();
     (void)throttle_ptr->Prune();
+    (void)permission_usage.Flush(*db);
+    (void)db->PruneUserChanges(now - kUserChangeRetentionS);
+  });
+  // Changes written by the CLI or another instance (disable, role removal, deletion) reach the
+  // in-memory user states within about a second (DESIGN §4 "Invalidation precision").
+  std::int64_t seq = *user_change_seq;
+  PeriodicTask follow_user_changes(std::chrono::seconds(1), [&user_states, db, &seq] {
+    Result<std::int64_t> next = user_states.ApplyChanges(*db, seq);
+    if (next.ok()) {
+      seq = *next;
+    } else {
+      log::Warn("user_changes.poll_failed", {{"error", next.status().ToString()}});
+    }
   });
 
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
@@ -405,6 +428,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                   {"signing_kid", (*keys)->active_kid()}});
   });
   housekeeping.Stop();
+  follow_user_changes.Stop();
+  (void)permission_usage.Flush(*db);
   hash_pool.Shutdown();
   db_pool.Shutdown();
   if (!run.ok()) return fail(run);

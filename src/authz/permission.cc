@@ -32,6 +32,18 @@ bool AnyGrants(const std::vector<std::string>& held, std::string_view required) 
                      [&](const std::string& p) { return PermissionGrants(p, required); });
 }
 
+std::optional<std::vector<std::string>> GrantScopes(
+    const std::vector<std::string>& held,
+    const std::optional<std::vector<std::string>>& requested) {
+  if (!requested) return held;
+  std::vector<std::string> granted;
+  for (const std::string& s : *requested) {
+    if (!AnyGrants(held, s)) return std::nullopt;
+    if (std::find(granted.begin(), granted.end(), s) == granted.end()) granted.push_back(s);
+  }
+  return granted;
+}
+
 bool IsValidPermission(std::string_view permission) {
   if (permission.empty() || permission.size() > kMaxPermissionBytes) return false;
   std::string_view rest = permission;

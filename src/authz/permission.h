@@ -10,6 +10,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,13 @@ bool AnyGrants(const std::vector<std::string>& held, std::string_view required);
 // A permission string is 1..128 characters of [a-z0-9_.-*] segments separated by ':'; each
 // segment non-empty; `*` only as a whole segment.
 bool IsValidPermission(std::string_view permission);
+
+// RFC 6749 §3.3, the scope granted to a token: no requested scope = everything `held`; otherwise
+// every requested value must be granted by a held permission (else nullopt: invalid_scope) and
+// the token carries exactly the requested values, duplicates dropped, in request order (a
+// narrower token: asking for "articles:read" while holding "articles:*" grants "articles:read").
+std::optional<std::vector<std::string>> GrantScopes(
+    const std::vector<std::string>& held, const std::optional<std::vector<std::string>>& requested);
 
 // Splits an OAuth2 `scope` value (RFC 6749 §3.3: space-delimited) into its tokens; empty tokens
 // from repeated spaces are dropped.

@@ -28,6 +28,14 @@ TEST(PermissionTest, MatcherTable) {
       {"Articles:read", "articles:read", false},  // case-sensitive
       {"users:read", "users:read", true},
       {"", "users:read", false},
+      {"*:*", "articles:read", true},
+      {"*:*", "articles", false},  // segment count must match
+      {"articles:*:draft", "articles:read:draft", true},
+      {"articles:*:draft", "articles:read:final", false},
+      {"articles:*", "*", false},  // a required "*" needs a held "*"
+      {"*", "*", true},
+      {"articles:read", "articles:read ", false},  // no trimming
+      {"articles:read", "articles:READ", false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(PermissionGrants(c.held, c.required), c.grants) << c.held << " vs " << c.required;
@@ -53,6 +61,35 @@ TEST(PermissionTest, Validity) {
   EXPECT_FALSE(IsValidPermission("Users:read"));
   EXPECT_FALSE(IsValidPermission("users read"));
   EXPECT_FALSE(IsValidPermission(std::string(129, 'a')));
+}
+
+TEST(PermissionTest, GrantScopesWithoutRequestGrantsEverythingHeld) {
+  std::vector<std::string> held = {"articles:*", "users:read"};
+  EXPECT_EQ(GrantScopes(held, std::nullopt), held);
+}
+
+TEST(PermissionTest, GrantScopesNarrowsToTheRequestedValues) {
+  std::vector<std::string> held = {"articles:*", "users:read"};
+  EXPECT_EQ(GrantScopes(held, std::vector<std::string>{"articles:read"}),
+            (std::vector<std::string>{"articles:read"}));
+  EXPECT_EQ(
+      GrantScopes(held, std::vector<std::string>{"users:read", "articles:write", "users:read"}),
+      (std::vector<std::string>{"users:read", "articles:write"}));
+  EXPECT_EQ(GrantScopes({"*"}, std::vector<std::string>{"anything:goes"}),
+            (std::vector<std::string>{"anything:goes"}));
+}
+
+TEST(PermissionTest, GrantScopesRefusesAnythingNotHeld) {
+  std::vector<std::string> held = {"articles:read"};
+  EXPECT_EQ(GrantScopes(held, std::vector<std::string>{"articles:write"}), std::nullopt);
+  EXPECT_EQ(GrantScopes(held, std::vector<std::string>{"articles:*"}), std::nullopt);
+  EXPECT_EQ(GrantScopes(held, std::vector<std::string>{"articles:read", "users:read"}),
+            std::nullopt);
+  EXPECT_EQ(GrantScopes({}, std::vector<std::string>{"articles:read"}), std::nullopt);
+}
+
+TEST(PermissionTest, GrantScopesWithAnEmptyRequestGrantsNothing) {
+  EXPECT_EQ(GrantScopes({"*"}, std::vector<std::string>{}), std::vector<std::string>{});
 }
 
 TEST(PermissionTest, ScopeSplitAndJoin) {

@@ -225,8 +225,10 @@ int RunUserList(const CommonOptions& options, bool json) {
   for (const store::User& u : users) {
     std::string roles;
     for (const std::string& r : u.roles) roles += (roles.empty() ? "" : ",") + r;
-    std::printf("%-36s  %-24s  %-20s  %-8s  %s\n", u.id.c_str(), u.username.c_str(), roles.c_str(),
-                u.disabled ? "yes" : "no",
+    std::optional<UnixSeconds> locked = locked_until(u);
+    std::printf("%-36s  %-24s  %-20s  %-8s  %-20s  %s\n", u.id.c_str(), u.username.c_str(),
+                roles.c_str(), u.disabled ? "yes" : "no",
+                locked ? FormatRfc3339(*locked).c_str() : "-",
                 u.last_login_at ? FormatRfc3339(*u.last_login_at).c_str() : "-");
   }
   return 0;

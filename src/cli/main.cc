@@ -94,6 +94,79 @@ int main(int argc, char** argv) {
   add_common(user_unlock);
   user_unlock->add_option("username", unlock_username, "the user to unlock")->required();
 
+  // user show|disable|enable|roles (issue #5)
+  std::string show_username;
+  bool show_json = false;
+  CLI::App* user_show = user->add_subcommand("show", "show a user, their roles and permissions");
+  add_common(user_show);
+  user_show->add_option("username", show_username, "the user to show")->required();
+  user_show->add_flag("--json", show_json, "print JSON");
+  std::string disable_username;
+  CLI::App* user_disable =
+      user->add_subcommand("disable", "disable a user; their tokens stop working at once");
+  add_common(user_disable);
+  user_disable->add_option("username", disable_username, "the user to disable")->required();
+  std::string enable_username;
+  CLI::App* user_enable = user->add_subcommand("enable", "re-enable a disabled user");
+  add_common(user_enable);
+  user_enable->add_option("username", enable_username, "the user to enable")->required();
+  std::string roles_username;
+  std::vector<std::string> roles_new;
+  bool roles_json = false;
+  CLI::App* user_roles =
+      user->add_subcommand("roles", "print a user's roles, or replace them with the ROLEs given");
+  add_common(user_roles);
+  user_roles->add_option("username", roles_username, "the user")->required();
+  user_roles->add_option("roles", roles_new, "the new roles (replacing the current ones)");
+  user_roles->add_flag("--json", roles_json, "print the user as JSON");
+
+  // role
+  CLI::App* role = app.add_subcommand("role", "manage roles and their permissions");
+  role->require_subcommand(1);
+  portcullis::cli::RoleAddOptions role_add_opts;
+  CLI::App* role_add = role->add_subcommand("add", "create a role");
+  add_common(role_add);
+  role_add->add_option("name", role_add_opts.name, "role name: [a-z0-9][a-z0-9_.-]{0,63}")
+      ->required();
+  role_add
+      ->add_option("--permission", role_add_opts.permissions,
+                   "permission (resource:action, * wildcards); repeatable")
+      ->allow_extra_args(false);
+  role_add->add_option("--description", role_add_opts.description, "what the role is for");
+  bool role_list_json = false;
+  CLI::App* role_list = role->add_subcommand("list", "list roles with their holder counts");
+  add_common(role_list);
+  role_list->add_flag("--json", role_list_json, "print JSON");
+  std::string role_change_name;
+  std::vector<std::string> role_change_permissions;
+  CLI::App* role_grant = role->add_subcommand("grant", "add permissions to a role");
+  add_common(role_grant);
+  role_grant->add_option("name", role_change_name, "the role")->required();
+  role_grant->add_option("permissions", role_change_permissions, "permissions to add")->required();
+  CLI::App* role_revoke = role->add_subcommand(
+      "revoke", "remove permissions from a role; holders' older tokens stop working");
+  add_common(role_revoke);
+  role_revoke->add_option("name", role_change_name, "the role")->required();
+  role_revoke->add_option("permissions", role_change_permissions, "permissions to remove")
+      ->required();
+  std::string role_delete_name;
+  CLI::App* role_delete =
+      role->add_subcommand("delete", "delete a role (not the built-in admin or user)");
+  add_common(role_delete);
+  role_delete->add_option("name", role_delete_name, "the role")->required();
+
+  // access-review
+  constexpr int kMaxUnusedDays = 3650;  // as GET /v1/access-review
+  portcullis::cli::AccessReviewOptions review_opts;
+  CLI::App* review = app.add_subcommand(
+      "access-review", "who holds what, last login and use, unused roles and permissions");
+  add_common(review);
+  review->add_flag("--json", review_opts.json, "print JSON");
+  review
+      ->add_option("--unused-days", review_opts.unused_days,
+                   "report roles and permissions unused for this many days (default 90)")
+      ->check(CLI::Range(0, kMaxUnusedDays));
+
   // version
   bool version_json = false;
   CLI::App* version =
@@ -119,6 +192,22 @@ int main(int argc, char** argv) {
     if (*keys_list) return portcullis::cli::RunKeysList(common, keys_list_json);
     if (*keys_rotate) return portcullis::cli::RunKeysRotate(common);
     if (*audit) return portcullis::cli::RunAudit(common, audit_opts);
+    if (*user_show) return portcullis::cli::RunUserShow(common, show_username, show_json);
+    if (*user_disable) return portcullis::cli::RunUserSetDisabled(common, disable_username, true);
+    if (*user_enable) return portcullis::cli::RunUserSetDisabled(common, enable_username, false);
+    if (*user_roles) {
+      return portcullis::cli::RunUserRoles(common, roles_username, roles_new, roles_json);
+    }
+    if (*role_add) return portcullis::cli::RunRoleAdd(common, role_add_opts);
+    if (*role_list) return portcullis::cli::RunRoleList(common, role_list_json);
+    if (*role_grant) {
+      return portcullis::cli::RunRoleGrant(common, role_change_name, role_change_permissions);
+    }
+    if (*role_revoke) {
+      return portcullis::cli::RunRoleRevoke(common, role_change_name, role_change_permissions);
+    }
+    if (*role_delete) return portcullis::cli::RunRoleDelete(common, role_delete_name);
+    if (*review) return portcullis::cli::RunAccessReview(common, review_opts);
   } catch (const std::exception& e) {
     std::cerr << "portcullis: " << e.what() << "\n";
     return 1;

@@ -6,8 +6,9 @@
 //
 // Errors are canonical Status codes: kNotFound (no such row), kAlreadyExists (a unique key would
 // be violated), kUnavailable (database busy or locked; retry), kFailedPrecondition (schema newer
-// than this binary), kInternal (anything else; the message names the failing operation and the
-// database's own message, never the values bound to it).
+// than this binary; a change that would leave kAdminRole without a holder), kInternal (anything
+// else; the message names the failing operation and the database's own message, never the values
+// bound to it).
 //
 // Thread-safety: every method of every implementation may be called concurrently from any
 // number of threads.
@@ -94,6 +95,36 @@ struct UserState {
   bool disabled = false;
 };
 
+// What QueryUsers returns; unset fields don't filter. Results are ordered by username_normalized.
+struct UserQuery {
+  std::string cursor;  // opaque: a previous page's next_cursor; empty = from the start
+  std::size_t limit = 50;
+  // Users whose username_normalized starts with NormalizeUsername(*username_prefix).
+  std::optional<std::string> username_prefix;
+  std::optional<std::string> role;  // holders of this role
+  std::optional<bool> disabled;
+};
+
+// The name of the built-in role that must always keep at least one holder (DESIGN §4).
+inline constexpr std::string_view kAdminRole = "admin";
+
+// One entry of the user change feed: a user's credential_version or disabled flag changed, or
+// the user was created or deleted. A running server polls the feed to learn of changes made by
+// the CLI or another instance (it then re-reads the user).
+struct UserChange {
+  std::int64_t seq = 0;  // increasing
+  std::string user_id;
+};
+
+// The last time `user_id` passed a permission check that required `permission` (access review).
+struct PermissionUse {
+  std::string user_id;
+  std::string permission;  // the permission the check required (not the held wildcard)
+  UnixSeconds at = 0;
+
+  friend bool operator==(const PermissionUse&, const PermissionUse&) = default;
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -133,6 +164,50 @@ class UserStore {
 
   // Every user's id, credential_version and disabled flag (for the in-memory cache at start-up).
   virtual Result<std::vector<UserState>> ListUserStates() = 0;
+
+  // Users matching the query (see UserQuery), up to query.limit of them; pass next_cursor back
+  // with the same filters for the next page. kInvalidArgument if limit is 0 or the cursor is
+  // malformed (not one this store hands out). ListUsers(cursor, limit) is QueryUsers without
+  // filters.
+  virtual Result<UserPage> QueryUsers(const UserQuery& query) = 0;
+
+  // Sets (or, with nullopt, clears) the user's email. Validation is the caller's. kNotFound.
+  virtual Status UpdateUserEmail(std::string_view user_id,
+                                 const std::optional<std::string>& email) = 0;
+
+  // Replaces the user's roles with `roles` (duplicates ignored) in one transaction. When a role
+  // the user held is not in `roles`, credential_version is bumped in the same transaction (their
+  // older tokens stop granting it). kNotFound if the user doesn't exist; kInvalidArgument
+  // (message names the role) if a role doesn't exist; kFailedPrecondition if the change would
+  // leave kAdminRole without any holder. Nothing is written on failure. Returns the new state.
+  virtual Result<UserState> SetUserRoles(std::string_view user_id,
+                                         const std::vector<std::string>& roles) = 0;
+
+  // Deletes the user with their role memberships, refresh tokens, permission uses and known
+  // sources, in one transaction. kNotFound; kFailedPrecondition if the user is the last holder
+  // of kAdminRole. Nothing is written on failure.
+  virtual Status DeleteUser(std::string_view user_id) = 0;
+
+  // Up to `limit` feed entries with seq > `after_seq`, oldest first. Every change of
+  // credential_version or disabled, every user creation and deletion appends one (the SQLite
+  // store does it with triggers, so no code path can forget); a seq is never reused, even after
+  // pruning. kInvalidArgument if limit is 0.
+  virtual Result<std::vector<UserChange>> UserChangesSince(std::int64_t after_seq,
+                                                           std::size_t limit) = 0;
+
+  // The highest seq in the feed, 0 if empty (where a starting server begins polling).
+  virtual Result<std::int64_t> LatestUserChange() = 0;
+
+  // Deletes feed entries older than `before` (wall-clock Unix seconds; entries are stamped with
+  // the database's clock, not an injected one); returns how many.
+  virtual Result<int> PruneUserChanges(UnixSeconds before) = 0;
+
+  // Upserts each (user_id, permission) with its time, in one transaction; a later time wins, an
+  // earlier one never moves it back. Uses of users that no longer exist are skipped.
+  virtual Status RecordPermissionUses(const std::vector<PermissionUse>& uses) = 0;
+
+  // Every recorded use, ordered by user_id then permission.
+  virtual Result<std::vector<PermissionUse>> ListPermissionUses() = 0;
 };
 
 class RoleStore {
@@ -152,6 +227,23 @@ class RoleStore {
   // Union of the permissions of the user's roles, sorted, unique. An unknown user has none
   // (an empty list, not kNotFound).
   virtual Result<std::vector<std::string>> PermissionsOfUser(std::string_view user_id) = 0;
+
+  // Creates a role (created_at as given). kAlreadyExists if the name is taken.
+  virtual Status CreateRole(const Role& role) = 0;
+
+  // Replaces the description and the whole permission set of an existing role (created_at kept)
+  // in one transaction. When a permission the role had is not in the new set, every holder's
+  // credential_version is bumped in the same transaction; their new states are returned (empty
+  // when nothing was removed). kNotFound if there is no such role.
+  virtual Result<std::vector<UserState>> UpdateRole(const Role& role) = 0;
+
+  // Deletes the role and every membership of it, bumping each former holder's
+  // credential_version, in one transaction; returns their new states. kNotFound; refusing to
+  // delete built-in roles is the caller's decision.
+  virtual Result<std::vector<UserState>> DeleteRole(std::string_view name) = 0;
+
+  // Ids of the users holding the role, sorted. An unknown role has none.
+  virtual Result<std::vector<std::string>> UsersWithRole(std::string_view name) = 0;
 };
 
 class SigningKeyStore {

@@ -22,6 +22,25 @@ Status UserStateCache::LoadFrom(store::UserStore& store) {
   return Status::Ok();
 }
 
+Result<std::int64_t> UserStateCache::ApplyChanges(store::UserStore& store, std::int64_t after_seq) {
+  constexpr std::size_t kBatch = 1000;
+  Result<std::vector<store::UserChange>> changes = store.UserChangesSince(after_seq, kBatch);
+  if (!changes.ok()) return changes.status();
+  std::int64_t seq = after_seq;
+  for (const store::UserChange& change : *changes) {
+    Result<store::User> user = store.FindUserById(change.user_id);
+    if (user.ok()) {
+      Set(user->id, user->credential_version, user->disabled);
+    } else if (user.status().code() == StatusCode::kNotFound) {
+      Remove(change.user_id);
+    } else {
+      return user.status();  // retry from `seq` next time; nothing is skipped
+    }
+    seq = change.seq;
+  }
+  return seq;
+}
+
 void UserStateCache::Set(std::string_view user_id, std::int64_t credential_version, bool disabled) {
   std::unique_lock lock(mu_);
   auto it = users_.find(user_id);

@@ -6,7 +6,9 @@
 //   - at start-up: cache.LoadFrom(user_store)  (ListUserStates);
 //   - on user creation: cache.Set(id, 1, false) BEFORE issuing the user's first token;
 //   - after every BumpCredentialVersion / SetUserDisabled: cache.Set(...) with the store's result;
-//   - on user deletion: cache.Remove(id).
+//   - on user deletion: cache.Remove(id);
+//   - every second: seq = cache.ApplyChanges(store, seq) picks up changes written by the CLI or
+//     another instance (the store's user change feed).
 // Only user tokens are checked against it. Client tokens (client_credentials: "sub" is the
 // client_id and there is no "username") are not; TokenService skips them.
 //
@@ -41,6 +43,12 @@ class UserStateCache {
   // Loads every user's state from the store (ListUserStates). On failure returns the store's
   // error and leaves the cache unchanged.
   Status LoadFrom(store::UserStore& store);
+
+  // Applies the store's user change feed after `after_seq` (changes made by the CLI or another
+  // instance): re-reads each changed user and Sets it, or Removes it when it no longer exists.
+  // Returns the seq to pass next time (unchanged when there was nothing new). On a store error
+  // returns it and the caller retries from the same seq later. Reads at most 1000 entries.
+  Result<std::int64_t> ApplyChanges(store::UserStore& store, std::int64_t after_seq);
 
   // Records the user's current state. The cached credential version never goes down: a Set with
   // a lower version than cached (two concurrent bumps finishing out of order) keeps the higher

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <memory>
 
+#include "api/admin/admin_common.h"
 #include "api/authz.h"
 #include "api/credentials.h"
 #include "api/user_json.h"
@@ -22,69 +23,17 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr std::size_t kDefaultLimit = 50;
-constexpr std::size_t kMaxLimit = 500;
 constexpr std::size_t kClientIdLength = 20;
 constexpr std::size_t kClientSecretBytes = 32;
 constexpr std::size_t kMaxNameBytes = 128;
-
-http::Response BadRequest(std::string_view detail) {
-  return http::ProblemResponse(bhttp::status::bad_request, "Bad Request", detail);
-}
-http::Response NotFound(std::string_view detail) {
-  return http::ProblemResponse(bhttp::status::not_found, "Not Found", detail);
-}
-http::Response Unavailable() {
-  http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
-                                             "Service Unavailable", "retry shortly");
-  res.set(bhttp::field::retry_after, "1");
-  return res;
-}
-
-boost::json::array ToArray(const std::vector<std::string>& v) {
-  boost::json::array out;
-  for (const std::string& s : v) out.emplace_back(s);
-  return out;
-}
-
-// Authenticates and checks `permission`: the Principal, or the response to send.
-boost::asio::awaitable<std::variant<Principal, http::Response>> Authorize(
-    ApiContext& ctx, const http::Request& req, std::string_view permission) {
-  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
-  if (std::holds_alternative<http::Response>(auth)) co_return auth;
-  if (auto denied = RequirePermission(std::get<Principal>(auth), permission)) co_return *denied;
-  co_return auth;
-}
-
-// ?limit= (default 50, capped at 500; DESIGN §4) — an invalid value is a 400.
-std::variant<std::size_t, http::Response> ParseLimit(const http::FormFields& query) {
-  const std::string* v = query.Get("limit");
-  if (v == nullptr || v->empty()) return kDefaultLimit;
-  std::size_t n = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || ptr != v->data() + v->size() || n == 0) {
-    return BadRequest("limit must be a positive integer");
-  }
-  return std::min(n, kMaxLimit);
-}
-
-std::optional<std::vector<std::string>> StringArray(const boost::json::value& v) {
-  if (!v.is_array()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const boost::json::value& e : v.as_array()) {
-    if (!e.is_string()) return std::nullopt;
-    out.emplace_back(e.as_string());
-  }
-  return out;
-}
 
 }  // namespace
 
 boost::json::object ClientToJson(const store::Client& client) {
   return {{"client_id", client.client_id},
           {"name", client.name},
-          {"grant_types", ToArray(client.grant_types)},
-          {"scopes", ToArray(client.scopes)},
+          {"grant_types", ToJsonArray(client.grant_types)},
+          {"scopes", ToJsonArray(client.scopes)},
           {"created_at", FormatRfc3339(client.created_at)}};
 }
 
@@ -104,7 +53,7 @@ boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::
   auto auth = co_await Authorize(ctx, req, "clients:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   Result<http::FormFields> query = http::ParseQuery(req.query);
-  if (!query.ok()) co_return BadRequest(query.status().message());
+  if (!query.ok()) co_return BadRequestProblem(query.status().message());
   auto limit = ParseLimit(*query);
   if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
   const std::string* cursor_param = query->Get("cursor");
@@ -113,7 +62,7 @@ boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::
   store::Store* store = ctx.store;
   auto job = [store, cursor, n] { return store->ListClients(*cursor, n); };
   std::optional<Result<store::ClientPage>> page = co_await http::RunOn(*ctx.db_pool, job);
-  if (!page || !page->ok()) co_return Unavailable();
+  if (!page || !page->ok()) co_return UnavailableProblem();
   boost::json::array items;
   for (const store::Client& c : (*page)->items) items.push_back(ClientToJson(c));
   const std::optional<std::string>& next = (*page)->next_cursor;
@@ -128,34 +77,35 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   Result<boost::json::object> body = http::ParseJsonBody(req);
-  if (!body.ok()) co_return BadRequest(body.status().message());
+  if (!body.ok()) co_return BadRequestProblem(body.status().message());
   for (const auto& member : *body) {
     if (member.key() != "name" && member.key() != "grant_types" && member.key() != "scopes") {
-      co_return BadRequest("unknown field \"" + std::string(member.key()) + "\"");
+      co_return BadRequestProblem("unknown field \"" + std::string(member.key()) + "\"");
     }
   }
   store::Client client;
   const boost::json::value* name = body->if_contains("name");
   if (name == nullptr || !name->is_string() || name->as_string().empty() ||
       name->as_string().size() > kMaxNameBytes) {
-    co_return BadRequest("name must be a string of 1 to 128 characters");
+    co_return BadRequestProblem("name must be a string of 1 to 128 characters");
   }
   client.name = std::string(name->as_string());
   std::optional<std::vector<std::string>> grants =
       body->contains("grant_types") ? StringArray(body->at("grant_types"))
                                     : std::vector<std::string>{"client_credentials"};
-  if (!grants || grants->empty()) co_return BadRequest("grant_types must be an array of strings");
+  if (!grants || grants->empty())
+    co_return BadRequestProblem("grant_types must be an array of strings");
   for (const std::string& g : *grants) {
     if (g != "client_credentials" && g != "password" && g != "refresh_token") {
-      co_return BadRequest("unsupported grant type \"" + g +
-                           "\" (client_credentials, password, refresh_token)");
+      co_return BadRequestProblem("unsupported grant type \"" + g +
+                                  "\" (client_credentials, password, refresh_token)");
     }
   }
   std::optional<std::vector<std::string>> scopes =
       body->contains("scopes") ? StringArray(body->at("scopes")) : std::vector<std::string>{};
-  if (!scopes) co_return BadRequest("scopes must be an array of permission strings");
+  if (!scopes) co_return BadRequestProblem("scopes must be an array of permission strings");
   for (const std::string& s : *scopes) {
-    if (!authz::IsValidPermission(s)) co_return BadRequest("invalid scope \"" + s + "\"");
+    if (!authz::IsValidPermission(s)) co_return BadRequestProblem("invalid scope \"" + s + "\"");
     // Nobody hands out more than they hold (DESIGN §4).
     if (!authz::AnyGrants(principal.permissions, s)) {
       co_return http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
@@ -178,13 +128,13 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
     if (s.ok()) {
       c->audit->Record("client.created", *audit_context, record->client_id,
                        {{"name", record->name},
-                        {"grant_types", ToArray(record->grant_types)},
-                        {"scopes", ToArray(record->scopes)}});
+                        {"grant_types", ToJsonArray(record->grant_types)},
+                        {"scopes", ToJsonArray(record->scopes)}});
     }
     return s.ok();
   };
   std::optional<bool> created = co_await http::RunOn(*ctx.db_pool, job);
-  if (!created || !*created) co_return Unavailable();
+  if (!created || !*created) co_return UnavailableProblem();
   boost::json::object out = ClientToJson(client);
   out["client_secret"] = secret->reveal();  // shown once, here only
   http::Response res = http::JsonResponse(bhttp::status::created, out);
@@ -205,9 +155,9 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
     return s;
   };
   std::optional<Status> deleted = co_await http::RunOn(*ctx.db_pool, job);
-  if (!deleted) co_return Unavailable();
-  if (deleted->code() == StatusCode::kNotFound) co_return NotFound("no such client");
-  if (!deleted->ok()) co_return Unavailable();
+  if (!deleted) co_return UnavailableProblem();
+  if (deleted->code() == StatusCode::kNotFound) co_return NotFoundProblem("no such client");
+  if (!deleted->ok()) co_return UnavailableProblem();
   co_return http::Response{bhttp::status::no_content, 11};
 }
 
@@ -220,7 +170,7 @@ boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Req
   auto job = [store] { return store->ListSigningKeys(); };
   std::optional<Result<std::vector<store::SigningKey>>> keys =
       co_await http::RunOn(*ctx.db_pool, job);
-  if (!keys || !keys->ok()) co_return Unavailable();
+  if (!keys || !keys->ok()) co_return UnavailableProblem();
   boost::json::array items;
   for (const store::SigningKey& k : **keys) items.push_back(SigningKeyToJson(k));
   co_return http::JsonResponse(bhttp::status::ok, boost::json::object{{"items", std::move(items)},
@@ -246,7 +196,7 @@ boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::R
     return kid;
   };
   std::optional<std::optional<std::string>> kid = co_await http::RunOn(*ctx.db_pool, job);
-  if (!kid || !*kid) co_return Unavailable();
+  if (!kid || !*kid) co_return UnavailableProblem();
   co_return http::JsonResponse(
       bhttp::status::created,
       boost::json::object{{"kid", **kid}, {"alg", jose::ToString(ctx.keys->active_alg())}});
@@ -271,78 +221,9 @@ boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::R
     return 204;
   };
   std::optional<int> status = co_await http::RunOn(*ctx.db_pool, job);
-  if (!status || *status == 503) co_return Unavailable();
-  if (*status == 404) co_return NotFound("no such user");
+  if (!status || *status == 503) co_return UnavailableProblem();
+  if (*status == 404) co_return NotFoundProblem("no such user");
   co_return http::Response{bhttp::status::no_content, 11};
-}
-
-struct PatchOutcome {
-  int status = 200;
-  std::optional<store::User> user;
-};
-
-boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Request& req) {
-  auto auth = co_await Authorize(ctx, req, "users:write");
-  if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
-  const Principal& principal = std::get<Principal>(auth);
-  Result<boost::json::object> body = http::ParseJsonBody(req);
-  if (!body.ok()) co_return BadRequest(body.status().message());
-  for (const auto& member : *body) {
-    if (member.key() == "email") {
-      co_return BadRequest("changing email is not supported yet");
-    }
-    if (member.key() != "disabled") {
-      co_return BadRequest("unknown field \"" + std::string(member.key()) + "\"");
-    }
-  }
-  const boost::json::value* disabled = body->if_contains("disabled");
-  if (disabled == nullptr || !disabled->is_bool()) {
-    co_return BadRequest("disabled must be a boolean");
-  }
-  if (req.path_params["id"] == principal.id && disabled->as_bool()) {
-    co_return http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
-                                    "you cannot disable yourself");
-  }
-  auto id = std::make_shared<std::string>(req.path_params["id"]);
-  bool want = disabled->as_bool();
-  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, principal.id));
-  ApiContext* c = &ctx;
-  auto job = [c, id, want, audit_context] {
-    PatchOutcome out;
-    Result<store::User> before = c->store->FindUserById(*id);
-    if (!before.ok()) {
-      out.status = before.status().code() == StatusCode::kNotFound ? 404 : 503;
-      return out;
-    }
-    Result<store::UserState> state = c->store->SetUserDisabled(*id, want);
-    if (!state.ok()) {
-      out.status = 503;
-      return out;
-    }
-    c->user_states->Set(state->id, state->credential_version, state->disabled);
-    int revoked = 0;
-    if (want) {
-      Result<int> n = c->store->RevokeUserRefreshTokens(*id, c->clock->Now());
-      if (n.ok()) revoked = *n;
-    }
-    c->audit->Record("user.updated", *audit_context, *id,
-                     {{"before", {{"disabled", before->disabled}}},
-                      {"after", {{"disabled", want}}},
-                      {"refresh_tokens_revoked", revoked}});
-    Result<store::User> after = c->store->FindUserById(*id);
-    if (!after.ok()) {
-      out.status = 503;
-      return out;
-    }
-    out.user = std::move(*after);
-    return out;
-  };
-  std::optional<PatchOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
-  if (!outcome || outcome->status == 503) co_return Unavailable();
-  if (outcome->status == 404) co_return NotFound("no such user");
-  co_return http::JsonResponse(
-      bhttp::status::ok,
-      UserToJson(*outcome->user, ctx.throttle->LockedUntil(outcome->user->username)));
 }
 
 // ---------------------------------------------------------------- audit
@@ -351,7 +232,7 @@ boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Re
   auto auth = co_await Authorize(ctx, req, "audit:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   Result<http::FormFields> query = http::ParseQuery(req.query);
-  if (!query.ok()) co_return BadRequest(query.status().message());
+  if (!query.ok()) co_return BadRequestProblem(query.status().message());
   auto limit = ParseLimit(*query);
   if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
   auto filter = std::make_shared<store::AuditFilter>();
@@ -360,7 +241,7 @@ boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Re
     std::int64_t t = 0;
     auto [p, ec] = std::from_chars(since->data(), since->data() + since->size(), t);
     if (ec != std::errc() || p != since->data() + since->size()) {
-      co_return BadRequest("since must be a Unix time in seconds");
+      co_return BadRequestProblem("since must be a Unix time in seconds");
     }
     filter->since = t;
   }
@@ -370,14 +251,14 @@ boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Re
     std::int64_t id = 0;
     auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), id);
     if (ec != std::errc() || p != cursor->data() + cursor->size()) {
-      co_return BadRequest("invalid cursor");
+      co_return BadRequestProblem("invalid cursor");
     }
     filter->before_id = id;
   }
   store::Store* store = ctx.store;
   auto job = [store, filter] { return store->ListAudit(*filter); };
   std::optional<Result<store::AuditPage>> page = co_await http::RunOn(*ctx.db_pool, job);
-  if (!page || !page->ok()) co_return Unavailable();
+  if (!page || !page->ok()) co_return UnavailableProblem();
   boost::json::array items;
   for (const store::AuditEvent& e : (*page)->items) items.push_back(audit::AuditEventToJson(e));
   const std::optional<std::string>& next = (*page)->next_cursor;

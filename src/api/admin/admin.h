@@ -27,11 +27,6 @@ boost::asio::awaitable<http::Response> HandleListAudit(ApiContext& ctx, http::Re
 // POST /v1/users/{id}/unlock (users:write): clears every lock and counter of the user (all
 // sources and the account-wide back-off); audited as user.unlocked. 204, or 404.
 boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::Request& req);
-// PATCH /v1/users/{id} (users:write) {"disabled": bool}: disabling bumps the user's credential
-// version (every token stops working at once) and revokes their refresh tokens; audited as
-// user.updated with before/after. 200 with the user. (`email` arrives with issue #5.)
-boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Request& req);
-
 // Shapes shared with the CLI.
 boost::json::object ClientToJson(const store::Client& client);
 boost::json::object SigningKeyToJson(const store::SigningKey& key);

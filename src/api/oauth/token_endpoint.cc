@@ -57,21 +57,6 @@ std::variant<std::optional<std::vector<std::string>>, http::Response> RequestedS
   return std::optional<std::vector<std::string>>(std::move(requested));
 }
 
-// RFC 6749 §3.3: the granted scope. No requested scope = everything held; otherwise every
-// requested scope must be granted by a held permission, and the token carries exactly the
-// requested ones (a narrower token).
-std::optional<std::vector<std::string>> GrantScopes(
-    const std::vector<std::string>& held,
-    const std::optional<std::vector<std::string>>& requested) {
-  if (!requested) return held;
-  std::vector<std::string> granted;
-  for (const std::string& s : *requested) {
-    if (!authz::AnyGrants(held, s)) return std::nullopt;
-    if (std::find(granted.begin(), granted.end(), s) == granted.end()) granted.push_back(s);
-  }
-  return granted;
-}
-
 http::Response TokenResponse(const token::IssuedAccessToken& access,
                              const std::string* refresh_token) {
   boost::json::object body{{"access_token", access.access_token},
@@ -155,7 +140,7 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
     // The state cache learns of users created elsewhere (CLI, another instance) at their login.
     c->user_states->Set(out.login.user.id, out.login.user.credential_version,
                         out.login.user.disabled);
-    out.scopes = GrantScopes(out.login.permissions, *wanted);
+    out.scopes = authz::GrantScopes(out.login.permissions, *wanted);
     if (!out.scopes) return out;
     Result<token::IssuedRefresh> refresh =
         c->refresh->IssueFamily(out.login.user.id, client_id, authz::JoinScope(*out.scopes));
@@ -300,7 +285,7 @@ boost::asio::awaitable<http::Response> ClientCredentialsGrant(ApiContext& ctx, h
   auto scope = RequestedScope(form);
   if (auto* res = std::get_if<http::Response>(&scope)) co_return std::move(*res);
   std::optional<std::vector<std::string>> scopes =
-      GrantScopes(client.scopes, std::get<std::optional<std::vector<std::string>>>(scope));
+      authz::GrantScopes(client.scopes, std::get<std::optional<std::vector<std::string>>>(scope));
   if (!scopes) co_return InvalidScope("the requested scope exceeds the scopes of the client");
   // RFC 6749 §4.4.3: no refresh token for client_credentials. sub = client_id, no username.
   token::Subject subject{client.client_id, std::nullopt, {}, 0};

@@ -11,8 +11,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -53,9 +57,18 @@ constexpr std::string_view kFindUserByNormalizedName =
     "SELECT " PORTCULLIS_USER_COLUMNS
     "FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id "
     "WHERE u.username_normalized = ?1 ORDER BY ur.role_name";
-constexpr std::string_view kListUsers =
+// ?1 cursor (exclusive; NULL = from the start), ?2 fetch limit, [?3, ?4) the username prefix
+// range, always bound so the unique index is searched, not scanned: '' and a BLOB (which sorts
+// after every TEXT value) when there is no prefix. ?5 role, ?6 disabled (0/1); NULL = no filter.
+// The inner LIMIT pages users, not (user, role) rows.
+constexpr std::string_view kQueryUsers =
     "SELECT " PORTCULLIS_USER_COLUMNS
-    "FROM (SELECT * FROM users WHERE ?1 IS NULL OR username_normalized > ?1 "
+    "FROM (SELECT * FROM users "
+    "      WHERE username_normalized >= ?3 AND username_normalized < ?4 "
+    "        AND (?1 IS NULL OR username_normalized > ?1) "
+    "        AND (?5 IS NULL OR EXISTS (SELECT 1 FROM user_roles f "
+    "                                   WHERE f.user_id = users.id AND f.role_name = ?5)) "
+    "        AND (?6 IS NULL OR disabled = ?6) "
     "      ORDER BY username_normalized LIMIT ?2) u "
     "LEFT JOIN user_roles ur ON ur.user_id = u.id "
     "ORDER BY u.username_normalized, ur.role_name";
@@ -72,6 +85,39 @@ constexpr std::string_view kCountUsers = "SELECT COUNT(*) FROM users";
 constexpr std::string_view kUpdatePasswordHash =
     "UPDATE users SET password_hash = ?2 WHERE id = ?1";
 constexpr std::string_view kRecordLogin = "UPDATE users SET last_login_at = ?2 WHERE id = ?1";
+constexpr std::string_view kUpdateUserEmail = "UPDATE users SET email = ?2 WHERE id = ?1";
+constexpr std::string_view kUserStateById =
+    "SELECT id, credential_version, disabled FROM users WHERE id = ?1";
+constexpr std::string_view kUsernameById = "SELECT username_normalized FROM users WHERE id = ?1";
+constexpr std::string_view kRolesOfUser =
+    "SELECT role_name FROM user_roles WHERE user_id = ?1 ORDER BY role_name";
+constexpr std::string_view kDeleteUserRole =
+    "DELETE FROM user_roles WHERE user_id = ?1 AND role_name = ?2";
+constexpr std::string_view kCountRoleHolders =
+    "SELECT COUNT(*) FROM user_roles WHERE role_name = ?1";
+constexpr std::string_view kDeleteUserRoles = "DELETE FROM user_roles WHERE user_id = ?1";
+constexpr std::string_view kDeleteUserPermissionUses =
+    "DELETE FROM permission_uses WHERE user_id = ?1";
+constexpr std::string_view kDeleteUserRefreshTokens =
+    "DELETE FROM refresh_tokens WHERE user_id = ?1";
+constexpr std::string_view kDeleteUserKnownSources =
+    "DELETE FROM known_sources WHERE username_normalized = ?1";
+constexpr std::string_view kDeleteUser = "DELETE FROM users WHERE id = ?1";
+
+constexpr std::string_view kUserChangesSince =
+    "SELECT seq, user_id FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+constexpr std::string_view kLatestUserChange = "SELECT COALESCE(MAX(seq), 0) FROM user_changes";
+constexpr std::string_view kPruneUserChanges = "DELETE FROM user_changes WHERE at < ?1";
+
+// The WHERE makes the SELECT skip users that don't exist (and keeps SQLite's parser from reading
+// ON CONFLICT as a join constraint). A later time wins; an earlier one never moves it back.
+constexpr std::string_view kRecordPermissionUse =
+    "INSERT INTO permission_uses (user_id, permission, last_used_at) "
+    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1) "
+    "ON CONFLICT (user_id, permission) "
+    "DO UPDATE SET last_used_at = MAX(last_used_at, excluded.last_used_at)";
+constexpr std::string_view kListPermissionUses =
+    "SELECT user_id, permission, last_used_at FROM permission_uses ORDER BY user_id, permission";
 
 constexpr std::string_view kUpsertRole =
     "INSERT INTO roles (name, description, created_at) VALUES (?1, ?2, ?3) "
@@ -84,6 +130,20 @@ constexpr std::string_view kRolesWithPermissions =
     "SELECT r.name, r.description, r.created_at, rp.permission "
     "FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name "
     "WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name, rp.permission";
+constexpr std::string_view kInsertRole =
+    "INSERT INTO roles (name, description, created_at) VALUES (?1, ?2, ?3)";
+constexpr std::string_view kUpdateRoleDescription =
+    "UPDATE roles SET description = ?2 WHERE name = ?1";
+constexpr std::string_view kPermissionsOfRole =
+    "SELECT permission FROM role_permissions WHERE role_name = ?1 ORDER BY permission";
+constexpr std::string_view kDeleteRole = "DELETE FROM roles WHERE name = ?1";
+constexpr std::string_view kDeleteRoleMemberships = "DELETE FROM user_roles WHERE role_name = ?1";
+constexpr std::string_view kBumpRoleHolders =
+    "UPDATE users SET credential_version = credential_version + 1 "
+    "WHERE id IN (SELECT user_id FROM user_roles WHERE role_name = ?1) "
+    "RETURNING id, credential_version, disabled";
+constexpr std::string_view kUsersWithRole =
+    "SELECT user_id FROM user_roles WHERE role_name = ?1 ORDER BY user_id";
 constexpr std::string_view kPermissionsOfUser =
     "SELECT DISTINCT rp.permission FROM user_roles ur "
     "JOIN role_permissions rp ON rp.role_name = ur.role_name "
@@ -420,6 +480,29 @@ Result<int> CurrentSchemaVersion(Connection& connection) {
   return static_cast<int>(version);
 }
 
+// Sorted and without duplicates.
+std::vector<std::string> SortedUnique(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// The smallest string greater than every string starting with `prefix` (bytewise), or nullopt
+// when there is none (empty, or only 0xff bytes).
+std::optional<std::string> PrefixUpperBound(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// A user page cursor is the last username_normalized of the previous page, so one holding an
+// upper-case ASCII letter (which NormalizeUsername folds) or a NUL byte was not made by us.
+bool IsWellFormedUserCursor(std::string_view cursor) {
+  return std::none_of(cursor.begin(), cursor.end(),
+                      [](char c) { return c == '\0' || (c >= 'A' && c <= 'Z'); });
+}
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::vector<std::unique_ptr<Connection>> connections)
@@ -475,31 +558,209 @@ class SqliteStore final : public Store {
   Result<User> FindUserById(std::string_view id) override { return FindOneUser(kFindUserById, id); }
 
   Result<UserPage> ListUsers(std::string_view cursor, std::size_t limit) override {
-    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
-    // One extra row tells whether another page follows.
-    constexpr auto kMaxLimit =
-        static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max() - 1);
-    const auto fetch = static_cast<std::int64_t>(std::min(limit, kMaxLimit)) + 1;
+    UserQuery query;
+    query.cursor = std::string(cursor);
+    query.limit = limit;
+    return QueryUsers(query);
+  }
+
+  Result<UserPage> QueryUsers(const UserQuery& query) override {
+    if (query.limit == 0) return InvalidArgumentError("limit must be at least 1");
+    if (!IsWellFormedUserCursor(query.cursor)) return InvalidArgumentError("malformed cursor");
 
     ConnectionPool::Lease connection = pool_.Acquire();
-    Result<Statement> stmt = connection->Prepare(kListUsers);
+    Result<Statement> stmt = connection->Prepare(kQueryUsers);
     if (!stmt.ok()) return stmt.status();
-    if (cursor.empty()) {
+    if (query.cursor.empty()) {
       stmt->BindOptionalText(1, std::nullopt);
     } else {
-      stmt->BindText(1, cursor);
+      stmt->BindText(1, query.cursor);
     }
-    stmt->BindInt64(2, fetch);
+    stmt->BindInt64(2, PageFetchLimit(query.limit));
+    // A byte range instead of LIKE: no wildcard escaping ('%', '_' are ordinary bytes here) and
+    // the bytewise order of the unique index.
+    const std::string lower = NormalizeUsername(query.username_prefix.value_or(""));
+    stmt->BindText(3, lower);
+    if (std::optional<std::string> upper = PrefixUpperBound(lower)) {
+      stmt->BindText(4, *upper);
+    } else {
+      stmt->BindBlob(4, std::string_view("", 0));  // non-null data: an empty BLOB, not NULL
+    }
+    stmt->BindOptionalText(5, query.role);
+    if (query.disabled.has_value()) {
+      stmt->BindInt64(6, *query.disabled ? 1 : 0);
+    } else {
+      stmt->BindOptionalInt64(6, std::nullopt);
+    }
     Result<std::vector<User>> users = ReadUsersWithRoles(*stmt);
     if (!users.ok()) return users.status();
 
     UserPage page;
     page.items = std::move(*users);
-    if (page.items.size() > limit) {
-      page.items.resize(limit);
+    if (page.items.size() > query.limit) {
+      page.items.resize(query.limit);
       page.next_cursor = page.items.back().username_normalized;
     }
     return page;
+  }
+
+  Status UpdateUserEmail(std::string_view user_id,
+                         const std::optional<std::string>& email) override {
+    return UpdateUserRow(kUpdateUserEmail, user_id,
+                         [&](Statement& stmt) { stmt.BindOptionalText(2, email); });
+  }
+
+  Result<UserState> SetUserRoles(std::string_view user_id,
+                                 const std::vector<std::string>& roles) override {
+    const std::vector<std::string> wanted = SortedUnique(roles);
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+
+    if (Result<UserState> exists = ReadUserStateById(*connection, user_id); !exists.ok()) {
+      return exists.status();
+    }
+    for (const std::string& role : wanted) {
+      if (Status s = CheckRoleExists(*connection, role); !s.ok()) {
+        if (s.code() == StatusCode::kNotFound) return InvalidArgumentError("unknown role: " + role);
+        return s;
+      }
+    }
+    Result<std::int64_t> admins_before = CountRoleHolders(*connection, kAdminRole);
+    if (!admins_before.ok()) return admins_before.status();
+    Result<std::vector<std::string>> held = ReadStrings(*connection, kRolesOfUser, user_id);
+    if (!held.ok()) return held.status();
+
+    std::vector<std::string> removed;
+    std::set_difference(held->begin(), held->end(), wanted.begin(), wanted.end(),
+                        std::back_inserter(removed));
+    for (const std::string& role : removed) {
+      Result<Statement> remove = connection->Prepare(kDeleteUserRole);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, user_id).BindText(2, role);
+      if (Status s = remove->Run(); !s.ok()) return s;
+    }
+    for (const std::string& role : wanted) {
+      Result<Statement> insert = connection->Prepare(kInsertUserRole);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, user_id).BindText(2, role);
+      if (Status s = insert->Run(); !s.ok()) return s;
+    }
+    if (Status s = CheckAdminKeepsHolder(*connection, *admins_before); !s.ok()) return s;
+    if (!removed.empty()) {
+      // Tokens issued while the user held the removed role must stop granting it (DESIGN §4).
+      Result<Statement> bump = connection->Prepare(kBumpCredentialVersion);
+      if (!bump.ok()) return bump.status();
+      bump->BindText(1, user_id);
+      if (Status s = bump->Run(); !s.ok()) return s;
+    }
+    Result<UserState> state = ReadUserStateById(*connection, user_id);
+    if (!state.ok()) return state.status();
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return state;
+  }
+
+  Status DeleteUser(std::string_view user_id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+
+    std::string username_normalized;
+    {
+      Result<Statement> select = connection->Prepare(kUsernameById);
+      if (!select.ok()) return select.status();
+      select->BindText(1, user_id);
+      Result<bool> row = select->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("user not found");
+      username_normalized = select->ColumnText(0);
+    }
+    Result<std::int64_t> admins_before = CountRoleHolders(*connection, kAdminRole);
+    if (!admins_before.ok()) return admins_before.status();
+    // Explicit deletes rather than relying on ON DELETE CASCADE alone: refresh_tokens and
+    // known_sources have no foreign key to users.
+    for (std::string_view sql :
+         {kDeleteUserRoles, kDeleteUserPermissionUses, kDeleteUserRefreshTokens, kDeleteUser}) {
+      Result<Statement> remove = connection->Prepare(sql);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, user_id);
+      if (Status s = remove->Run(); !s.ok()) return s;
+    }
+    {
+      Result<Statement> remove = connection->Prepare(kDeleteUserKnownSources);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, username_normalized);
+      if (Status s = remove->Run(); !s.ok()) return s;
+    }
+    if (Status s = CheckAdminKeepsHolder(*connection, *admins_before); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Result<std::vector<UserChange>> UserChangesSince(std::int64_t after_seq,
+                                                   std::size_t limit) override {
+    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kUserChangesSince);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, after_seq).BindInt64(2, PageFetchLimit(limit) - 1);
+    std::vector<UserChange> changes;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      changes.push_back(UserChange{.seq = stmt->ColumnInt64(0), .user_id = stmt->ColumnText(1)});
+    }
+    return changes;
+  }
+
+  Result<std::int64_t> LatestUserChange() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kLatestUserChange);
+    if (!stmt.ok()) return stmt.status();
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return InternalError("MAX(seq) returned no row");
+    return stmt->ColumnInt64(0);
+  }
+
+  Result<int> PruneUserChanges(UnixSeconds before) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    std::unique_lock<std::mutex> writer = WriterLock(*connection);
+    Result<Statement> stmt = connection->Prepare(kPruneUserChanges);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, before);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    return ChangesAsInt(stmt->Changes());
+  }
+
+  Status RecordPermissionUses(const std::vector<PermissionUse>& uses) override {
+    if (uses.empty()) return Status::Ok();
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    for (const PermissionUse& use : uses) {
+      Result<Statement> upsert = connection->Prepare(kRecordPermissionUse);
+      if (!upsert.ok()) return upsert.status();
+      upsert->BindText(1, use.user_id).BindText(2, use.permission).BindInt64(3, use.at);
+      if (Status s = upsert->Run(); !s.ok()) return s;
+    }
+    return tx->Commit();
+  }
+
+  Result<std::vector<PermissionUse>> ListPermissionUses() override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListPermissionUses);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<PermissionUse> uses;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      uses.push_back(PermissionUse{.user_id = stmt->ColumnText(0),
+                                   .permission = stmt->ColumnText(1),
+                                   .at = stmt->ColumnInt64(2)});
+    }
+    return uses;
   }
 
   Result<std::int64_t> CountUsers() override {
@@ -568,6 +829,80 @@ class SqliteStore final : public Store {
       permissions.push_back(stmt->ColumnText(0));
     }
     return permissions;
+  }
+
+  Status CreateRole(const Role& role) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> insert = connection->Prepare(kInsertRole);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, role.name).BindText(2, role.description).BindInt64(3, role.created_at);
+      if (Status s = insert->Run(); !s.ok()) {
+        if (s.code() == StatusCode::kAlreadyExists)
+          return AlreadyExistsError("role already exists");
+        return s;
+      }
+    }
+    if (Status s = InsertRolePermissions(*connection, role); !s.ok()) return s;
+    return tx->Commit();
+  }
+
+  Result<std::vector<UserState>> UpdateRole(const Role& role) override {
+    const std::vector<std::string> wanted = SortedUnique(role.permissions);
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> update = connection->Prepare(kUpdateRoleDescription);
+      if (!update.ok()) return update.status();
+      update->BindText(1, role.name).BindText(2, role.description);
+      if (Status s = update->Run(); !s.ok()) return s;
+      if (update->Changes() == 0) return NotFoundError("role not found");
+    }
+    Result<std::vector<std::string>> had = ReadStrings(*connection, kPermissionsOfRole, role.name);
+    if (!had.ok()) return had.status();
+    {
+      Result<Statement> clear = connection->Prepare(kDeleteRolePermissions);
+      if (!clear.ok()) return clear.status();
+      clear->BindText(1, role.name);
+      if (Status s = clear->Run(); !s.ok()) return s;
+    }
+    if (Status s = InsertRolePermissions(*connection, role); !s.ok()) return s;
+    // Conservative: a holder is bumped even if another of their roles still grants the removed
+    // permission; a needless re-login is cheaper than a token granting too much.
+    const bool removed_any = !std::includes(wanted.begin(), wanted.end(), had->begin(), had->end());
+    std::vector<UserState> bumped;
+    if (removed_any) {
+      Result<std::vector<UserState>> states = BumpRoleHolders(*connection, role.name);
+      if (!states.ok()) return states.status();
+      bumped = std::move(*states);
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return bumped;
+  }
+
+  Result<std::vector<UserState>> DeleteRole(std::string_view name) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    if (Status s = CheckRoleExists(*connection, name); !s.ok()) return s;
+    Result<std::vector<UserState>> bumped = BumpRoleHolders(*connection, name);
+    if (!bumped.ok()) return bumped.status();
+    for (std::string_view sql : {kDeleteRoleMemberships, kDeleteRolePermissions, kDeleteRole}) {
+      Result<Statement> remove = connection->Prepare(sql);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, name);
+      if (Status s = remove->Run(); !s.ok()) return s;
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return bumped;
+  }
+
+  Result<std::vector<std::string>> UsersWithRole(std::string_view name) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    return ReadStrings(*connection, kUsersWithRole, name);
   }
 
   Status InsertSigningKey(const SigningKey& key) override {
@@ -1070,6 +1405,85 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  // The user's state on `connection` (inside the caller's transaction). kNotFound.
+  static Result<UserState> ReadUserStateById(Connection& connection, std::string_view user_id) {
+    Result<Statement> stmt = connection.Prepare(kUserStateById);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("user not found");
+    return ReadUserState(*stmt);
+  }
+
+  // Column 0 of every row of `sql` with ?1 = key.
+  static Result<std::vector<std::string>> ReadStrings(Connection& connection, std::string_view sql,
+                                                      std::string_view key) {
+    Result<Statement> stmt = connection.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, key);
+    std::vector<std::string> values;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      values.push_back(stmt->ColumnText(0));
+    }
+    return values;
+  }
+
+  static Result<std::int64_t> CountRoleHolders(Connection& connection, std::string_view role) {
+    Result<Statement> stmt = connection.Prepare(kCountRoleHolders);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, role);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return InternalError("COUNT(*) returned no row");
+    return stmt->ColumnInt64(0);
+  }
+
+  // Called inside a write transaction after its changes: kFailedPrecondition (the caller's
+  // transaction guard then rolls back) if kAdminRole had holders before and has none now. A
+  // database that never had an admin (fresh, tests) is not blocked.
+  static Status CheckAdminKeepsHolder(Connection& connection, std::int64_t holders_before) {
+    if (holders_before == 0) return Status::Ok();
+    Result<std::int64_t> holders_after = CountRoleHolders(connection, kAdminRole);
+    if (!holders_after.ok()) return holders_after.status();
+    if (*holders_after == 0) {
+      return FailedPreconditionError("the role admin must keep at least one holder");
+    }
+    return Status::Ok();
+  }
+
+  static Status InsertRolePermissions(Connection& connection, const Role& role) {
+    for (const std::string& permission : role.permissions) {
+      Result<Statement> insert = connection.Prepare(kInsertRolePermission);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, role.name).BindText(2, permission);
+      if (Status s = insert->Run(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  // Bumps the credential_version of every holder of `role`; returns their new states by id.
+  static Result<std::vector<UserState>> BumpRoleHolders(Connection& connection,
+                                                        std::string_view role) {
+    Result<Statement> stmt = connection.Prepare(kBumpRoleHolders);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, role);
+    std::vector<UserState> states;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      states.push_back(ReadUserState(*stmt));
+    }
+    // RETURNING order is unspecified.
+    std::sort(states.begin(), states.end(),
+              [](const UserState& a, const UserState& b) { return a.id < b.id; });
+    return states;
+  }
+
   Result<User> FindOneUser(std::string_view sql, std::string_view key) {
     ConnectionPool::Lease connection = pool_.Acquire();
     Result<Statement> stmt = connection->Prepare(sql);
@@ -1085,6 +1499,7 @@ class SqliteStore final : public Store {
   template <typename BindFn>
   Status UpdateUserRow(std::string_view sql, std::string_view user_id, BindFn bind) {
     ConnectionPool::Lease connection = pool_.Acquire();
+    std::unique_lock<std::mutex> writer = WriterLock(*connection);
     Result<Statement> stmt = connection->Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     stmt->BindText(1, user_id);

@@ -101,6 +101,8 @@ TEST(SqliteMigrationsTest, AreNumberedFromOneWithoutGaps) {
   EXPECT_EQ(migrations[1].name, "0002_token_lifecycle.sql");
   ASSERT_GE(migrations.size(), 3u);
   EXPECT_EQ(migrations[2].name, "0003_throttle.sql");
+  ASSERT_GE(migrations.size(), 4u);
+  EXPECT_EQ(migrations[3].name, "0004_rbac.sql");
 }
 
 TEST(SqliteStoreTest, FreshDatabaseIsAtVersionZeroAndMigrateAppliesEveryMigration) {
@@ -223,6 +225,79 @@ TEST(SqliteStoreTest, WriteWhileAnotherConnectionHoldsTheWriteLockIsUnavailable)
   sqlite3_close(other);
 
   EXPECT_TRUE(store->CreateUser(user).ok());
+}
+
+TEST(SqliteStoreTest, ChangeFeedTriggersSeeRawSqlWritesOnlyWhenAValueChanges) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  std::unique_ptr<Store> store = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
+  NewUser user;
+  user.id = "u1";
+  user.username = "alice";
+  user.password_hash = "$argon2id$x";
+  ASSERT_TRUE(store->CreateUser(user).ok());
+  Result<std::int64_t> after_create = store->LatestUserChange();
+  ASSERT_TRUE(after_create.ok());
+
+  // Another process (an operator with the sqlite3 shell, an older binary) writes directly.
+  ExecRaw(path, "UPDATE users SET disabled = 0, credential_version = credential_version");
+  ExecRaw(path, "UPDATE users SET email = 'a@example.com', last_login_at = 5");
+  Result<std::vector<UserChange>> feed = store->UserChangesSince(*after_create, 10);
+  ASSERT_TRUE(feed.ok()) << feed.status().ToString();
+  EXPECT_TRUE(feed->empty());
+
+  ExecRaw(path, "UPDATE users SET credential_version = credential_version + 1");
+  ExecRaw(path, "UPDATE users SET disabled = 1");
+  feed = store->UserChangesSince(*after_create, 10);
+  ASSERT_TRUE(feed.ok());
+  ASSERT_EQ(feed->size(), 2u);
+  EXPECT_EQ((*feed)[0].user_id, "u1");
+  EXPECT_EQ((*feed)[1].user_id, "u1");
+}
+
+TEST(SqliteStoreTest, AdminRemovalsThroughSeparatelyOpenedStoresLeaveOneHolder) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  std::unique_ptr<Store> first = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Migrate().ok());
+  std::unique_ptr<Store> second = OpenOrDie(OptionsFor(path));
+  ASSERT_NE(second, nullptr);
+  constexpr int kAdmins = 8;
+  for (int i = 0; i < kAdmins; ++i) {
+    NewUser user;
+    user.id = "u" + std::to_string(i);
+    user.username = user.id;
+    user.password_hash = "$argon2id$x";
+    user.roles = {"admin"};
+    ASSERT_TRUE(first->CreateUser(user).ok());
+  }
+  std::vector<Status> results(kAdmins);
+  std::latch start(kAdmins);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAdmins; ++i) {
+    threads.emplace_back([&, i] {
+      Store& store = (i % 2 == 0) ? *first : *second;
+      const std::string id = "u" + std::to_string(i);
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] =
+          (i % 3 == 0) ? store.DeleteUser(id) : store.SetUserRoles(id, {}).status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int refused = 0;
+  for (const Status& s : results) {
+    if (!s.ok()) {
+      EXPECT_TRUE(HasCode(s, StatusCode::kFailedPrecondition));
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  Result<std::vector<std::string>> holders = first->UsersWithRole("admin");
+  ASSERT_TRUE(holders.ok());
+  EXPECT_EQ(holders->size(), 1u);
 }
 
 TEST(SqliteStoreTest, ErrorMessagesDoNotContainBoundValues) {

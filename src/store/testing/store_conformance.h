@@ -110,6 +110,18 @@ class StoreConformanceTest : public ::testing::Test {
     return event;
   }
 
+  // A query with the given filters (nullopt = no filter).
+  static UserQuery MakeQuery(std::optional<std::string> username_prefix,
+                             std::optional<std::string> role = std::nullopt,
+                             std::optional<bool> disabled = std::nullopt, std::size_t limit = 100) {
+    UserQuery query;
+    query.limit = limit;
+    query.username_prefix = std::move(username_prefix);
+    query.role = std::move(role);
+    query.disabled = disabled;
+    return query;
+  }
+
   // Ids of the events in the page, in order.
   static std::vector<std::int64_t> Ids(const AuditPage& page) {
     std::vector<std::int64_t> ids;
@@ -1123,6 +1135,531 @@ TYPED_TEST_P(StoreConformanceTest, ConcurrentThrottleUpsertsOfOneKeyLeaveOneWhol
   EXPECT_EQ(record.updated_at, record.failures);
 }
 
+// ---- RBAC administration (issue #5): roles of users, deletion, the change feed, permission uses.
+
+TYPED_TEST_P(StoreConformanceTest, UpdateUserEmailSetsAndClearsIt) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->UpdateUserEmail("u1", "alice@example.com").ok());
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->email, std::optional<std::string>("alice@example.com"));
+  EXPECT_EQ(found->credential_version, 1);
+  ASSERT_TRUE(this->store_->UpdateUserEmail("u1", std::nullopt).ok());
+  found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->email, std::nullopt);
+  EXPECT_TRUE(
+      HasCode(this->store_->UpdateUserEmail("nobody", "x@example.com"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, SetUserRolesRemovingARoleBumpsCredentialVersion) {
+  Role editor;
+  editor.name = "editor";
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"editor", "user"})).ok());
+
+  // Replacing "editor" with "admin" removes a held role: the version moves.
+  Result<UserState> state = this->store_->SetUserRoles("u1", {"user", "admin", "user"});
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->id, "u1");
+  EXPECT_EQ(state->credential_version, 2);
+  EXPECT_FALSE(state->disabled);
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->roles, std::vector<std::string>({"admin", "user"}));
+  EXPECT_EQ(found->credential_version, 2);
+
+  // Removing every role also counts (another admin exists, so "admin" keeps a holder).
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "root", {"admin"})).ok());
+  state = this->store_->SetUserRoles("u1", {});
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->credential_version, 3);
+  found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->roles.empty());
+
+  EXPECT_TRUE(HasCode(this->store_->SetUserRoles("nobody", {"user"}), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, SetUserRolesAddingOnlyKeepsVersion) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"user"})).ok());
+  Result<UserState> state = this->store_->SetUserRoles("u1", {"admin", "user"});
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->credential_version, 1);
+  // The same set again changes nothing either.
+  state = this->store_->SetUserRoles("u1", {"user", "admin"});
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->credential_version, 1);
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->roles, std::vector<std::string>({"admin", "user"}));
+  EXPECT_EQ(found->credential_version, 1);
+}
+
+TYPED_TEST_P(StoreConformanceTest, SetUserRolesRefusesToLeaveAdminWithoutHolder) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "root", {"admin", "user"})).ok());
+  Result<UserState> refused = this->store_->SetUserRoles("u1", {"user"});
+  ASSERT_TRUE(HasCode(refused, StatusCode::kFailedPrecondition));
+  EXPECT_EQ(refused.status().message(), "the role admin must keep at least one holder");
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->roles, std::vector<std::string>({"admin", "user"}));
+  EXPECT_EQ(found->credential_version, 1);  // the bump was rolled back too
+
+  // With a second holder the first may step down.
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "alice", {"admin"})).ok());
+  Result<UserState> state = this->store_->SetUserRoles("u1", {"user"});
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->credential_version, 2);
+  EXPECT_TRUE(HasCode(this->store_->SetUserRoles("u2", {}), StatusCode::kFailedPrecondition));
+}
+
+TYPED_TEST_P(StoreConformanceTest, SetUserRolesUnknownRoleIsInvalidArgumentAndWritesNothing) {
+  Role editor;
+  editor.name = "editor";
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"editor"})).ok());
+  Result<UserState> refused = this->store_->SetUserRoles("u1", {"user", "ghost"});
+  ASSERT_TRUE(HasCode(refused, StatusCode::kInvalidArgument));
+  EXPECT_NE(refused.status().message().find("ghost"), std::string::npos)
+      << refused.status().message();
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->roles, std::vector<std::string>({"editor"}));
+  EXPECT_EQ(found->credential_version, 1);
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteUserCascadesAndAppearsInChangeFeed) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "Alice", {"user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob", {"user"})).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1", "u1")).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h2", "f2", "u2")).ok());
+  ASSERT_TRUE(this->store_
+                  ->RecordPermissionUses({{.user_id = "u1", .permission = "users:read", .at = 10},
+                                          {.user_id = "u2", .permission = "users:read", .at = 20}})
+                  .ok());
+  ASSERT_TRUE(this->store_->RecordKnownSource("alice", "203.0.113.0/24", 100).ok());
+  ASSERT_TRUE(this->store_->RecordKnownSource("bob", "203.0.113.0/24", 100).ok());
+  Result<std::int64_t> before = this->store_->LatestUserChange();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+
+  ASSERT_TRUE(this->store_->DeleteUser("u1").ok());
+
+  EXPECT_TRUE(HasCode(this->store_->FindUserById("u1"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("h1"), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindRefreshToken("h2").ok());
+  Result<std::vector<std::string>> holders = this->store_->UsersWithRole("user");
+  ASSERT_TRUE(holders.ok());
+  EXPECT_EQ(*holders, std::vector<std::string>({"u2"}));
+  Result<std::vector<PermissionUse>> uses = this->store_->ListPermissionUses();
+  ASSERT_TRUE(uses.ok());
+  EXPECT_EQ(*uses,
+            std::vector<PermissionUse>({{.user_id = "u2", .permission = "users:read", .at = 20}}));
+  Result<bool> alice_known = this->store_->IsKnownSource("alice", "203.0.113.0/24", 0);
+  ASSERT_TRUE(alice_known.ok());
+  EXPECT_FALSE(*alice_known);
+  Result<bool> bob_known = this->store_->IsKnownSource("bob", "203.0.113.0/24", 0);
+  ASSERT_TRUE(bob_known.ok());
+  EXPECT_TRUE(*bob_known);
+
+  Result<std::vector<UserChange>> feed = this->store_->UserChangesSince(*before, 10);
+  ASSERT_TRUE(feed.ok()) << feed.status().ToString();
+  ASSERT_EQ(feed->size(), 1u);
+  EXPECT_EQ((*feed)[0].user_id, "u1");
+  EXPECT_GT((*feed)[0].seq, *before);
+
+  EXPECT_TRUE(HasCode(this->store_->DeleteUser("u1"), StatusCode::kNotFound));
+  // The name is free again.
+  EXPECT_TRUE(this->store_->CreateUser(this->MakeUser("u3", "alice")).ok());
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteLastAdminIsFailedPrecondition) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "root", {"admin"})).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1", "u1")).ok());
+  Status refused = this->store_->DeleteUser("u1");
+  ASSERT_TRUE(HasCode(refused, StatusCode::kFailedPrecondition));
+  EXPECT_EQ(refused.message(), "the role admin must keep at least one holder");
+  Result<User> found = this->store_->FindUserById("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->roles, std::vector<std::string>({"admin"}));
+  EXPECT_TRUE(this->store_->FindRefreshToken("h1").ok());  // nothing was written
+
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "alice", {"admin"})).ok());
+  EXPECT_TRUE(this->store_->DeleteUser("u1").ok());
+  EXPECT_TRUE(HasCode(this->store_->DeleteUser("u2"), StatusCode::kFailedPrecondition));
+}
+
+TYPED_TEST_P(StoreConformanceTest, UpdateRoleRemovingPermissionBumpsHolders) {
+  Role editor;
+  editor.name = "editor";
+  editor.description = "Edits";
+  editor.permissions = {"users:read", "users:write"};
+  editor.created_at = 100;
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob", {"editor"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"editor", "user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u3", "carol", {"user"})).ok());
+  ASSERT_TRUE(this->store_->SetUserDisabled("u2", true).ok());  // u2 now at version 2
+
+  editor.description = "Reads and audits";
+  editor.permissions = {"audit:read", "users:read", "audit:read"};
+  editor.created_at = 999;
+  Result<std::vector<UserState>> bumped = this->store_->UpdateRole(editor);
+  ASSERT_TRUE(bumped.ok()) << bumped.status().ToString();
+  ASSERT_EQ(bumped->size(), 2u);
+  EXPECT_EQ((*bumped)[0].id, "u1");
+  EXPECT_EQ((*bumped)[0].credential_version, 2);
+  EXPECT_FALSE((*bumped)[0].disabled);
+  EXPECT_EQ((*bumped)[1].id, "u2");
+  EXPECT_EQ((*bumped)[1].credential_version, 3);
+  EXPECT_TRUE((*bumped)[1].disabled);
+
+  Result<User> carol = this->store_->FindUserById("u3");
+  ASSERT_TRUE(carol.ok());
+  EXPECT_EQ(carol->credential_version, 1);
+  Result<Role> found = this->store_->FindRole("editor");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->description, "Reads and audits");
+  EXPECT_EQ(found->permissions, std::vector<std::string>({"audit:read", "users:read"}));
+  EXPECT_EQ(found->created_at, 100);
+
+  Role ghost;
+  ghost.name = "ghost";
+  EXPECT_TRUE(HasCode(this->store_->UpdateRole(ghost), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindRole("ghost"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, UpdateRoleAddingPermissionBumpsNobody) {
+  Role editor;
+  editor.name = "editor";
+  editor.permissions = {"users:read"};
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"editor"})).ok());
+  editor.permissions = {"users:write", "users:read"};
+  editor.description = "now writes";
+  Result<std::vector<UserState>> bumped = this->store_->UpdateRole(editor);
+  ASSERT_TRUE(bumped.ok()) << bumped.status().ToString();
+  EXPECT_TRUE(bumped->empty());
+  Result<User> alice = this->store_->FindUserById("u1");
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->credential_version, 1);
+  Result<std::vector<std::string>> permissions = this->store_->PermissionsOfUser("u1");
+  ASSERT_TRUE(permissions.ok());
+  EXPECT_EQ(*permissions, std::vector<std::string>({"users:read", "users:write"}));
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteRoleBumpsFormerHolders) {
+  Role editor;
+  editor.name = "editor";
+  editor.permissions = {"users:write"};
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob", {"editor"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice", {"editor", "user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u3", "carol", {"user"})).ok());
+
+  Result<std::vector<UserState>> bumped = this->store_->DeleteRole("editor");
+  ASSERT_TRUE(bumped.ok()) << bumped.status().ToString();
+  ASSERT_EQ(bumped->size(), 2u);
+  EXPECT_EQ((*bumped)[0].id, "u1");
+  EXPECT_EQ((*bumped)[0].credential_version, 2);
+  EXPECT_EQ((*bumped)[1].id, "u2");
+  EXPECT_EQ((*bumped)[1].credential_version, 2);
+
+  EXPECT_TRUE(HasCode(this->store_->FindRole("editor"), StatusCode::kNotFound));
+  Result<User> alice = this->store_->FindUserById("u1");
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->roles, std::vector<std::string>({"user"}));
+  Result<User> carol = this->store_->FindUserById("u3");
+  ASSERT_TRUE(carol.ok());
+  EXPECT_EQ(carol->credential_version, 1);
+  Result<std::vector<std::string>> permissions = this->store_->PermissionsOfUser("u2");
+  ASSERT_TRUE(permissions.ok());
+  EXPECT_TRUE(permissions->empty());
+  EXPECT_TRUE(HasCode(this->store_->DeleteRole("editor"), StatusCode::kNotFound));
+  // The name can be used again, with no members.
+  ASSERT_TRUE(this->store_->CreateRole(editor).ok());
+  Result<std::vector<std::string>> holders = this->store_->UsersWithRole("editor");
+  ASSERT_TRUE(holders.ok());
+  EXPECT_TRUE(holders->empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, UserChangesFeedSeesCreateDisableBumpDelete) {
+  Result<std::int64_t> empty = this->store_->LatestUserChange();
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(*empty, 0);
+
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());  // 1: u1
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());    // 2: u2
+  // None of these touch credential_version or disabled: no entries.
+  ASSERT_TRUE(this->store_->RecordLogin("u1", 1'700'000'100).ok());
+  ASSERT_TRUE(this->store_->UpdateUserEmail("u1", "alice@example.com").ok());
+  ASSERT_TRUE(this->store_->UpdatePasswordHash("u1", "$argon2id$v=19$new").ok());
+  ASSERT_TRUE(this->store_->SetUserRoles("u1", {"user"}).ok());  // adding only: no bump
+  ASSERT_TRUE(this->store_->SetUserDisabled("u2", false).ok());  // already enabled: no change
+  ASSERT_TRUE(this->store_->SetUserDisabled("u1", true).ok());   // 3: u1 (one entry)
+  ASSERT_TRUE(this->store_->BumpCredentialVersion("u2").ok());   // 4: u2
+  ASSERT_TRUE(this->store_->SetUserDisabled("u1", false).ok());  // 5: u1
+  ASSERT_TRUE(this->store_->DeleteUser("u2").ok());              // 6: u2
+
+  Result<std::vector<UserChange>> feed = this->store_->UserChangesSince(0, 100);
+  ASSERT_TRUE(feed.ok()) << feed.status().ToString();
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < feed->size(); ++i) {
+    ids.push_back((*feed)[i].user_id);
+    if (i > 0) {
+      EXPECT_GT((*feed)[i].seq, (*feed)[i - 1].seq);
+    }
+  }
+  EXPECT_EQ(ids, std::vector<std::string>({"u1", "u2", "u1", "u2", "u1", "u2"}));
+  Result<std::int64_t> latest = this->store_->LatestUserChange();
+  ASSERT_TRUE(latest.ok());
+  ASSERT_FALSE(feed->empty());
+  EXPECT_EQ(*latest, feed->back().seq);
+
+  // Paging: after the second entry, at most two.
+  Result<std::vector<UserChange>> page = this->store_->UserChangesSince((*feed)[1].seq, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].seq, (*feed)[2].seq);
+  EXPECT_EQ((*page)[1].seq, (*feed)[3].seq);
+  Result<std::vector<UserChange>> none = this->store_->UserChangesSince(*latest, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(HasCode(this->store_->UserChangesSince(0, 0), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneUserChangesDeletesOlderEntriesAndSeqKeepsGrowing) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->BumpCredentialVersion("u1").ok());
+  Result<std::int64_t> latest = this->store_->LatestUserChange();
+  ASSERT_TRUE(latest.ok());
+  // Entries are stamped with the database's wall clock, so only far past/future cut-offs are
+  // deterministic here.
+  Result<int> none = this->store_->PruneUserChanges(1'000'000'000);  // 2001
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0);
+  Result<int> all = this->store_->PruneUserChanges(4'000'000'000);  // 2096
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, 2);
+  Result<std::vector<UserChange>> feed = this->store_->UserChangesSince(0, 10);
+  ASSERT_TRUE(feed.ok());
+  EXPECT_TRUE(feed->empty());
+
+  // A poller that had seen everything still sees the next change: seqs are never reused.
+  ASSERT_TRUE(this->store_->BumpCredentialVersion("u1").ok());
+  feed = this->store_->UserChangesSince(*latest, 10);
+  ASSERT_TRUE(feed.ok());
+  ASSERT_EQ(feed->size(), 1u);
+  EXPECT_EQ((*feed)[0].user_id, "u1");
+}
+
+TYPED_TEST_P(StoreConformanceTest, QueryUsersFiltersByPrefixRoleDisabled) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-alice", "alice", {"admin"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-pct", "Al%ce")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-und", "al_ce")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-alfred", "alfred", {"user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-albert", "ALBERT", {"user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-bob", "bob", {"user"})).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-uml", "\xc3\xa4rger")).ok());  // "ärger"
+  // Not UTF-8, but usernames are bytes to the store: no prefix range may end early on 0xff.
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-ff", "\xff\xffz")).ok());
+  ASSERT_TRUE(this->store_->SetUserDisabled("id-alfred", true).ok());
+
+  const auto names = [&](const UserQuery& query) {
+    Result<UserPage> page = this->store_->QueryUsers(query);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> result;
+    if (!page.ok()) return result;
+    EXPECT_EQ(page->next_cursor, std::nullopt);
+    for (const User& user : page->items) result.push_back(user.username_normalized);
+    return result;
+  };
+  using Names = std::vector<std::string>;
+  // Bytewise order: '%' < '_' < 'b' < 'f' < 'i'.
+  EXPECT_EQ(names(this->MakeQuery("AL")), Names({"al%ce", "al_ce", "albert", "alfred", "alice"}));
+  // '%' and '_' are literal characters, not wildcards.
+  EXPECT_EQ(names(this->MakeQuery("al%")), Names({"al%ce"}));
+  EXPECT_EQ(names(this->MakeQuery("Al_")), Names({"al_ce"}));
+  EXPECT_EQ(names(this->MakeQuery("%")), Names());
+  EXPECT_EQ(names(this->MakeQuery("alice")), Names({"alice"}));
+  EXPECT_EQ(names(this->MakeQuery("alicex")), Names());
+  EXPECT_EQ(names(this->MakeQuery("\xc3")), Names({"\xc3\xa4rger"}));
+  EXPECT_EQ(names(this->MakeQuery("\xff")), Names({"\xff\xffz"}));
+  EXPECT_EQ(names(this->MakeQuery("\xff\xff")), Names({"\xff\xffz"}));
+  EXPECT_EQ(names(this->MakeQuery("")).size(), 8u);
+  EXPECT_EQ(names(this->MakeQuery(std::nullopt)).size(), 8u);
+  EXPECT_EQ(names(this->MakeQuery(std::nullopt, "admin")), Names({"alice"}));
+  EXPECT_EQ(names(this->MakeQuery(std::nullopt, "user")), Names({"albert", "alfred", "bob"}));
+  EXPECT_EQ(names(this->MakeQuery(std::nullopt, "ghost")), Names());
+  EXPECT_EQ(names(this->MakeQuery(std::nullopt, std::nullopt, true)), Names({"alfred"}));
+  EXPECT_EQ(names(this->MakeQuery("al", std::nullopt, false)),
+            Names({"al%ce", "al_ce", "albert", "alice"}));
+  EXPECT_EQ(names(this->MakeQuery("al", "user", false)), Names({"albert"}));
+
+  // Users come back whole, with all their roles, not just the filtered one.
+  Result<UserPage> admins = this->store_->QueryUsers(this->MakeQuery(std::nullopt, "admin"));
+  ASSERT_TRUE(admins.ok());
+  ASSERT_EQ(admins->items.size(), 1u);
+  EXPECT_EQ(admins->items[0].id, "id-alice");
+  EXPECT_EQ(admins->items[0].roles, std::vector<std::string>({"admin"}));
+}
+
+TYPED_TEST_P(StoreConformanceTest, QueryUsersPagesWithFilters) {
+  for (const char* name : {"u-echo", "u-Bravo", "x-other", "u-delta", "u-alpha", "u-Charlie"}) {
+    ASSERT_TRUE(
+        this->store_->CreateUser(this->MakeUser(std::string("id-") + name, name, {"user"})).ok());
+  }
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("id-u-nobody", "u-nobody")).ok());
+  ASSERT_TRUE(this->store_->SetUserDisabled("id-u-delta", true).ok());
+
+  std::vector<std::string> seen;
+  std::vector<std::size_t> page_sizes;
+  UserQuery query = this->MakeQuery("U-", "user", false, 2);
+  for (int guard = 0; guard < 10; ++guard) {
+    Result<UserPage> page = this->store_->QueryUsers(query);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    page_sizes.push_back(page->items.size());
+    for (const User& user : page->items) seen.push_back(user.username_normalized);
+    if (!page->next_cursor.has_value()) break;
+    query.cursor = *page->next_cursor;
+  }
+  EXPECT_EQ(seen, std::vector<std::string>({"u-alpha", "u-bravo", "u-charlie", "u-echo"}));
+  EXPECT_EQ(page_sizes, std::vector<std::size_t>({2, 2}));
+
+  EXPECT_TRUE(HasCode(
+      this->store_->QueryUsers(this->MakeQuery(std::nullopt, std::nullopt, std::nullopt, 0)),
+      StatusCode::kInvalidArgument));
+  // Not a cursor this store hands out (cursors are normalized): malformed.
+  UserQuery bad_cursor;
+  bad_cursor.cursor = "U-Alpha";
+  EXPECT_TRUE(HasCode(this->store_->QueryUsers(bad_cursor), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(this->store_->ListUsers("U-Alpha", 2), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RecordPermissionUsesKeepsLatest) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_
+                  ->RecordPermissionUses({{.user_id = "u2", .permission = "roles:read", .at = 5},
+                                          {.user_id = "u1", .permission = "users:read", .at = 100},
+                                          {.user_id = "u1", .permission = "users:read", .at = 50},
+                                          {.user_id = "u1", .permission = "audit:read", .at = 7}})
+                  .ok());
+  ASSERT_TRUE(this->store_->RecordPermissionUses({}).ok());
+  Result<std::vector<PermissionUse>> uses = this->store_->ListPermissionUses();
+  ASSERT_TRUE(uses.ok()) << uses.status().ToString();
+  EXPECT_EQ(*uses, std::vector<PermissionUse>({
+                       {.user_id = "u1", .permission = "audit:read", .at = 7},
+                       {.user_id = "u1", .permission = "users:read", .at = 100},
+                       {.user_id = "u2", .permission = "roles:read", .at = 5},
+                   }));
+
+  ASSERT_TRUE(
+      this->store_->RecordPermissionUses({{.user_id = "u1", .permission = "users:read", .at = 200}})
+          .ok());
+  ASSERT_TRUE(
+      this->store_->RecordPermissionUses({{.user_id = "u1", .permission = "users:read", .at = 150}})
+          .ok());
+  uses = this->store_->ListPermissionUses();
+  ASSERT_TRUE(uses.ok());
+  ASSERT_EQ(uses->size(), 3u);
+  EXPECT_EQ((*uses)[1], (PermissionUse{.user_id = "u1", .permission = "users:read", .at = 200}));
+}
+
+TYPED_TEST_P(StoreConformanceTest, RecordPermissionUsesSkipsUnknownUsers) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_
+                  ->RecordPermissionUses({{.user_id = "ghost", .permission = "users:read", .at = 1},
+                                          {.user_id = "u1", .permission = "users:read", .at = 2},
+                                          {.user_id = "ghost", .permission = "x:y", .at = 3}})
+                  .ok());
+  Result<std::vector<PermissionUse>> uses = this->store_->ListPermissionUses();
+  ASSERT_TRUE(uses.ok()) << uses.status().ToString();
+  EXPECT_EQ(*uses,
+            std::vector<PermissionUse>({{.user_id = "u1", .permission = "users:read", .at = 2}}));
+}
+
+TYPED_TEST_P(StoreConformanceTest, CreateRoleDuplicateIsAlreadyExists) {
+  Role auditor;
+  auditor.name = "auditor";
+  auditor.description = "Reads the audit log";
+  auditor.permissions = {"users:read", "audit:read", "audit:read"};
+  auditor.created_at = 100;
+  ASSERT_TRUE(this->store_->CreateRole(auditor).ok());
+  Result<Role> found = this->store_->FindRole("auditor");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->description, "Reads the audit log");
+  EXPECT_EQ(found->permissions, std::vector<std::string>({"audit:read", "users:read"}));
+  EXPECT_EQ(found->created_at, 100);
+
+  Role again = auditor;
+  again.description = "other";
+  again.permissions = {"*"};
+  EXPECT_TRUE(HasCode(this->store_->CreateRole(again), StatusCode::kAlreadyExists));
+  found = this->store_->FindRole("auditor");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->description, "Reads the audit log");
+  EXPECT_EQ(found->permissions, std::vector<std::string>({"audit:read", "users:read"}));
+  again.name = "admin";
+  EXPECT_TRUE(HasCode(this->store_->CreateRole(again), StatusCode::kAlreadyExists));
+}
+
+TYPED_TEST_P(StoreConformanceTest, UsersWithRoleSorted) {
+  for (const char* id : {"u3", "u1", "u2"}) {
+    ASSERT_TRUE(
+        this->store_->CreateUser(this->MakeUser(id, std::string("name-") + id, {"user"})).ok());
+  }
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u0", "root", {"admin"})).ok());
+  Result<std::vector<std::string>> holders = this->store_->UsersWithRole("user");
+  ASSERT_TRUE(holders.ok()) << holders.status().ToString();
+  EXPECT_EQ(*holders, std::vector<std::string>({"u1", "u2", "u3"}));
+  Result<std::vector<std::string>> unknown = this->store_->UsersWithRole("ghost");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentAdminRemovalsLeaveExactlyOneHolder) {
+  // Each of two admins removes themselves (role change or deletion) at the same time: the check
+  // and the write share one transaction, so exactly one of each pair succeeds.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string a = "a" + std::to_string(round);
+    const std::string b = "b" + std::to_string(round);
+    ASSERT_TRUE(this->store_->CreateUser(this->MakeUser(a, a, {"admin"})).ok());
+    ASSERT_TRUE(this->store_->CreateUser(this->MakeUser(b, b, {"admin"})).ok());
+    // Every earlier survivor steps down first, so the two are the only holders.
+    Result<std::vector<std::string>> holders = this->store_->UsersWithRole("admin");
+    ASSERT_TRUE(holders.ok());
+    for (const std::string& id : *holders) {
+      if (id != a && id != b) {
+        ASSERT_TRUE(this->store_->SetUserRoles(id, {"user"}).ok());
+      }
+    }
+    std::vector<Status> results(2);
+    std::latch start(2);
+    std::thread first([&] {
+      start.arrive_and_wait();
+      results[0] = this->store_->SetUserRoles(a, {"user"}).status();
+    });
+    std::thread second([&] {
+      start.arrive_and_wait();
+      results[1] = this->store_->DeleteUser(b);
+    });
+    first.join();
+    second.join();
+    EXPECT_NE(results[0].ok(), results[1].ok())
+        << results[0].ToString() << " / " << results[1].ToString();
+    for (const Status& s : results) {
+      if (!s.ok()) {
+        EXPECT_TRUE(HasCode(s, StatusCode::kFailedPrecondition));
+      }
+    }
+    holders = this->store_->UsersWithRole("admin");
+    ASSERT_TRUE(holders.ok());
+    EXPECT_EQ(holders->size(), 1u);
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
     UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
@@ -1159,6 +1696,16 @@ REGISTER_TYPED_TEST_SUITE_P(
     PruneThrottlesDeletesRowsUpdatedBeforeTheCutoff,
     DeleteThrottlesForUserRemovesOnlyThatUsersPairsAndAccount,
     KnownSourceIsKnownSinceItsLatestSuccessOnly, PruneKnownSourcesDeletesThoseLastUsedBefore,
-    ConcurrentThrottleUpsertsOfOneKeyLeaveOneWholeRecord);
+    ConcurrentThrottleUpsertsOfOneKeyLeaveOneWholeRecord, UpdateUserEmailSetsAndClearsIt,
+    SetUserRolesRemovingARoleBumpsCredentialVersion, SetUserRolesAddingOnlyKeepsVersion,
+    SetUserRolesRefusesToLeaveAdminWithoutHolder,
+    SetUserRolesUnknownRoleIsInvalidArgumentAndWritesNothing,
+    DeleteUserCascadesAndAppearsInChangeFeed, DeleteLastAdminIsFailedPrecondition,
+    UpdateRoleRemovingPermissionBumpsHolders, UpdateRoleAddingPermissionBumpsNobody,
+    DeleteRoleBumpsFormerHolders, UserChangesFeedSeesCreateDisableBumpDelete,
+    PruneUserChangesDeletesOlderEntriesAndSeqKeepsGrowing, QueryUsersFiltersByPrefixRoleDisabled,
+    QueryUsersPagesWithFilters, RecordPermissionUsesKeepsLatest,
+    RecordPermissionUsesSkipsUnknownUsers, CreateRoleDuplicateIsAlreadyExists, UsersWithRoleSorted,
+    ConcurrentAdminRemovalsLeaveExactlyOneHolder);
 
 }  // namespace portcullis::store::testing
