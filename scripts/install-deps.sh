@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2
   wrk curl
+  # examples/ and their e2e test (tests/e2e/test_examples.py)
+  nginx python3-fastapi python3-uvicorn python3-multipart python3-passlib python3-bcrypt
 )
 
 missing=()

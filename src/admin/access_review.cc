@@ -112,6 +112,20 @@ Result<AccessReview> BuildAccessReview(
   std::unordered_map<std::string, std::vector<store::PermissionUse>> uses_by_user;
   for (store::PermissionUse& use : *uses) uses_by_user[use.user_id].push_back(std::move(use));
 
+  // Every API key, by owner (issue #6: each user's keys with their last use).
+  std::unordered_map<std::string, std::vector<store::ApiKey>> keys_by_user;
+  std::string key_cursor;
+  while (true) {
+    Result<store::ApiKeyPage> keys = store.ListApiKeys(std::nullopt, key_cursor, kUserPageSize);
+    if (!keys.ok()) return ReviewStoreFailure("list_api_keys", keys.status());
+    for (store::ApiKey& key : keys->items) {
+      key.secret_hash.clear();  // never needed here; keep it out of every copy
+      keys_by_user[key.user_id].push_back(std::move(key));
+    }
+    if (!keys->next_cursor) break;
+    key_cursor = *keys->next_cursor;
+  }
+
   static const std::vector<store::PermissionUse> kNoUses;
   std::map<std::string, std::size_t> holders;  // role name -> holders seen
   store::UserQuery query;
@@ -127,6 +141,9 @@ Result<AccessReview> BuildAccessReview(
       std::optional<UnixSeconds> locked = locked_until ? locked_until(user) : std::nullopt;
       review.users.push_back(ReviewUser(std::move(user), roles_by_name, user_uses, since));
       review.users.back().locked_until = locked;
+      if (auto keys = keys_by_user.find(review.users.back().user.id); keys != keys_by_user.end()) {
+        review.users.back().api_keys = std::move(keys->second);
+      }
     }
     if (!page->next_cursor) break;
     query.cursor = *page->next_cursor;
@@ -158,6 +175,15 @@ boost::json::object AccessReviewToJson(const AccessReview& review) {
     u["last_permission_use"] = OptionalTime(entry.last_permission_use);
     u["unused_roles"] = ToArray(entry.unused_roles);
     u["unused_permissions"] = ToArray(entry.unused_permissions);
+    boost::json::array keys;
+    for (const store::ApiKey& key : entry.api_keys) {
+      keys.push_back(boost::json::object{{"id", key.id},
+                                         {"name", key.name},
+                                         {"scopes", ToArray(key.scopes)},
+                                         {"expires_at", OptionalTime(key.expires_at)},
+                                         {"last_used_at", OptionalTime(key.last_used_at)}});
+    }
+    u["api_keys"] = std::move(keys);
     users.push_back(std::move(u));
   }
   boost::json::array roles;

@@ -140,10 +140,11 @@ TEST_F(AccessReviewTest, JsonHasTheDocumentedShape) {
   const boost::json::object& user = json.at("users").as_array().at(0).as_object();
   for (const char* key :
        {"id", "username", "email", "roles", "permissions", "disabled", "locked_until", "created_at",
-        "last_login_at", "last_permission_use", "unused_roles", "unused_permissions"}) {
+        "last_login_at", "last_permission_use", "unused_roles", "unused_permissions", "api_keys"}) {
     EXPECT_TRUE(user.contains(key)) << key;
   }
-  EXPECT_EQ(user.size(), 12u);
+  EXPECT_EQ(user.size(), 13u);
+  EXPECT_EQ(user.at("api_keys"), boost::json::array{});
   EXPECT_EQ(user.at("username"), "alice");
   EXPECT_EQ(user.at("last_permission_use"), "2023-11-13T22:13:20Z");
   EXPECT_EQ(user.at("locked_until"), nullptr);
@@ -154,6 +155,51 @@ TEST_F(AccessReviewTest, JsonHasTheDocumentedShape) {
   EXPECT_EQ(roles.at(1).at("holders"), 1);
   EXPECT_EQ(roles.at(0).at("holders"), 0);
   EXPECT_EQ(json.at("roles_without_holders"), (boost::json::array{"admin", "user"}));
+}
+
+TEST_F(AccessReviewTest, EachUserListsTheirApiKeysWithLastUseAndNoSecret) {
+  AddRole("editor", {"articles:write"});
+  store::User alice = AddUser("alice", {"editor"});
+  store::User bob = AddUser("bob", {});
+  store::ApiKey key;
+  key.id = "k00000000002";
+  key.secret_hash = std::string(64, 'c');
+  key.user_id = alice.id;
+  key.name = "deploy";
+  key.scopes = {"articles:write"};
+  key.created_at = kStart - 2 * kDay;
+  key.expires_at = kStart + kDay;
+  ASSERT_TRUE(store_->CreateApiKey(key).ok());
+  key.id = "k00000000001";
+  key.name = "backup";
+  key.expires_at = std::nullopt;
+  ASSERT_TRUE(store_->CreateApiKey(key).ok());
+  ASSERT_TRUE(store_->RecordApiKeyUses({{"k00000000002", kStart - kDay}}).ok());
+
+  Result<AccessReview> review = Review(30);
+  ASSERT_TRUE(review.ok()) << review.status().ToString();
+  const AccessReviewEntry* a = Find(*review, "alice");
+  ASSERT_NE(a, nullptr);
+  ASSERT_EQ(a->api_keys.size(), 2u);
+  EXPECT_EQ(a->api_keys[0].id, "k00000000001");
+  EXPECT_EQ(a->api_keys[1].last_used_at, std::optional<UnixSeconds>(kStart - kDay));
+  const AccessReviewEntry* b = Find(*review, "bob");
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->api_keys.empty());
+
+  boost::json::object json = AccessReviewToJson(*review);
+  const boost::json::array& keys = json.at("users").as_array().at(0).at("api_keys").as_array();
+  ASSERT_EQ(keys.size(), 2u);
+  const boost::json::object& deploy = keys.at(1).as_object();
+  EXPECT_EQ(deploy.size(), 5u);
+  EXPECT_EQ(deploy.at("id"), "k00000000002");
+  EXPECT_EQ(deploy.at("name"), "deploy");
+  EXPECT_EQ(deploy.at("scopes"), (boost::json::array{"articles:write"}));
+  EXPECT_EQ(deploy.at("expires_at"), "2023-11-15T22:13:20Z");
+  EXPECT_EQ(deploy.at("last_used_at"), "2023-11-13T22:13:20Z");
+  EXPECT_EQ(keys.at(0).at("expires_at"), nullptr);
+  EXPECT_EQ(keys.at(0).at("last_used_at"), nullptr);
+  EXPECT_EQ(boost::json::serialize(json).find(std::string(64, 'c')), std::string::npos);
 }
 
 }  // namespace

@@ -204,6 +204,7 @@ struct AccessReviewEntry {
   std::vector<std::string> unused_roles;
   std::vector<std::string> unused_permissions;
   std::optional<UnixSeconds> last_permission_use;  // the latest recorded check, any permission
+  std::vector<store::ApiKey> api_keys;             // the user's API keys, ordered by id
 };
 
 struct AccessReview {
@@ -224,7 +225,8 @@ Result<AccessReview> BuildAccessReview(
 
 // {"generated_at","unused_days","users":[{"id","username","email","roles","permissions",
 //  "disabled","locked_until","created_at","last_login_at","last_permission_use",
-//  "unused_roles","unused_permissions"}],"roles":[{"name","description","permissions",
+//  "unused_roles","unused_permissions","api_keys":[{"id","name","scopes","expires_at",
+//  "last_used_at"}]}],"roles":[{"name","description","permissions",
 //  "holders" (how many users hold it)}],"roles_without_holders":[...]}. Times are RFC 3339 or null.
 boost::json::object AccessReviewToJson(const AccessReview& review);
 

@@ -7,10 +7,12 @@
 
 #include "admin/directory.h"
 #include "audit/audit_log.h"
+#include "authn/api_key_cache.h"
 #include "authn/basic_cache.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "authn/throttle.h"
+#include "authz/forward_auth.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/worker_pool.h"
@@ -28,9 +30,10 @@
 namespace portcullis::api {
 
 struct ApiMetrics {
-  Counter* login_attempts = nullptr;       // {result}
-  Counter* token_verifications = nullptr;  // {result}
-  Counter* lockouts = nullptr;             // {kind}
+  Counter* login_attempts = nullptr;         // {result}
+  Counter* token_verifications = nullptr;    // {result}
+  Counter* lockouts = nullptr;               // {kind}
+  Counter* api_key_verifications = nullptr;  // {result}; optional
 };
 
 struct ApiContext {
@@ -56,6 +59,10 @@ struct ApiContext {
   const http::Router* router = nullptr;                // the route table, for /openapi.json
   admin::Directory* directory = nullptr;               // user and role administration, registration
   admin::PermissionUsage* permission_usage = nullptr;  // passed permission checks (access review)
+  authn::ApiKeyCache* api_keys = nullptr;       // successful API-key verifications; null = off
+  authn::ApiKeyUsage* api_key_usage = nullptr;  // last-used times, flushed by housekeeping
+  // [[forward_auth.rule]], compiled once at start-up; null = no rules (deny everything).
+  const authz::ForwardRuleSet* forward_auth_rules = nullptr;
 };
 
 }  // namespace portcullis::api

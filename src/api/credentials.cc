@@ -3,6 +3,7 @@
 #include "api/auth_response.h"
 #include "api/authz.h"
 #include "api/throttle_events.h"
+#include "authn/api_key.h"
 #include "authn/basic_credentials.h"
 #include "authz/permission.h"
 #include "base/ascii.h"
@@ -32,6 +33,19 @@ std::optional<std::string_view> ParseBearer(std::string_view authorization) {
     if (!IsB64TokenChar(c)) return std::nullopt;
   }
   return token;
+}
+
+std::optional<std::string_view> ParseApiKeyAuthorization(std::string_view authorization) {
+  std::size_t space = authorization.find(' ');
+  if (space == std::string_view::npos) {
+    if (EqualsIgnoreAsciiCase(authorization, "apikey")) return std::string_view();
+    return std::nullopt;
+  }
+  if (!EqualsIgnoreAsciiCase(authorization.substr(0, space), "apikey")) return std::nullopt;
+  std::string_view key = authorization.substr(space + 1);
+  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+  return key;
 }
 
 std::variant<Principal, http::Response> AuthenticateBearer(ApiContext& ctx,
@@ -97,11 +111,129 @@ struct BasicOutcome {
   authn::CachedBasicUser user;
 };
 
+// ---------------------------------------------------------------- API keys
+
+// RFC 6750 §3.1 (invalid_request) in spirit: which credential counts would be a guess.
+http::Response ConflictingCredentials() {
+  return http::ProblemResponse(bhttp::status::bad_request, "Bad Request",
+                               "send exactly one credential");
+}
+
+Principal FromVerifiedKey(const authn::VerifiedApiKey& key) {
+  Principal p;
+  p.kind = Principal::Kind::kUser;
+  p.id = key.user_id;
+  p.username = key.username;
+  p.roles = key.roles;
+  p.permissions = key.permissions;
+  p.auth_method = "api_key";
+  return p;
+}
+
+void CountApiKey(ApiContext& ctx, authn::ApiKeyError error) {
+  if (ctx.counters.api_key_verifications != nullptr) {
+    ctx.counters.api_key_verifications->Inc({std::string(authn::ToString(error))});
+  }
+}
+
+// Logs the refusal (never the key) and answers 401. A failed secret check counts toward the
+// source's failure budget (DESIGN §5); the throttle writes the store, so it runs on the db pool.
+boost::asio::awaitable<http::Response> RefuseApiKey(ApiContext& ctx, const http::Request& req,
+                                                    authn::ApiKeyError error,
+                                                    std::string_view key_id) {
+  CountApiKey(ctx, error);
+  log::Info("authn.api_key_rejected", {{"reason", authn::ToString(error)},
+                                       {"key_id", key_id},
+                                       {"client_ip", req.client_ip},
+                                       {"request_id", req.request_id}});
+  const bool guessing = error == authn::ApiKeyError::kMalformed ||
+                        error == authn::ApiKeyError::kUnknownKey ||
+                        error == authn::ApiKeyError::kWrongSecret;
+  if (guessing && ctx.throttle != nullptr && ctx.db_pool != nullptr) {
+    auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
+    ApiContext* c = &ctx;
+    auto job = [c, audit_context] {
+      RecordThrottleOutcome(*c, c->throttle->RecordSourceFailure(audit_context->client_ip),
+                            *audit_context, "");
+      return true;
+    };
+    (void)co_await http::RunOn(*ctx.db_pool, job);
+  }
+  co_return Unauthenticated(error == authn::ApiKeyError::kMalformed
+                                ? authn::AuthnError::kMalformedCredentials
+                                : authn::AuthnError::kTokenInvalid);
+}
+
+// The ApiKey branch: strict parse; a cache hit is re-checked (secret in constant time, expiry,
+// owner's credential version) without touching the database; a miss is verified on the db pool.
+boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateApiKey(
+    ApiContext& ctx, const http::Request& req, std::string_view presented) {
+  if (ctx.api_keys == nullptr || ctx.db_pool == nullptr) {
+    co_return Unauthenticated(authn::AuthnError::kMalformedCredentials);
+  }
+  std::optional<authn::ParsedApiKey> parsed = authn::ParseApiKey(presented);
+  if (!parsed) co_return co_await RefuseApiKey(ctx, req, authn::ApiKeyError::kMalformed, "");
+  const std::string key_id(parsed->id);
+  const UnixSeconds now = ctx.clock->Now();
+
+  if (std::optional<authn::VerifiedApiKey> hit = ctx.api_keys->Find(key_id)) {
+    authn::ApiKeyError error =
+        authn::CheckApiKeySecret(hit->secret_hash, hit->expires_at, parsed->secret, now);
+    if (error != authn::ApiKeyError::kOk) co_return co_await RefuseApiKey(ctx, req, error, key_id);
+    if (ctx.user_states->Check(hit->user_id, hit->credential_version) == jose::VerifyError::kOk) {
+      CountApiKey(ctx, authn::ApiKeyError::kOk);
+      if (ctx.api_key_usage != nullptr) ctx.api_key_usage->Record(key_id, now);
+      co_return FromVerifiedKey(*hit);
+    }
+    // The owner changed (disabled, password, roles): verify again against the store.
+    ctx.api_keys->Erase(key_id);
+  }
+
+  // Copied for the job (another thread) as a SecretString: wiped when the last copy dies.
+  auto key = std::make_shared<SecretString>(presented);
+  const std::uint64_t epoch = ctx.api_keys->Epoch();
+  ApiContext* c = &ctx;
+  auto job = [c, key] {
+    std::optional<authn::ParsedApiKey> p = authn::ParseApiKey(key->reveal());
+    authn::ApiKeyVerification v = authn::VerifyApiKeyWithStore(*c->store, *p, c->clock->Now());
+    if (v.owner_state) {
+      c->user_states->Set(v.owner_state->id, v.owner_state->credential_version,
+                          v.owner_state->disabled);
+    }
+    return v;
+  };
+  std::optional<authn::ApiKeyVerification> verified = co_await http::RunOn(*ctx.db_pool, job);
+  if (!verified || verified->error == authn::ApiKeyError::kStoreUnavailable) {
+    CountApiKey(ctx, authn::ApiKeyError::kStoreUnavailable);
+    http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
+                                               "Service Unavailable", "retry shortly");
+    res.set(bhttp::field::retry_after, "1");
+    co_return res;
+  }
+  if (verified->error != authn::ApiKeyError::kOk) {
+    co_return co_await RefuseApiKey(ctx, req, verified->error, key_id);
+  }
+  CountApiKey(ctx, authn::ApiKeyError::kOk);
+  if (ctx.api_key_usage != nullptr) ctx.api_key_usage->Record(key_id, now);
+  Principal principal = FromVerifiedKey(verified->key);
+  ctx.api_keys->Put(std::move(verified->key), epoch);
+  co_return principal;
+}
+
 }  // namespace
 
 boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequest(
     ApiContext& ctx, const http::Request& req) {
+  // Exactly one credential: two Authorization headers, or Authorization and X-API-Key, or two
+  // X-API-Key headers are refused rather than picking one.
+  const std::size_t authorization_count = req.message.count(bhttp::field::authorization);
+  const std::size_t api_key_count = req.message.count("X-API-Key");
+  if (authorization_count + api_key_count > 1) co_return ConflictingCredentials();
+  if (api_key_count == 1) co_return co_await AuthenticateApiKey(ctx, req, req.Header("X-API-Key"));
   std::string_view authorization = req.Header("Authorization");
+  if (std::optional<std::string_view> key = ParseApiKeyAuthorization(authorization)) {
+    co_return co_await AuthenticateApiKey(ctx, req, *key);
+  }
   if (!authn::IsBasicScheme(authorization)) co_return AuthenticateBearer(ctx, req);
   if (!ctx.config->basic.enabled || ctx.basic_cache == nullptr) {
     co_return Unauthenticated(authn::AuthnError::kMalformedCredentials);

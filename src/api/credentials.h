@@ -1,8 +1,10 @@
 // The credential pipeline of protected routes: extract the credential from the request,
 // authenticate it, build the Principal. Bearer access tokens (RFC 6750 §2.1; no database, no
 // await) and HTTP Basic (RFC 7617; `[basic] enabled`; verified on the hash pool under the same
-// brute-force defence as the password grant, successes cached for basic.cache_ttl_s). API keys
-// join here in issue #6.
+// brute-force defence as the password grant, successes cached for basic.cache_ttl_s) and API keys
+// (`X-API-Key: <key>` or `Authorization: ApiKey <key>`; DESIGN §4; verified on the db pool on a
+// cache miss, a cache hit touches no database; failures count toward the source's limit).
+// More than one credential in a request is refused with 400 "send exactly one credential".
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -16,14 +18,20 @@
 
 namespace portcullis::api {
 
-// A Principal, or the response to send (401 with WWW-Authenticate; 429 + Retry-After when a
-// Basic attempt is locked out; 503 when the hash pool is full).
+// A Principal, or the response to send (401 with WWW-Authenticate; 400 when more than one
+// credential is sent; 429 + Retry-After when a Basic attempt is locked out; 503 when the hash or
+// db pool is full or the database fails during an API-key verification).
 boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequest(
     ApiContext& ctx, const http::Request& req);
 
 // The Bearer part alone: synchronous, touches no database.
 std::variant<Principal, http::Response> AuthenticateBearer(ApiContext& ctx,
                                                            const http::Request& req);
+
+// The key of an `Authorization: ApiKey <key>` header value (scheme case-insensitive, surrounding
+// spaces trimmed; possibly empty), or nullopt if the scheme is not ApiKey. The key's format is
+// checked later (authn::ParseApiKey).
+std::optional<std::string_view> ParseApiKeyAuthorization(std::string_view authorization);
 
 // Extracts the token of an `Authorization: Bearer <token>` header value; the scheme is
 // case-insensitive and the token must be RFC 6750 b64token characters. nullopt if malformed.

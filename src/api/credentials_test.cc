@@ -20,5 +20,21 @@ TEST(ParseBearerTest, RejectsOtherSchemesAndBadCharacters) {
   EXPECT_FALSE(ParseBearer("Bearerabc"));
 }
 
+TEST(ParseApiKeyAuthorizationTest, AcceptsCaseInsensitiveSchemeAndTrimsSpaces) {
+  EXPECT_EQ(ParseApiKeyAuthorization("ApiKey pcs_x"), std::optional<std::string_view>("pcs_x"));
+  EXPECT_EQ(ParseApiKeyAuthorization("apikey pcs_x"), std::optional<std::string_view>("pcs_x"));
+  EXPECT_EQ(ParseApiKeyAuthorization("APIKEY   pcs_x  "), std::optional<std::string_view>("pcs_x"));
+  // The scheme alone is an ApiKey credential with an empty (malformed) key: 401, not Bearer.
+  EXPECT_EQ(ParseApiKeyAuthorization("ApiKey"), std::optional<std::string_view>(""));
+}
+
+TEST(ParseApiKeyAuthorizationTest, OtherSchemesAreNotApiKeys) {
+  EXPECT_FALSE(ParseApiKeyAuthorization(""));
+  EXPECT_FALSE(ParseApiKeyAuthorization("Bearer pcs_x"));
+  EXPECT_FALSE(ParseApiKeyAuthorization("Basic dXNlcjpwYXNz"));
+  EXPECT_FALSE(ParseApiKeyAuthorization("ApiKeys pcs_x"));
+  EXPECT_FALSE(ParseApiKeyAuthorization("ApiKeypcs_x"));
+}
+
 }  // namespace
 }  // namespace portcullis::api

@@ -2,7 +2,9 @@
 
 #include "api/admin/admin.h"
 #include "api/admin/users.h"
+#include "api/apikeys/apikeys.h"
 #include "api/discovery/discovery.h"
+#include "api/forward_auth/forward_auth.h"
 #include "api/me/me.h"
 #include "api/me/register.h"
 #include "api/me/session.h"
@@ -52,6 +54,10 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::get,  "/v1/access-review",                        bind(HandleAccessReview), AuthRequirement::kAnyCredential, "access_review"});
   router.Add({verb::post, "/v1/users/{id}/unlock",                   bind(HandleUnlockUser),  AuthRequirement::kAnyCredential, "users.unlock"});
   router.Add({verb::get,  "/v1/audit",                                bind(HandleListAudit),   AuthRequirement::kAnyCredential, "audit.list"});
+  router.Add({verb::get,  "/v1/forward-auth",                         bind(HandleForwardAuth), AuthRequirement::kPublic, "forward_auth"});  // authenticates per rule itself
+  router.Add({verb::get,  "/v1/api-keys",                            bind(HandleListApiKeys),  AuthRequirement::kAnyCredential, "apikeys.list"});
+  router.Add({verb::post, "/v1/api-keys",                            bind(HandleCreateApiKey), AuthRequirement::kAnyCredential, "apikeys.create"});
+  router.Add({verb::delete_, "/v1/api-keys/{id}",                    bind(HandleDeleteApiKey), AuthRequirement::kAnyCredential, "apikeys.delete"});
   // clang-format on
 }
 

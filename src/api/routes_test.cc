@@ -11,7 +11,9 @@ namespace {
 bool IsPublicByDesign(const std::string& pattern) {
   return pattern == "/healthz" || pattern == "/readyz" || pattern == "/metrics" ||
          pattern == "/openapi.json" || pattern.rfind("/.well-known/", 0) == 0 ||
-         pattern.rfind("/oauth2/", 0) == 0 || pattern == "/v1/register";
+         pattern.rfind("/oauth2/", 0) == 0 || pattern == "/v1/register" ||
+         // Authenticates itself: "public" forward-auth rules need no credential.
+         pattern == "/v1/forward-auth";
 }
 
 TEST(RoutesTest, EveryRouteUnderV1ExceptRegisterRequiresCredentials) {

@@ -13,10 +13,12 @@
 
 #include "admin/directory.h"
 #include "api/api_context.h"
+#include "api/forward_auth/forward_auth.h"
 #include "api/routes.h"
 #include "app/library_versions.h"
 #include "app/periodic_task.h"
 #include "audit/audit_log.h"
+#include "authn/api_key_cache.h"
 #include "authn/basic_cache.h"
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
@@ -300,12 +302,19 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   token::RefreshService refresh(**store, refresh_policy, clock, random);
   authn::ClientAuthenticator client_authenticator(**store);
   authn::BasicCache basic_cache(clock, config.basic.cache_ttl_s, random);
+  // Successful API-key verifications, kept as long as Basic ones (DESIGN §3 basic.cache_ttl_s).
+  authn::ApiKeyCache api_key_cache(clock, config.basic.cache_ttl_s);
+  authn::ApiKeyUsage api_key_usage;
   Result<std::unique_ptr<authn::Throttle>> throttle =
       authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
   if (!throttle.ok()) return fail(throttle.status());
   audit::AuditLog audit_log(**store, clock);
   admin::Directory directory(**store, audit_log, clock, &user_states, *hasher, PolicyFrom(config));
   admin::PermissionUsage permission_usage;
+  // LoadConfig has validated every rule; compiling again only guards the invariant.
+  Result<authz::ForwardRuleSet> forward_auth_rules =
+      api::CompileForwardAuthRules(config.forward_auth_rules);
+  if (!forward_auth_rules.ok()) return fail(forward_auth_rules.status());
 
   Metrics metrics;
   Counter& verifications = metrics.AddCounter("portcullis_password_verifications_total",
@@ -314,6 +323,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                                "Password logins by result", {"result"});
   Counter& token_verifications = metrics.AddCounter(
       "portcullis_token_verifications_total", "Access token verifications by result", {"result"});
+  Counter& api_key_verifications = metrics.AddCounter(
+      "portcullis_api_key_verifications_total", "API-key verifications by result", {"result"});
   Counter& lockouts = metrics.AddCounter("portcullis_lockouts_total",
                                          "Lockouts and throttle trips by kind", {"kind"});
 
@@ -348,6 +359,10 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.clock = &clock;
   ctx.directory = &directory;
   ctx.permission_usage = &permission_usage;
+  ctx.api_keys = &api_key_cache;
+  ctx.api_key_usage = &api_key_usage;
+  ctx.counters.api_key_verifications = &api_key_verifications;
+  ctx.forward_auth_rules = &*forward_auth_rules;
 
   http::Router router;
   api::AddRoutes(router, ctx);
@@ -403,19 +418,25 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     (void)refresh.Prune();
     (void)throttle_ptr->Prune();
     (void)permission_usage.Flush(*db);
+    (void)api_key_usage.Flush(*db);
     (void)db->PruneUserChanges(now - kUserChangeRetentionS);
   });
   // Changes written by the CLI or another instance (disable, role removal, deletion) reach the
   // in-memory user states within about a second (DESIGN §4 "Invalidation precision").
   std::int64_t seq = *user_change_seq;
-  PeriodicTask follow_user_changes(std::chrono::seconds(1), [&user_states, db, &seq] {
-    Result<std::int64_t> next = user_states.ApplyChanges(*db, seq);
-    if (next.ok()) {
-      seq = *next;
-    } else {
-      log::Warn("user_changes.poll_failed", {{"error", next.status().ToString()}});
-    }
-  });
+  // A changed user (also: one of their API keys revoked by the CLI or another instance) loses
+  // their cached API-key verifications; the next use re-reads the store.
+  PeriodicTask follow_user_changes(
+      std::chrono::seconds(1), [&user_states, &api_key_cache, db, &seq] {
+        Result<std::int64_t> next = user_states.ApplyChanges(
+            *db, seq,
+            [&api_key_cache](std::string_view user_id) { api_key_cache.EraseOwner(user_id); });
+        if (next.ok()) {
+          seq = *next;
+        } else {
+          log::Warn("user_changes.poll_failed", {{"error", next.status().ToString()}});
+        }
+      });
 
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
   if (!server.ok()) return fail(server.status());
@@ -430,6 +451,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   housekeeping.Stop();
   follow_user_changes.Stop();
   (void)permission_usage.Flush(*db);
+  (void)api_key_usage.Flush(*db);
   hash_pool.Shutdown();
   db_pool.Shutdown();
   if (!run.ok()) return fail(run);

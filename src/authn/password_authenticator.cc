@@ -61,7 +61,10 @@ PasswordLogin PasswordAuthenticator::Authenticate(std::string_view username,
   if (hasher_.NeedsRehash(user->password_hash)) {
     Result<std::string> fresh = hasher_.Hash(password);
     if (fresh.ok() && store_.UpdatePasswordHash(user->id, *fresh).ok()) {
-      log::Info("password.rehashed", {{"user_id", user->id}});
+      out.rehashed_from =
+          std::string(password::ToString(password::ClassifyHash(user->password_hash)));
+      log::Info("password.rehashed", {{"user_id", user->id}, {"from", out.rehashed_from}});
+      user->password_hash = std::move(*fresh);
     }
   }
   Result<std::vector<std::string>> permissions = store_.PermissionsOfUser(user->id);

@@ -26,6 +26,10 @@ struct PasswordLogin {
   AuthnError error = AuthnError::kOk;
   store::User user;                      // set when error is kOk
   std::vector<std::string> permissions;  // effective permissions, set when error is kOk
+  // When this login replaced the stored hash with a fresh Argon2id one: the old hash's scheme,
+  // "bcrypt", "argon2i" or "argon2id" (older parameters); the caller audits "password.rehashed".
+  // Empty when nothing was rehashed (current hash, or the rehash could not be stored).
+  std::string rehashed_from;
 };
 
 class PasswordAuthenticator {

@@ -88,4 +88,40 @@ int RunRoleDelete(const CommonOptions& options, const std::string& name);
 // Who holds what, last login and last use, unused roles/permissions, roles without holders.
 int RunAccessReview(const CommonOptions& options, const AccessReviewOptions& review);
 
+// `portcullis user import FILE [--format csv|jsonl] [--batch-size N] [--report FILE] [--json]
+// [--dry-run]` (issue #6, import_command.cc): users with existing Argon2/bcrypt hashes from CSV or
+// JSONL (format: admin/user_import.h), in transactions of batch_size rows.
+struct UserImportOptions {
+  std::string file;                   // "-" reads standard input (then `format` is required)
+  std::optional<std::string> format;  // "csv" | "jsonl"; default: from the file extension
+  std::size_t batch_size = 1000;
+  std::optional<std::string> report;  // rejected/skipped rows go here instead of stderr
+  bool json = false;                  // the summary as one JSON object
+  bool dry_run = false;               // validate and check against the store; write nothing
+};
+
+// Imports the users; prints the summary on stdout and "line N: reason" for each rejected or
+// skipped row. Exit 0 (all imported or already present), 3 (some rows rejected), 1 (could not run
+// or stopped on a database error; finished batches stay committed), 2 (configuration error).
+int RunUserImport(const CommonOptions& options, const UserImportOptions& import);
+
+// `portcullis apikey create --user NAME --name N [--scope S]... [--expires-in-days D] [--json]`
+// (issue #6, apikey_commands.cc).
+struct ApiKeyCreateOptions {
+  std::string username;  // the owner
+  std::string name;
+  std::vector<std::string> scopes;     // each must be held by the owner
+  std::optional<int> expires_in_days;  // 1..3650; default apikeys.default_ttl_days (0 = never)
+  bool json = false;
+};
+
+// Creates a key for the user (audited as apikey.created, actor "cli") and prints it once.
+// Exit 1 if the user is unknown, a scope is invalid or not held by the owner.
+int RunApiKeyCreate(const CommonOptions& options, const ApiKeyCreateOptions& create);
+// Lists every key, or only the user's; never the key or its hash.
+int RunApiKeyList(const CommonOptions& options, const std::optional<std::string>& username,
+                  bool json);
+// Deletes the key (audited as apikey.revoked); a running server refuses it within about a second.
+int RunApiKeyRevoke(const CommonOptions& options, const std::string& id);
+
 }  // namespace portcullis::cli

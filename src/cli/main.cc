@@ -120,6 +120,23 @@ int main(int argc, char** argv) {
   user_roles->add_option("roles", roles_new, "the new roles (replacing the current ones)");
   user_roles->add_flag("--json", roles_json, "print the user as JSON");
 
+  // user import (issue #6)
+  portcullis::cli::UserImportOptions import_opts;
+  CLI::App* user_import = user->add_subcommand(
+      "import",
+      "import users with existing password hashes (Argon2 PHC, bcrypt) from CSV or JSONL");
+  add_common(user_import);
+  user_import->add_option("file", import_opts.file, "the file to import (- for stdin)")->required();
+  user_import->add_option("--format", import_opts.format, "csv | jsonl (default: by extension)");
+  user_import
+      ->add_option("--batch-size", import_opts.batch_size, "rows per transaction (default 1000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+  user_import->add_option("--report", import_opts.report,
+                          "write rejected and skipped rows here instead of stderr");
+  user_import->add_flag("--json", import_opts.json, "print the summary as JSON");
+  user_import->add_flag("--dry-run", import_opts.dry_run,
+                        "validate and check against the database without writing");
+
   // role
   CLI::App* role = app.add_subcommand("role", "manage roles and their permissions");
   role->require_subcommand(1);
@@ -167,6 +184,36 @@ int main(int argc, char** argv) {
                    "report roles and permissions unused for this many days (default 90)")
       ->check(CLI::Range(0, kMaxUnusedDays));
 
+  // apikey (issue #6)
+  CLI::App* apikey = app.add_subcommand("apikey", "manage API keys");
+  apikey->require_subcommand(1);
+  portcullis::cli::ApiKeyCreateOptions apikey_create_opts;
+  CLI::App* apikey_create =
+      apikey->add_subcommand("create", "create an API key for a user; the key is shown once");
+  add_common(apikey_create);
+  apikey_create->add_option("--user", apikey_create_opts.username, "the owner's username")
+      ->required();
+  apikey_create->add_option("--name", apikey_create_opts.name, "what the key is for")->required();
+  apikey_create
+      ->add_option("--scope", apikey_create_opts.scopes,
+                   "permission the key grants (held by the owner); repeatable")
+      ->allow_extra_args(false);
+  apikey_create
+      ->add_option("--expires-in-days", apikey_create_opts.expires_in_days,
+                   "lifetime in days (default: apikeys.default_ttl_days; 0 there = never)")
+      ->check(CLI::Range(1, 3650));
+  apikey_create->add_flag("--json", apikey_create_opts.json, "print JSON");
+  std::optional<std::string> apikey_list_user;
+  bool apikey_list_json = false;
+  CLI::App* apikey_list = apikey->add_subcommand("list", "list API keys (never the keys)");
+  add_common(apikey_list);
+  apikey_list->add_option("--user", apikey_list_user, "only this user's keys");
+  apikey_list->add_flag("--json", apikey_list_json, "print JSON");
+  std::string apikey_revoke_id;
+  CLI::App* apikey_revoke = apikey->add_subcommand("revoke", "delete an API key");
+  add_common(apikey_revoke);
+  apikey_revoke->add_option("id", apikey_revoke_id, "the key id (12 characters)")->required();
+
   // version
   bool version_json = false;
   CLI::App* version =
@@ -208,6 +255,12 @@ int main(int argc, char** argv) {
     }
     if (*role_delete) return portcullis::cli::RunRoleDelete(common, role_delete_name);
     if (*review) return portcullis::cli::RunAccessReview(common, review_opts);
+    if (*apikey_create) return portcullis::cli::RunApiKeyCreate(common, apikey_create_opts);
+    if (*apikey_list) {
+      return portcullis::cli::RunApiKeyList(common, apikey_list_user, apikey_list_json);
+    }
+    if (*apikey_revoke) return portcullis::cli::RunApiKeyRevoke(common, apikey_revoke_id);
+    if (*user_import) return portcullis::cli::RunUserImport(common, import_opts);
   } catch (const std::exception& e) {
     std::cerr << "portcullis: " << e.what() << "\n";
     return 1;

@@ -136,12 +136,16 @@ struct ForwardAuthRule {
   // permissions that must all be held.
   enum class Kind { kPublic, kAuthenticated, kPermissions };
 
-  std::string host = "*";                    // exact host or "*"
-  std::string path = "/**";                  // path pattern, starts with '/'
+  // Globs as in authz/forward_auth.h, checked by LoadConfig with authz::ValidateHostGlob /
+  // ValidatePathGlob: host "*", "example.com" or "*.example.com" ('*' within one label, case
+  // ignored, no port); path "/api/**" ('*' within one segment, "**" any number of segments).
+  std::string host = "*";
+  std::string path = "/**";
   std::vector<std::string> methods = {"*"};  // upper-case HTTP methods, or "*"
   // LoadConfig always sets this from the mandatory `require` key.
   Kind kind = Kind::kAuthenticated;
-  std::vector<std::string> permissions;  // non-empty exactly when kind == kPermissions
+  // Non-empty exactly when kind == kPermissions; each one authz::IsValidPermission.
+  std::vector<std::string> permissions;
 };
 
 // "public", "authenticated" or "permissions".

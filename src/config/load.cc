@@ -16,6 +16,9 @@
 #include <utility>
 #include <variant>
 
+#include "authz/forward_auth.h"
+#include "authz/permission.h"
+
 extern char** environ;  // POSIX; no standard header declares it.
 
 namespace portcullis::config {
@@ -409,7 +412,17 @@ bool IsHttpMethod(std::string_view m) {
   return std::find(std::begin(kMethods), std::end(kMethods), m) != std::end(kMethods);
 }
 
-// Decodes one [[forward_auth.rule]] table; `key` is "forward_auth.rule[N]".
+// "invalid value for 'KEY': REASON, got VALUE (at ...)": for values whose problem needs more than
+// the expected shape to explain (globs, permissions).
+Status InvalidBecause(std::string_view key, std::string_view reason, const toml::node& node,
+                      std::string_view where) {
+  return InvalidArgumentError("invalid value for '" + std::string(key) + "': " +
+                              std::string(reason) + ", got " + Render(node) + std::string(where));
+}
+
+// Decodes one [[forward_auth.rule]] table; `key` is "forward_auth.rule[N]". Globs and
+// permissions are checked with the same functions the rule matcher uses (authz/forward_auth.h),
+// so a rule that loads is a rule that compiles.
 Result<ForwardAuthRule> DecodeRule(const toml::table& table, const std::string& key) {
   ForwardAuthRule rule;
   bool has_require = false;
@@ -421,11 +434,17 @@ Result<ForwardAuthRule> DecodeRule(const toml::table& table, const std::string& 
       if (s == nullptr || s->get().empty()) {
         return InvalidValue(field, "a host name or \"*\"", node, where);
       }
+      if (Status glob = authz::ValidateHostGlob(s->get()); !glob.ok()) {
+        return InvalidBecause(field, glob.message(), node, where);
+      }
       rule.host = s->get();
     } else if (name == "path") {
       const auto* s = node.as_string();
       if (s == nullptr || s->get().empty() || s->get().front() != '/') {
         return InvalidValue(field, "a path pattern starting with '/'", node, where);
+      }
+      if (Status glob = authz::ValidatePathGlob(s->get()); !glob.ok()) {
+        return InvalidBecause(field, glob.message(), node, where);
       }
       rule.path = s->get();
     } else if (name == "methods") {
@@ -449,6 +468,13 @@ Result<ForwardAuthRule> DecodeRule(const toml::table& table, const std::string& 
             std::any_of(permissions->begin(), permissions->end(),
                         [](const std::string& p) { return p.empty(); })) {
           return InvalidValue(field, "a non-empty array of permission strings", node, where);
+        }
+        for (const std::string& p : *permissions) {
+          if (!authz::IsValidPermission(p)) {
+            return InvalidArgumentError(
+                "invalid value for '" + field + "': " + Quote(p) +
+                " is not a permission (':'-separated segments of [a-z0-9_.-], or '*')" + where);
+          }
         }
         rule.kind = ForwardAuthRule::Kind::kPermissions;
         rule.permissions = std::move(*permissions);

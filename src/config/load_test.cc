@@ -602,6 +602,47 @@ TEST_F(LoadConfigTest, ForwardAuthRuleFieldsAreValidated) {
               HasSubstr("invalid value for 'forward_auth.rule': expected an array of tables"));
 }
 
+TEST_F(LoadConfigTest, ForwardAuthRuleGlobsAreValidatedNamingTheKey) {
+  EXPECT_THAT(
+      ErrorOf(LoadToml("[[forward_auth.rule]]\nrequire = \"public\"\n"
+                       "[[forward_auth.rule]]\nrequire = \"public\"\n"
+                       "[[forward_auth.rule]]\npath = \"/api**\"\nrequire = \"public\"\n")),
+      HasSubstr("invalid value for 'forward_auth.rule[2].path': '**' must be a whole path segment "
+                "(\"/a/**\"), got \"/api**\" (at "));
+  EXPECT_THAT(
+      ErrorOf(LoadToml("[[forward_auth.rule]]\npath = \"/a/../b\"\nrequire = \"public\"\n")),
+      HasSubstr("invalid value for 'forward_auth.rule[0].path': a path glob has no \".\" "
+                "or \"..\" segments, got \"/a/../b\""));
+  EXPECT_THAT(ErrorOf(LoadToml("[[forward_auth.rule]]\npath = \"/a%2Fb\"\nrequire = \"public\"\n")),
+              HasSubstr("invalid value for 'forward_auth.rule[0].path': a path glob holds only "
+                        "letters, digits, '-', '.', '_', '~', '*' and '/', got \"/a%2Fb\""));
+  EXPECT_THAT(ErrorOf(LoadToml("[[forward_auth.rule]]\nhost = \"app.example.com:443\"\n"
+                               "require = \"public\"\n")),
+              HasSubstr("invalid value for 'forward_auth.rule[0].host': a host glob has no port "
+                        "(ports are ignored), got \"app.example.com:443\""));
+  EXPECT_THAT(ErrorOf(LoadToml("[[forward_auth.rule]]\nhost = \"**.example.com\"\n"
+                               "require = \"public\"\n")),
+              HasSubstr("invalid value for 'forward_auth.rule[0].host': '**' has no meaning in a "
+                        "host glob; use '*'"));
+  EXPECT_THAT(ErrorOf(LoadSet({"forward_auth.rule=[{path=\"//x\", require=\"public\"}]"})),
+              HasSubstr("invalid value for 'forward_auth.rule[0].path': a path glob has no empty "
+                        "segments (\"//\"), got \"//x\" (from --set)"));
+}
+
+TEST_F(LoadConfigTest, ForwardAuthRulePermissionsAreValidatedNamingTheKey) {
+  EXPECT_THAT(
+      ErrorOf(LoadToml("[[forward_auth.rule]]\nrequire = [\"users:read\", \"Users Write\"]\n")),
+      HasSubstr("invalid value for 'forward_auth.rule[0].require': \"Users Write\" is not "
+                "a permission (':'-separated segments of [a-z0-9_.-], or '*') (at "));
+  EXPECT_THAT(ErrorOf(LoadToml("[[forward_auth.rule]]\nrequire = [\"users:\"]\n")),
+              HasSubstr("'forward_auth.rule[0].require': \"users:\" is not a permission"));
+  Result<Config> ok = LoadToml(
+      "[[forward_auth.rule]]\nhost = \"*.Example.com\"\npath = \"/a/*/b/**\"\n"
+      "require = [\"articles:*\", \"*\"]\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->forward_auth_rules[0].host, "*.Example.com");
+}
+
 TEST_F(LoadConfigTest, ConfigToTomlRoundTripsTheEffectiveConfig) {
   Result<Config> first = LoadToml(R"(
 data_dir = "/var/lib/pc"

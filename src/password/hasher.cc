@@ -128,6 +128,44 @@ std::string_view ToString(VerifyOutcome outcome) {
   return "unknown";
 }
 
+std::string_view ToString(HashKind kind) {
+  switch (kind) {
+    case HashKind::kArgon2id:
+      return "argon2id";
+    case HashKind::kArgon2i:
+      return "argon2i";
+    case HashKind::kBcrypt:
+      return "bcrypt";
+    case HashKind::kUnsupportedScheme:
+      return "unsupported_scheme";
+    case HashKind::kMalformed:
+      return "malformed";
+  }
+  return "unknown";
+}
+
+HashKind ClassifyHash(std::string_view encoded) {
+  // The same dispatch as Hasher::Verify.
+  if (encoded.starts_with("$argon2")) {
+    const std::optional<PhcString> phc = ParsePhc(encoded);
+    if (!phc) return HashKind::kMalformed;
+    if (phc->version != kArgon2Version13 || phc->algorithm == "argon2d") {
+      return HashKind::kUnsupportedScheme;
+    }
+    return phc->algorithm == "argon2id" ? HashKind::kArgon2id : HashKind::kArgon2i;
+  }
+  if (IsBcryptPrefix(encoded)) {
+    return IsWellFormedBcrypt(encoded) ? HashKind::kBcrypt : HashKind::kMalformed;
+  }
+  if (LooksLikeCryptScheme(encoded)) return HashKind::kUnsupportedScheme;
+  return HashKind::kMalformed;
+}
+
+bool IsSupportedHash(std::string_view encoded) {
+  const HashKind kind = ClassifyHash(encoded);
+  return kind == HashKind::kArgon2id || kind == HashKind::kArgon2i || kind == HashKind::kBcrypt;
+}
+
 Status Hasher::ValidateParams(const Argon2Params& params) {
   if (params.parallelism != 1) {
     return InvalidArgumentError("parallelism must be 1 (libsodium hashes with a single lane)");

@@ -46,6 +46,29 @@ enum class VerifyOutcome : std::uint8_t {
 // "match", "mismatch", "malformed_hash", "unsupported_scheme" (for logs and metrics).
 std::string_view ToString(VerifyOutcome outcome);
 
+// What kind of stored hash a string is, decided from its layout alone (no password involved).
+enum class HashKind : std::uint8_t {
+  kArgon2id = 0,           // "$argon2id$v=19$..." that ParsePhc accepts
+  kArgon2i = 1,            // "$argon2i$v=19$..." that ParsePhc accepts
+  kBcrypt = 2,             // "$2a$", "$2b$", "$2y$": cost 04-31, 60 characters
+  kUnsupportedScheme = 3,  // a well-formed hash of a scheme we do not verify ($1$, $6$, argon2d,
+                           // Argon2 version 16)
+  kMalformed = 4,          // starts like a supported hash but breaks its layout, or is junk
+};
+
+// "argon2id", "argon2i", "bcrypt", "unsupported_scheme", "malformed" (for logs, audit details and
+// import reports).
+std::string_view ToString(HashKind kind);
+
+// Classifies `encoded` with the same layout checks Verify applies before verifying. Does not
+// check that the hash matches any password, and a bcrypt salt with non-canonical trailing bits
+// (which libxcrypt refuses when verifying) still classifies as kBcrypt.
+HashKind ClassifyHash(std::string_view encoded);
+
+// True when Verify can check passwords against `encoded` (kArgon2id, kArgon2i or kBcrypt): the
+// hashes `portcullis user import` accepts.
+bool IsSupportedHash(std::string_view encoded);
+
 class Hasher {
  public:
   // Checks the parameters can be used for hashing: parallelism must be 1 (libsodium hashes with a

@@ -148,6 +148,8 @@ TEST(HasherTest, UnsupportedSchemes) {
   for (const std::string& s : unsupported) {
     EXPECT_EQ(hasher.Verify(s, kCorrect), VerifyOutcome::kUnsupportedScheme) << s;
     EXPECT_TRUE(hasher.NeedsRehash(s)) << s;
+    EXPECT_EQ(ClassifyHash(s), HashKind::kUnsupportedScheme) << s;
+    EXPECT_FALSE(IsSupportedHash(s)) << s;
   }
 }
 
@@ -177,6 +179,8 @@ TEST(HasherTest, MalformedHashes) {
   for (const std::string& s : malformed) {
     EXPECT_EQ(hasher.Verify(s, kCorrect), VerifyOutcome::kMalformedHash) << s;
     EXPECT_TRUE(hasher.NeedsRehash(s)) << s;
+    EXPECT_EQ(ClassifyHash(s), HashKind::kMalformed) << s;
+    EXPECT_FALSE(IsSupportedHash(s)) << s;
   }
 }
 
@@ -266,6 +270,27 @@ TEST(HasherTest, DummyVerifyRunsAndParamsAreKept) {
   hasher.DummyVerify("anything");
   hasher.DummyVerify("");
   EXPECT_EQ(hasher.params(), kFast);
+}
+
+TEST(HasherTest, ClassifyHashNamesTheSupportedSchemes) {
+  Hasher hasher = MakeHasher();
+  Result<std::string> own = hasher.Hash("pw");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(ClassifyHash(*own), HashKind::kArgon2id);
+  EXPECT_EQ(ClassifyHash(kArgon2idP4), HashKind::kArgon2id);
+  EXPECT_EQ(ClassifyHash(kArgon2idCli), HashKind::kArgon2id);
+  EXPECT_EQ(ClassifyHash(kArgon2iT3), HashKind::kArgon2i);
+  for (std::string_view prefix : {"$2a$", "$2b$", "$2y$"}) {
+    const std::string encoded = Bcrypt(prefix, "pw");
+    EXPECT_EQ(ClassifyHash(encoded), HashKind::kBcrypt) << encoded;
+    EXPECT_TRUE(IsSupportedHash(encoded)) << encoded;
+  }
+  EXPECT_TRUE(IsSupportedHash(kArgon2iT3));
+  EXPECT_EQ(ToString(HashKind::kArgon2id), "argon2id");
+  EXPECT_EQ(ToString(HashKind::kArgon2i), "argon2i");
+  EXPECT_EQ(ToString(HashKind::kBcrypt), "bcrypt");
+  EXPECT_EQ(ToString(HashKind::kUnsupportedScheme), "unsupported_scheme");
+  EXPECT_EQ(ToString(HashKind::kMalformed), "malformed");
 }
 
 TEST(HasherTest, VerifyOutcomeNames) {

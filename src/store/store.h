@@ -70,6 +70,31 @@ struct Role {
   UnixSeconds created_at = 0;
 };
 
+// An API key (DESIGN §4): the caller presents "pcs_<id>_<secret>"; only the id and the SHA-256 of
+// the secret are stored.
+struct ApiKey {
+  std::string id;           // 12 characters [a-z0-9]; not secret, used for lookup
+  std::string secret_hash;  // lower-case hex SHA-256 of the 43-character secret (never the secret)
+  std::string user_id;      // the owner
+  std::string name;
+  std::vector<std::string> scopes;  // sorted, unique when read back
+  UnixSeconds created_at = 0;
+  std::optional<UnixSeconds> expires_at;
+  std::optional<UnixSeconds> last_used_at;
+};
+
+// One page of ListApiKeys. next_cursor is absent on the last page.
+struct ApiKeyPage {
+  std::vector<ApiKey> items;
+  std::optional<std::string> next_cursor;
+};
+
+// A use of an API key, for RecordApiKeyUses.
+struct ApiKeyUse {
+  std::string id;
+  UnixSeconds at = 0;
+};
+
 // A JWS signing key. The private half is sealed (encrypted with the master key) by the caller;
 // the store only keeps the bytes.
 struct SigningKey {
@@ -183,9 +208,9 @@ class UserStore {
   virtual Result<UserState> SetUserRoles(std::string_view user_id,
                                          const std::vector<std::string>& roles) = 0;
 
-  // Deletes the user with their role memberships, refresh tokens, permission uses and known
-  // sources, in one transaction. kNotFound; kFailedPrecondition if the user is the last holder
-  // of kAdminRole. Nothing is written on failure.
+  // Deletes the user with their role memberships, refresh tokens, API keys, permission uses and
+  // known sources, in one transaction. kNotFound; kFailedPrecondition if the user is the last
+  // holder of kAdminRole. Nothing is written on failure.
   virtual Status DeleteUser(std::string_view user_id) = 0;
 
   // Up to `limit` feed entries with seq > `after_seq`, oldest first. Every change of
@@ -208,6 +233,13 @@ class UserStore {
 
   // Every recorded use, ordered by user_id then permission.
   virtual Result<std::vector<PermissionUse>> ListPermissionUses() = 0;
+
+  // User import (`portcullis user import`): inserts the users of `batch` in ONE transaction. A row
+  // whose username (normalized) or id is taken — by an existing user or an earlier row of the
+  // batch — gets kAlreadyExists, a row naming an unknown role kInvalidArgument; such rows are
+  // skipped and the others committed together. Returns one Status per row, in order. On a
+  // database error nothing of the batch is written and that error is returned.
+  virtual Result<std::vector<Status>> ImportUsers(const std::vector<NewUser>& batch) = 0;
 };
 
 class RoleStore {
@@ -368,6 +400,30 @@ class ClientStore {
   virtual Status DeleteClient(std::string_view client_id, UnixSeconds now) = 0;
 };
 
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+
+  // Stores a new key. kAlreadyExists on an id clash; kNotFound if the owner doesn't exist.
+  virtual Status CreateApiKey(const ApiKey& key) = 0;
+
+  // The key with this id. kNotFound if there is none.
+  virtual Result<ApiKey> FindApiKey(std::string_view id) = 0;
+
+  // Up to `limit` keys ordered by id, starting after `cursor` (empty = from the start); only the
+  // keys of `user_id` when given. kInvalidArgument if limit is 0.
+  virtual Result<ApiKeyPage> ListApiKeys(const std::optional<std::string>& user_id,
+                                         std::string_view cursor, std::size_t limit) = 0;
+
+  // Deletes the key (revocation). Appends its owner to the user change feed, so running servers
+  // drop any cached verification of it. kNotFound if there is no such key.
+  virtual Status DeleteApiKey(std::string_view id) = 0;
+
+  // Sets last_used_at for each key, in one transaction; a later time wins, unknown ids are
+  // skipped.
+  virtual Status RecordApiKeyUses(const std::vector<ApiKeyUse>& uses) = 0;
+};
+
 // One entry of the append-only audit log.
 struct AuditEvent {
   std::int64_t id = 0;  // assigned by the store, increasing
@@ -467,6 +523,7 @@ class Store : public UserStore,
               public SigningKeyStore,
               public TokenStore,
               public ClientStore,
+              public ApiKeyStore,
               public AuditStore,
               public ThrottleStore {
  public:

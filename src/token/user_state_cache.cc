@@ -22,7 +22,9 @@ Status UserStateCache::LoadFrom(store::UserStore& store) {
   return Status::Ok();
 }
 
-Result<std::int64_t> UserStateCache::ApplyChanges(store::UserStore& store, std::int64_t after_seq) {
+Result<std::int64_t> UserStateCache::ApplyChanges(
+    store::UserStore& store, std::int64_t after_seq,
+    const std::function<void(std::string_view user_id)>& on_change) {
   constexpr std::size_t kBatch = 1000;
   Result<std::vector<store::UserChange>> changes = store.UserChangesSince(after_seq, kBatch);
   if (!changes.ok()) return changes.status();
@@ -36,6 +38,7 @@ Result<std::int64_t> UserStateCache::ApplyChanges(store::UserStore& store, std::
     } else {
       return user.status();  // retry from `seq` next time; nothing is skipped
     }
+    if (on_change) on_change(change.user_id);
     seq = change.seq;
   }
   return seq;

@@ -48,7 +48,11 @@ class UserStateCache {
   // instance): re-reads each changed user and Sets it, or Removes it when it no longer exists.
   // Returns the seq to pass next time (unchanged when there was nothing new). On a store error
   // returns it and the caller retries from the same seq later. Reads at most 1000 entries.
-  Result<std::int64_t> ApplyChanges(store::UserStore& store, std::int64_t after_seq);
+  // `on_change`, when given, is called with each changed user's id after it was applied (e.g. to
+  // drop the user's cached API-key verifications: a key revoked elsewhere appears here).
+  Result<std::int64_t> ApplyChanges(
+      store::UserStore& store, std::int64_t after_seq,
+      const std::function<void(std::string_view user_id)>& on_change = nullptr);
 
   // Records the user's current state. The cached credential version never goes down: a Set with
   // a lower version than cached (two concurrent bumps finishing out of order) keeps the higher

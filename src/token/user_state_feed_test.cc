@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "store/sqlite/sqlite_store.h"
 #include "token/user_state_cache.h"
@@ -94,6 +96,23 @@ TEST_F(UserStateFeedTest, RoleRemovalWrittenElsewhereMakesOldTokensStale) {
   ASSERT_TRUE(store_->SetUserRoles("u2", {}).ok());
   Follow();
   EXPECT_EQ(cache_.Check("u2", 1), VerifyError::kStaleCredentials);
+}
+
+TEST_F(UserStateFeedTest, OnChangeNamesEachChangedUserIncludingApiKeyRevocations) {
+  store::ApiKey key;
+  key.id = "k00000000001";
+  key.secret_hash = std::string(64, 'a');
+  key.user_id = "u2";
+  key.name = "ci";
+  ASSERT_TRUE(store_->CreateApiKey(key).ok());
+  ASSERT_TRUE(store_->BumpCredentialVersion("u1").ok());
+  ASSERT_TRUE(store_->DeleteApiKey("k00000000001").ok());  // u2's state is unchanged
+  std::vector<std::string> changed;
+  Result<std::int64_t> next = cache_.ApplyChanges(
+      *store_, seq_, [&changed](std::string_view id) { changed.emplace_back(id); });
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(changed, std::vector<std::string>({"u1", "u2"}));
+  EXPECT_EQ(cache_.Check("u2", 1), VerifyError::kOk);
 }
 
 }  // namespace

@@ -137,6 +137,13 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
                         {"client_id", client_id}});
       return out;
     }
+    if (!out.login.rehashed_from.empty()) {
+      // An imported bcrypt hash (or older Argon2 parameters) was just upgraded to Argon2id.
+      audit::AuditContext actor = *audit_context;
+      actor.actor = out.login.user.id;
+      c->audit->Record("password.rehashed", actor, out.login.user.id,
+                       {{"from", out.login.rehashed_from}});
+    }
     // The state cache learns of users created elsewhere (CLI, another instance) at their login.
     c->user_states->Set(out.login.user.id, out.login.user.credential_version,
                         out.login.user.disabled);

@@ -217,6 +217,27 @@ constexpr std::string_view kListClients =
 #undef PORTCULLIS_CLIENT_COLUMNS
 constexpr std::string_view kDeleteClient = "DELETE FROM clients WHERE client_id = ?1";
 
+#define PORTCULLIS_API_KEY_COLUMNS \
+  "id, secret_hash, user_id, name, scopes, created_at, expires_at, last_used_at "
+constexpr std::string_view kInsertApiKey = "INSERT INTO api_keys (" PORTCULLIS_API_KEY_COLUMNS
+                                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)";
+constexpr std::string_view kFindApiKey =
+    "SELECT " PORTCULLIS_API_KEY_COLUMNS "FROM api_keys WHERE id = ?1";
+// ?1 cursor (exclusive; NULL = from the start), ?2 fetch limit, ?3 owner (NULL = every owner).
+constexpr std::string_view kListApiKeys =
+    "SELECT " PORTCULLIS_API_KEY_COLUMNS
+    "FROM api_keys WHERE (?1 IS NULL OR id > ?1) AND (?3 IS NULL OR user_id = ?3) "
+    "ORDER BY id LIMIT ?2";
+#undef PORTCULLIS_API_KEY_COLUMNS
+constexpr std::string_view kUserExists = "SELECT 1 FROM users WHERE id = ?1";
+constexpr std::string_view kDeleteApiKey = "DELETE FROM api_keys WHERE id = ?1";
+// A later time wins; an earlier one never moves it back. Unknown ids change nothing.
+constexpr std::string_view kRecordApiKeyUse =
+    "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id = ?1";
+constexpr std::string_view kDeleteUserApiKeys = "DELETE FROM api_keys WHERE user_id = ?1";
+constexpr std::string_view kUserTaken =
+    "SELECT 1 FROM users WHERE id = ?1 OR username_normalized = ?2";
+
 constexpr std::string_view kAppendAudit =
     "INSERT INTO audit_events (time, type, actor, subject, client_ip, user_agent, request_id, "
     "details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
@@ -408,12 +429,12 @@ std::string StringsToJson(const std::vector<std::string>& values) {
 Result<std::vector<std::string>> StringsFromJson(std::string_view text, std::string_view column) {
   Result<boost::json::value> parsed = ParseJson(text);
   if (!parsed.ok() || !parsed->is_array()) {
-    return InternalError("clients." + std::string(column) + " is not a JSON array");
+    return InternalError(std::string(column) + " is not a JSON array");
   }
   std::vector<std::string> values;
   for (const boost::json::value& item : parsed->as_array()) {
     if (!item.is_string()) {
-      return InternalError("clients." + std::string(column) + " holds a non-string");
+      return InternalError(std::string(column) + " holds a non-string");
     }
     values.emplace_back(item.as_string().data(), item.as_string().size());
   }
@@ -425,14 +446,30 @@ Result<Client> ReadClient(const Statement& stmt) {
   client.client_id = stmt.ColumnText(0);
   client.name = stmt.ColumnText(1);
   client.secret_hash = stmt.ColumnText(2);
-  Result<std::vector<std::string>> grant_types = StringsFromJson(stmt.ColumnText(3), "grant_types");
+  Result<std::vector<std::string>> grant_types =
+      StringsFromJson(stmt.ColumnText(3), "clients.grant_types");
   if (!grant_types.ok()) return grant_types.status();
   client.grant_types = std::move(*grant_types);
-  Result<std::vector<std::string>> scopes = StringsFromJson(stmt.ColumnText(4), "scopes");
+  Result<std::vector<std::string>> scopes = StringsFromJson(stmt.ColumnText(4), "clients.scopes");
   if (!scopes.ok()) return scopes.status();
   client.scopes = std::move(*scopes);
   client.created_at = stmt.ColumnInt64(5);
   return client;
+}
+
+Result<ApiKey> ReadApiKey(const Statement& stmt) {
+  ApiKey key;
+  key.id = stmt.ColumnText(0);
+  key.secret_hash = stmt.ColumnText(1);
+  key.user_id = stmt.ColumnText(2);
+  key.name = stmt.ColumnText(3);
+  Result<std::vector<std::string>> scopes = StringsFromJson(stmt.ColumnText(4), "api_keys.scopes");
+  if (!scopes.ok()) return scopes.status();
+  key.scopes = std::move(*scopes);
+  key.created_at = stmt.ColumnInt64(5);
+  key.expires_at = stmt.ColumnOptionalInt64(6);
+  key.last_used_at = stmt.ColumnOptionalInt64(7);
+  return key;
 }
 
 AuditEvent ReadAuditEvent(const Statement& stmt) {
@@ -679,8 +716,8 @@ class SqliteStore final : public Store {
     if (!admins_before.ok()) return admins_before.status();
     // Explicit deletes rather than relying on ON DELETE CASCADE alone: refresh_tokens and
     // known_sources have no foreign key to users.
-    for (std::string_view sql :
-         {kDeleteUserRoles, kDeleteUserPermissionUses, kDeleteUserRefreshTokens, kDeleteUser}) {
+    for (std::string_view sql : {kDeleteUserRoles, kDeleteUserPermissionUses,
+                                 kDeleteUserRefreshTokens, kDeleteUserApiKeys, kDeleteUser}) {
       Result<Statement> remove = connection->Prepare(sql);
       if (!remove.ok()) return remove.status();
       remove->BindText(1, user_id);
@@ -761,6 +798,21 @@ class SqliteStore final : public Store {
                                    .at = stmt->ColumnInt64(2)});
     }
     return uses;
+  }
+
+  Result<std::vector<Status>> ImportUsers(const std::vector<NewUser>& batch) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    std::vector<Status> results;
+    results.reserve(batch.size());
+    for (const NewUser& row : batch) {
+      Result<RowVerdict> verdict = ImportOneUser(*connection, row);
+      if (!verdict.ok()) return verdict.status();  // a database error: the guard rolls back
+      results.push_back(std::move(verdict->status));
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return results;
   }
 
   Result<std::int64_t> CountUsers() override {
@@ -1231,6 +1283,105 @@ class SqliteStore final : public Store {
     return tx->Commit();
   }
 
+  Status CreateApiKey(const ApiKey& key) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      // Checked first so a missing owner is kNotFound by name, not a bare FOREIGN KEY failure.
+      Result<Statement> owner = connection->Prepare(kUserExists);
+      if (!owner.ok()) return owner.status();
+      owner->BindText(1, key.user_id);
+      Result<bool> row = owner->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("user not found");
+    }
+    {
+      Result<Statement> insert = connection->Prepare(kInsertApiKey);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, key.id)
+          .BindText(2, key.secret_hash)
+          .BindText(3, key.user_id)
+          .BindText(4, key.name)
+          .BindText(5, StringsToJson(SortedUnique(key.scopes)))
+          .BindInt64(6, key.created_at)
+          .BindOptionalInt64(7, key.expires_at);
+      if (Status s = insert->Run(); !s.ok()) {
+        if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("api key exists");
+        return s;
+      }
+    }
+    return tx->Commit();
+  }
+
+  Result<ApiKey> FindApiKey(std::string_view id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kFindApiKey);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, id);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("api key not found");
+    return ReadApiKey(*stmt);
+  }
+
+  Result<ApiKeyPage> ListApiKeys(const std::optional<std::string>& user_id, std::string_view cursor,
+                                 std::size_t limit) override {
+    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListApiKeys);
+    if (!stmt.ok()) return stmt.status();
+    if (cursor.empty()) {
+      stmt->BindOptionalText(1, std::nullopt);
+    } else {
+      stmt->BindText(1, cursor);
+    }
+    stmt->BindInt64(2, PageFetchLimit(limit)).BindOptionalText(3, user_id);
+    ApiKeyPage page;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<ApiKey> key = ReadApiKey(*stmt);
+      if (!key.ok()) return key.status();
+      page.items.push_back(std::move(*key));
+    }
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  }
+
+  Status DeleteApiKey(std::string_view id) override {
+    ConnectionPool::Lease connection = pool_.Acquire();
+    // A transaction: the delete and the feed entry its trigger appends commit together.
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> remove = connection->Prepare(kDeleteApiKey);
+      if (!remove.ok()) return remove.status();
+      remove->BindText(1, id);
+      if (Status s = remove->Run(); !s.ok()) return s;
+      if (remove->Changes() == 0) return NotFoundError("api key not found");
+    }
+    return tx->Commit();
+  }
+
+  Status RecordApiKeyUses(const std::vector<ApiKeyUse>& uses) override {
+    if (uses.empty()) return Status::Ok();
+    ConnectionPool::Lease connection = pool_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    for (const ApiKeyUse& use : uses) {
+      Result<Statement> update = connection->Prepare(kRecordApiKeyUse);
+      if (!update.ok()) return update.status();
+      update->BindText(1, use.id).BindInt64(2, use.at);
+      if (Status s = update->Run(); !s.ok()) return s;
+    }
+    return tx->Commit();
+  }
+
   Result<std::int64_t> AppendAudit(const AuditEvent& event) override {
     std::string_view details = event.details_json;
     if (details.empty()) details = "{}";
@@ -1395,6 +1546,68 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The verdict on one imported row: OK, kAlreadyExists or kInvalidArgument.
+  struct RowVerdict {
+    Status status;
+  };
+
+  // One row of ImportUsers inside the caller's transaction: the row's verdict, or a database
+  // error. The pre-checks make a constraint failure unlikely; a savepoint still undoes a
+  // half-inserted row.
+  static Result<RowVerdict> ImportOneUser(Connection& connection, const NewUser& row) {
+    const std::string normalized = NormalizeUsername(row.username);
+    {
+      Result<Statement> taken = connection.Prepare(kUserTaken);
+      if (!taken.ok()) return taken.status();
+      taken->BindText(1, row.id).BindText(2, normalized);
+      Result<bool> hit = taken->Step();
+      if (!hit.ok()) return hit.status();
+      if (*hit) return RowVerdict{AlreadyExistsError("user already exists")};
+    }
+    const std::vector<std::string> roles = SortedUnique(row.roles);
+    for (const std::string& role : roles) {
+      Status s = CheckRoleExists(connection, role);
+      if (s.code() == StatusCode::kNotFound) {
+        return RowVerdict{InvalidArgumentError("unknown role: " + role)};
+      }
+      if (!s.ok()) return s;
+    }
+    if (Status s = connection.Exec("SAVEPOINT import_row", "savepoint"); !s.ok()) return s;
+    Status inserted = InsertUserRows(connection, row, normalized, roles);
+    if (!inserted.ok()) {
+      Status undo = connection.Exec("ROLLBACK TO import_row; RELEASE import_row", "rollback row");
+      if (!undo.ok()) return undo;
+      if (inserted.code() == StatusCode::kAlreadyExists) {
+        return RowVerdict{AlreadyExistsError("user already exists")};
+      }
+      return inserted;
+    }
+    if (Status s = connection.Exec("RELEASE import_row", "release savepoint"); !s.ok()) return s;
+    return RowVerdict{Status::Ok()};
+  }
+
+  // Inserts the user row and its role memberships (roles known to exist).
+  static Status InsertUserRows(Connection& connection, const NewUser& row,
+                               const std::string& normalized,
+                               const std::vector<std::string>& roles) {
+    Result<Statement> insert = connection.Prepare(kInsertUser);
+    if (!insert.ok()) return insert.status();
+    insert->BindText(1, row.id)
+        .BindText(2, row.username)
+        .BindText(3, normalized)
+        .BindOptionalText(4, row.email)
+        .BindText(5, row.password_hash)
+        .BindInt64(6, row.created_at);
+    if (Status s = insert->Run(); !s.ok()) return s;
+    for (const std::string& role : roles) {
+      Result<Statement> insert_role = connection.Prepare(kInsertUserRole);
+      if (!insert_role.ok()) return insert_role.status();
+      insert_role->BindText(1, row.id).BindText(2, role);
+      if (Status s = insert_role->Run(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
   static Status CheckRoleExists(Connection& connection, std::string_view role) {
     Result<Statement> stmt = connection.Prepare(kRoleExists);
     if (!stmt.ok()) return stmt.status();

@@ -103,6 +103,8 @@ TEST(SqliteMigrationsTest, AreNumberedFromOneWithoutGaps) {
   EXPECT_EQ(migrations[2].name, "0003_throttle.sql");
   ASSERT_GE(migrations.size(), 4u);
   EXPECT_EQ(migrations[3].name, "0004_rbac.sql");
+  ASSERT_GE(migrations.size(), 5u);
+  EXPECT_EQ(migrations[4].name, "0005_api_keys.sql");
 }
 
 TEST(SqliteStoreTest, FreshDatabaseIsAtVersionZeroAndMigrateAppliesEveryMigration) {

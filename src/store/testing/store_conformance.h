@@ -100,6 +100,16 @@ class StoreConformanceTest : public ::testing::Test {
     return client;
   }
 
+  static ApiKey MakeApiKey(std::string id, std::string user_id) {
+    ApiKey key;
+    key.id = std::move(id);
+    key.secret_hash = std::string(64, 'b');
+    key.user_id = std::move(user_id);
+    key.name = "ci deploy";
+    key.created_at = 1'700'000'000;
+    return key;
+  }
+
   static AuditEvent MakeEvent(UnixSeconds time, std::string type, std::string actor,
                               std::string subject) {
     AuditEvent event;
@@ -1660,6 +1670,217 @@ TYPED_TEST_P(StoreConformanceTest, ConcurrentAdminRemovalsLeaveExactlyOneHolder)
   }
 }
 
+// ---------------------------------------------------------------- user import (issue #6)
+
+TYPED_TEST_P(StoreConformanceTest, ImportUsersSkipsTakenAndUnknownRoleRowsAndCommitsTheRest) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  std::vector<NewUser> batch = {
+      this->MakeUser("u2", "bob", {"user", "user"}),
+      this->MakeUser("u3", "ALICE"),              // username taken (normalized)
+      this->MakeUser("u1", "carol"),              // id taken
+      this->MakeUser("u4", "dave", {"no-such"}),  // unknown role
+      this->MakeUser("u5", "erin", {"admin"}),
+  };
+  batch[0].email = "bob@example.com";
+  Result<std::vector<Status>> results = this->store_->ImportUsers(batch);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 5u);
+  EXPECT_TRUE((*results)[0].ok()) << (*results)[0].ToString();
+  EXPECT_TRUE(HasCode((*results)[1], StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode((*results)[2], StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode((*results)[3], StatusCode::kInvalidArgument));
+  EXPECT_EQ((*results)[3].message(), "unknown role: no-such");
+  EXPECT_TRUE((*results)[4].ok());
+
+  Result<User> bob = this->store_->FindUserByUsername("BOB");
+  ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+  EXPECT_EQ(bob->id, "u2");
+  EXPECT_EQ(bob->email, std::optional<std::string>("bob@example.com"));
+  EXPECT_EQ(bob->roles, std::vector<std::string>({"user"}));
+  EXPECT_EQ(bob->credential_version, 1);
+  EXPECT_FALSE(bob->disabled);
+  Result<User> erin = this->store_->FindUserById("u5");
+  ASSERT_TRUE(erin.ok());
+  EXPECT_EQ(erin->roles, std::vector<std::string>({"admin"}));
+  EXPECT_TRUE(HasCode(this->store_->FindUserById("u3"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindUserById("u4"), StatusCode::kNotFound));
+  Result<User> alice = this->store_->FindUserById("u1");
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->username, "alice");  // untouched by the clashing rows
+  Result<std::int64_t> count = this->store_->CountUsers();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 3);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ImportUsersDuplicateWithinBatch) {
+  Result<std::vector<Status>> results = this->store_->ImportUsers({
+      this->MakeUser("u1", "Alice"),
+      this->MakeUser("u2", "alice"),  // same normalized name as row 0
+      this->MakeUser("u1", "bob"),    // same id as row 0
+      this->MakeUser("u3", "carol"),
+  });
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_TRUE((*results)[0].ok());
+  EXPECT_TRUE(HasCode((*results)[1], StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode((*results)[2], StatusCode::kAlreadyExists));
+  EXPECT_TRUE((*results)[3].ok());
+  Result<std::int64_t> count = this->store_->CountUsers();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2);
+  // Imported users appear in the change feed like created ones.
+  Result<std::vector<UserChange>> feed = this->store_->UserChangesSince(0, 10);
+  ASSERT_TRUE(feed.ok());
+  EXPECT_EQ(feed->size(), 2u);
+
+  Result<std::vector<Status>> empty = this->store_->ImportUsers({});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+// ---------------------------------------------------------------- API keys (issue #6)
+
+TYPED_TEST_P(StoreConformanceTest, ApiKeyIsCreatedFoundAndDeleted) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ApiKey key = this->MakeApiKey("abcdefghij01", "u1");
+  key.scopes = {"users:read", "audit:read", "users:read"};
+  key.expires_at = 1'800'000'000;
+  ASSERT_TRUE(this->store_->CreateApiKey(key).ok());
+
+  Result<ApiKey> found = this->store_->FindApiKey("abcdefghij01");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->id, "abcdefghij01");
+  EXPECT_EQ(found->secret_hash, key.secret_hash);
+  EXPECT_EQ(found->user_id, "u1");
+  EXPECT_EQ(found->name, "ci deploy");
+  EXPECT_EQ(found->scopes, std::vector<std::string>({"audit:read", "users:read"}));
+  EXPECT_EQ(found->created_at, 1'700'000'000);
+  EXPECT_EQ(found->expires_at, std::optional<UnixSeconds>(1'800'000'000));
+  EXPECT_EQ(found->last_used_at, std::nullopt);
+
+  EXPECT_TRUE(HasCode(this->store_->CreateApiKey(key), StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(this->store_->CreateApiKey(this->MakeApiKey("zzzzzzzzzzzz", "ghost")),
+                      StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindApiKey("zzzzzzzzzzzz"), StatusCode::kNotFound));
+
+  ASSERT_TRUE(this->store_->DeleteApiKey("abcdefghij01").ok());
+  EXPECT_TRUE(HasCode(this->store_->FindApiKey("abcdefghij01"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->DeleteApiKey("abcdefghij01"), StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ApiKeyWithoutScopesOrExpiryRoundTrips) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k00000000001", "u1")).ok());
+  Result<ApiKey> found = this->store_->FindApiKey("k00000000001");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->scopes.empty());
+  EXPECT_EQ(found->expires_at, std::nullopt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListApiKeysPagesByIdAndFiltersByOwner) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  for (const char* id : {"k05", "k01", "k03"}) {
+    ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey(id, "u1")).ok());
+  }
+  for (const char* id : {"k02", "k04"}) {
+    ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey(id, "u2")).ok());
+  }
+  const auto ids = [](const ApiKeyPage& page) {
+    std::vector<std::string> out;
+    for (const ApiKey& key : page.items) out.push_back(key.id);
+    return out;
+  };
+  Result<ApiKeyPage> first = this->store_->ListApiKeys(std::nullopt, "", 2);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(ids(*first), std::vector<std::string>({"k01", "k02"}));
+  ASSERT_TRUE(first->next_cursor.has_value());
+  Result<ApiKeyPage> second = this->store_->ListApiKeys(std::nullopt, *first->next_cursor, 2);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(ids(*second), std::vector<std::string>({"k03", "k04"}));
+  ASSERT_TRUE(second->next_cursor.has_value());
+  Result<ApiKeyPage> last = this->store_->ListApiKeys(std::nullopt, *second->next_cursor, 2);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(ids(*last), std::vector<std::string>({"k05"}));
+  EXPECT_EQ(last->next_cursor, std::nullopt);
+
+  Result<ApiKeyPage> alices = this->store_->ListApiKeys(std::string("u1"), "", 2);
+  ASSERT_TRUE(alices.ok());
+  EXPECT_EQ(ids(*alices), std::vector<std::string>({"k01", "k03"}));
+  ASSERT_TRUE(alices->next_cursor.has_value());
+  alices = this->store_->ListApiKeys(std::string("u1"), *alices->next_cursor, 2);
+  ASSERT_TRUE(alices.ok());
+  EXPECT_EQ(ids(*alices), std::vector<std::string>({"k05"}));
+  EXPECT_EQ(alices->next_cursor, std::nullopt);
+  Result<ApiKeyPage> nobody = this->store_->ListApiKeys(std::string("ghost"), "", 10);
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_TRUE(nobody->items.empty());
+  EXPECT_EQ(nobody->next_cursor, std::nullopt);
+  EXPECT_TRUE(
+      HasCode(this->store_->ListApiKeys(std::nullopt, "", 0), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteApiKeyAppearsInChangeFeed) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k01", "u1")).ok());
+  Result<std::int64_t> before = this->store_->LatestUserChange();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(this->store_->RecordApiKeyUses({{.id = "k01", .at = 5}}).ok());  // no entry
+  ASSERT_TRUE(this->store_->DeleteApiKey("k01").ok());
+  Result<std::vector<UserChange>> feed = this->store_->UserChangesSince(*before, 10);
+  ASSERT_TRUE(feed.ok()) << feed.status().ToString();
+  ASSERT_EQ(feed->size(), 1u);
+  EXPECT_EQ((*feed)[0].user_id, "u1");
+  // The owner's credential version is not touched: their other credentials keep working.
+  Result<User> alice = this->store_->FindUserById("u1");
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->credential_version, 1);
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteUserDeletesTheirApiKeys) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k01", "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k02", "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k03", "u2")).ok());
+  ASSERT_TRUE(this->store_->DeleteUser("u1").ok());
+  EXPECT_TRUE(HasCode(this->store_->FindApiKey("k01"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindApiKey("k02"), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindApiKey("k03").ok());
+  Result<ApiKeyPage> all = this->store_->ListApiKeys(std::nullopt, "", 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->items.size(), 1u);
+  EXPECT_EQ(all->items[0].id, "k03");
+}
+
+TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k01", "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateApiKey(this->MakeApiKey("k02", "u1")).ok());
+  ASSERT_TRUE(this->store_
+                  ->RecordApiKeyUses({{.id = "k01", .at = 100},
+                                      {.id = "k01", .at = 50},
+                                      {.id = "ghost", .at = 70},
+                                      {.id = "k02", .at = 7}})
+                  .ok());
+  ASSERT_TRUE(this->store_->RecordApiKeyUses({}).ok());
+  Result<ApiKey> k01 = this->store_->FindApiKey("k01");
+  ASSERT_TRUE(k01.ok());
+  EXPECT_EQ(k01->last_used_at, std::optional<UnixSeconds>(100));
+  Result<ApiKey> k02 = this->store_->FindApiKey("k02");
+  ASSERT_TRUE(k02.ok());
+  EXPECT_EQ(k02->last_used_at, std::optional<UnixSeconds>(7));
+  ASSERT_TRUE(this->store_->RecordApiKeyUses({{.id = "k01", .at = 90}}).ok());
+  ASSERT_TRUE(this->store_->RecordApiKeyUses({{.id = "k02", .at = 200}}).ok());
+  k01 = this->store_->FindApiKey("k01");
+  ASSERT_TRUE(k01.ok());
+  EXPECT_EQ(k01->last_used_at, std::optional<UnixSeconds>(100));
+  k02 = this->store_->FindApiKey("k02");
+  ASSERT_TRUE(k02.ok());
+  EXPECT_EQ(k02->last_used_at, std::optional<UnixSeconds>(200));
+  EXPECT_TRUE(HasCode(this->store_->FindApiKey("ghost"), StatusCode::kNotFound));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
     UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
@@ -1706,6 +1927,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     PruneUserChangesDeletesOlderEntriesAndSeqKeepsGrowing, QueryUsersFiltersByPrefixRoleDisabled,
     QueryUsersPagesWithFilters, RecordPermissionUsesKeepsLatest,
     RecordPermissionUsesSkipsUnknownUsers, CreateRoleDuplicateIsAlreadyExists, UsersWithRoleSorted,
-    ConcurrentAdminRemovalsLeaveExactlyOneHolder);
+    ConcurrentAdminRemovalsLeaveExactlyOneHolder,
+    ImportUsersSkipsTakenAndUnknownRoleRowsAndCommitsTheRest, ImportUsersDuplicateWithinBatch,
+    ApiKeyIsCreatedFoundAndDeleted, ApiKeyWithoutScopesOrExpiryRoundTrips,
+    ListApiKeysPagesByIdAndFiltersByOwner, DeleteApiKeyAppearsInChangeFeed,
+    DeleteUserDeletesTheirApiKeys, RecordApiKeyUsesKeepsLatest);
 
 }  // namespace portcullis::store::testing
