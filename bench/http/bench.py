@@ -11,6 +11,11 @@ Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain H
   cc          client_credentials, client_secret_basic   (fastapi-ref: API key -> JWT, W3;
                                                          oidc-provider: client_credentials, W3)
   introspect  RFC 7662 introspection of an access token  (oidc-provider: opaque token, W1b)
+  apikey      GET /v1/me with X-API-Key (cached verification; no peer has an API-key GET)
+  basic       GET /v1/me with HTTP Basic (cached verification)
+  fwd         GET /v1/forward-auth with a Bearer token and X-Forwarded-* headers
+  fwd-nginx   the same decision through nginx auth_request in front of a static upstream,
+              next to that nginx without auth_request (the ceiling); needs /usr/sbin/nginx
 For each cell it prints req/s, p50/p99 latency, non-2xx count, and server CPU microseconds per
 request (utime+stime of the server process tree / requests), then the ratios Portcullis/peer.
 Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...).
@@ -165,7 +170,10 @@ def start_portcullis(args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
     env["PORTCULLIS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     log = open(os.path.join(data, "server.log"), "wb")
-    proc = subprocess.Popen([args.bin, "serve", "--data-dir", data, "--listen",
+    config = os.path.join(data, "bench.toml")
+    with open(config, "w") as f:
+        f.write('[[forward_auth.rule]]\npath = "/**"\nrequire = "authenticated"\n')
+    proc = subprocess.Popen([args.bin, "serve", "--config", config, "--data-dir", data, "--listen",
                              f"127.0.0.1:{port}", "--tls", "off", "--set", "log.level=warn"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -205,6 +213,72 @@ def create_client(base, admin_token):
         "Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.load(r)
+
+
+def create_api_key(base, token):
+    body = json.dumps({"name": "bench", "scopes": []}).encode()
+    req = urllib.request.Request(base + "/v1/api-keys", data=body, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["key"]
+
+
+NGINX_CONF = """
+worker_processes 1;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+  upstream portcullis {{ server {portcullis}; keepalive 32; }}
+  upstream app {{ server 127.0.0.1:{app_port}; keepalive 32; }}
+  server {{  # the static upstream
+    listen 127.0.0.1:{app_port};
+    location / {{ return 200 "ok\\n"; }}
+  }}
+  server {{  # nginx + auth_request -> /v1/forward-auth
+    listen 127.0.0.1:{auth_port};
+    location = /_auth {{
+      internal;
+      proxy_pass http://portcullis/v1/forward-auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Method $request_method;
+      proxy_set_header X-Forwarded-Uri $request_uri;
+      proxy_set_header X-Forwarded-Host $host;
+    }}
+    location / {{
+      auth_request /_auth;
+      auth_request_set $auth_user $upstream_http_x_auth_user;
+      proxy_set_header X-Auth-User $auth_user;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }}
+  }}
+  server {{  # the same proxy without auth_request (ceiling)
+    listen 127.0.0.1:{plain_port};
+    location / {{ proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; }}
+  }}
+}}
+"""
+
+
+def start_nginx(portcullis_base):
+    d = tempfile.mkdtemp(prefix="bench-nginx-")
+    os.makedirs(os.path.join(d, "tmp"))
+    ports = {"app_port": free_port(), "auth_port": free_port(), "plain_port": free_port()}
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(NGINX_CONF.format(dir=d, portcullis=portcullis_base.split("://")[1], **ports))
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
+                             "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{ports['plain_port']}/")
+    return proc, ports
 
 
 def start_oidc(fmt):
@@ -288,6 +362,34 @@ def main():
                                              "password": PASSWORD}, args.conns * 2, tokens_file))))
         if "flood" in workloads:
             rows.extend(login_flood(args, proc.pid, base, tok, login_lua))
+        if "apikey" in workloads:
+            key = create_api_key(base, tok)
+            rows.append(("portcullis", "apikey", run_wrk(args, proc.pid, base + "/v1/me",
+                                                         ["-H", f"X-API-Key: {key}"])))
+        if "basic" in workloads:
+            basic = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+            rows.append(("portcullis", "basic", run_wrk(args, proc.pid, base + "/v1/me",
+                                                        ["-H", f"Authorization: Basic {basic}"])))
+        if "fwd" in workloads:
+            rows.append(("portcullis", "fwd", run_wrk(
+                args, proc.pid, base + "/v1/forward-auth",
+                ["-H", f"Authorization: Bearer {tok}", "-H", "X-Forwarded-Method: GET",
+                 "-H", "X-Forwarded-Uri: /api/orders/42?x=1", "-H",
+                 "X-Forwarded-Host: api.example.com"])))
+        if "fwd-nginx" in workloads:
+            if not os.path.exists("/usr/sbin/nginx"):
+                print("nginx not installed; fwd-nginx skipped", file=sys.stderr)
+            else:
+                nproc, ports = start_nginx(base)
+                try:
+                    rows.append(("nginx + portcullis", "fwd-nginx", run_wrk(
+                        args, nproc.pid, f"http://127.0.0.1:{ports['auth_port']}/api/orders/42",
+                        ["-H", f"Authorization: Bearer {tok}"])))
+                    rows.append(("nginx proxy alone (ceiling)", "fwd-nginx", run_wrk(
+                        args, nproc.pid, f"http://127.0.0.1:{ports['plain_port']}/api/orders/42",
+                        [])))
+                finally:
+                    stop(nproc)
         if "cc" in workloads or "introspect" in workloads:
             admin_tok = token_from(base + "/oauth2/token", {
                 "grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})

@@ -281,6 +281,13 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequ
                         {"method", "basic"}});
       return out;
     }
+    if (!login.rehashed_from.empty()) {
+      // An imported bcrypt hash (or older Argon2 parameters) was just upgraded to Argon2id.
+      audit::AuditContext actor = *audit_context;
+      actor.actor = login.user.id;
+      c->audit->Record("password.rehashed", actor, login.user.id,
+                       {{"from", login.rehashed_from}, {"method", "basic"}});
+    }
     c->user_states->Set(login.user.id, login.user.credential_version, login.user.disabled);
     out.user = authn::CachedBasicUser{login.user.id, login.user.username, login.user.roles,
                                       login.permissions, login.user.credential_version};

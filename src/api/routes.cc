@@ -31,8 +31,8 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::post, "/oauth2/token",                            bind(HandleToken),     AuthRequirement::kPublic, "token"});
   router.Add({verb::post, "/oauth2/introspect",                       bind(HandleIntrospect),  AuthRequirement::kPublic, "introspect"});
   router.Add({verb::post, "/oauth2/revoke",                           bind(HandleRevoke),      AuthRequirement::kPublic, "revoke"});
-  router.Add({verb::get,  "/v1/me",                                   bind(HandleMe),          AuthRequirement::kBearer, "me"});
-  router.Add({verb::post, "/v1/me/password",                          bind(HandleChangePassword), AuthRequirement::kBearer, "me.password"});
+  router.Add({verb::get,  "/v1/me",                                   bind(HandleMe),          AuthRequirement::kAnyCredential, "me"});
+  router.Add({verb::post, "/v1/me/password",                          bind(HandleChangePassword), AuthRequirement::kAnyCredential, "me.password"});
   router.Add({verb::post, "/v1/logout",                               bind(HandleLogout),      AuthRequirement::kBearer, "logout"});
   router.Add({verb::get,  "/v1/clients",                              bind(HandleListClients), AuthRequirement::kAnyCredential, "clients.list"});
   router.Add({verb::post, "/v1/clients",                              bind(HandleCreateClient), AuthRequirement::kAnyCredential, "clients.create"});

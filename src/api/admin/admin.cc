@@ -5,9 +5,9 @@
 #include <charconv>
 #include <memory>
 
-#include "api/admin/admin_common.h"
 #include "api/authz.h"
 #include "api/credentials.h"
+#include "api/handler_common.h"
 #include "api/user_json.h"
 #include "authn/client_authenticator.h"
 #include "authz/permission.h"

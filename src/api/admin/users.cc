@@ -3,8 +3,8 @@
 #include <charconv>
 #include <memory>
 
-#include "api/admin/admin_common.h"
 #include "api/authz.h"
+#include "api/handler_common.h"
 #include "api/user_json.h"
 #include "base/time_format.h"
 #include "http/offload.h"

@@ -4,9 +4,9 @@
 #include <memory>
 #include <utility>
 
-#include "api/admin/admin_common.h"
 #include "api/authz.h"
 #include "api/credentials.h"
+#include "api/handler_common.h"
 #include "authn/api_key.h"
 #include "authz/permission.h"
 #include "base/log.h"

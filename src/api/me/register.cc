@@ -1,7 +1,7 @@
 #include "api/me/register.h"
 
-#include "api/admin/admin_common.h"
 #include "api/authz.h"
+#include "api/handler_common.h"
 #include "api/user_json.h"
 #include "http/offload.h"
 #include "http/parse.h"

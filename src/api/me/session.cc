@@ -5,6 +5,7 @@
 
 #include "api/authz.h"
 #include "api/credentials.h"
+#include "api/handler_common.h"
 #include "api/throttle_events.h"
 #include "base/log.h"
 #include "crypto/sha256.h"
@@ -23,30 +24,6 @@ http::Response NoContent() {
   return res;
 }
 
-http::Response BadRequest(std::string_view detail) {
-  return http::ProblemResponse(bhttp::status::bad_request, "Bad Request", detail);
-}
-
-http::Response Unavailable() {
-  http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
-                                             "Service Unavailable", "retry shortly");
-  res.set(bhttp::field::retry_after, "1");
-  return res;
-}
-
-// Rejects members other than `allowed` (admin-style strictness for self-service writes too).
-std::optional<http::Response> RejectUnknownFields(const boost::json::object& body,
-                                                  std::initializer_list<std::string_view> allowed) {
-  for (const auto& member : body) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || member.key() == a;
-    if (!known) {
-      return BadRequest("unknown field \"" + std::string(member.key()) + "\"");
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Request& req) {
@@ -55,7 +32,7 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
   if (!bearer || principal.auth_method != "bearer") {
-    co_return BadRequest(
+    co_return BadRequestProblem(
         "logout needs a Bearer access token: Basic and API-key callers have "
         "no session");
   }
@@ -64,16 +41,16 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
   bool all = false;
   if (!req.message.body().empty()) {
     Result<boost::json::object> body = http::ParseJsonBody(req);
-    if (!body.ok()) co_return BadRequest(body.status().message());
+    if (!body.ok()) co_return BadRequestProblem(body.status().message());
     if (auto res = RejectUnknownFields(*body, {"refresh_token", "all"})) co_return std::move(*res);
     if (const boost::json::value* v = body->if_contains("refresh_token")) {
       if (!v->is_string() || v->as_string().empty()) {
-        co_return BadRequest("refresh_token must be a non-empty string");
+        co_return BadRequestProblem("refresh_token must be a non-empty string");
       }
       refresh_token = std::string(v->as_string());
     }
     if (const boost::json::value* v = body->if_contains("all")) {
-      if (!v->is_bool()) co_return BadRequest("all must be a boolean");
+      if (!v->is_bool()) co_return BadRequestProblem("all must be a boolean");
       all = v->as_bool();
     }
   }
@@ -115,7 +92,7 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
     return 204;
   };
   std::optional<int> status = co_await http::RunOn(*ctx.db_pool, job);
-  if (!status || *status != 204) co_return Unavailable();
+  if (!status || *status != 204) co_return UnavailableProblem();
   co_return NoContent();
 }
 
@@ -134,21 +111,21 @@ boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, htt
                                     "only users have passwords");
   }
   Result<boost::json::object> body = http::ParseJsonBody(req);
-  if (!body.ok()) co_return BadRequest(body.status().message());
+  if (!body.ok()) co_return BadRequestProblem(body.status().message());
   if (auto res = RejectUnknownFields(*body, {"current_password", "new_password"})) {
     co_return std::move(*res);
   }
   const boost::json::value* current = body->if_contains("current_password");
   const boost::json::value* next = body->if_contains("new_password");
   if (current == nullptr || !current->is_string() || next == nullptr || !next->is_string()) {
-    co_return BadRequest("current_password and new_password are required strings");
+    co_return BadRequestProblem("current_password and new_password are required strings");
   }
   auto current_pw = std::make_shared<SecretString>(std::string_view(current->as_string()));
   auto new_pw = std::make_shared<SecretString>(std::string_view(next->as_string()));
   password::PolicyError policy =
       password::CheckPassword(*principal.username, new_pw->reveal(), ctx.password_policy);
   if (policy != password::PolicyError::kOk) {
-    co_return BadRequest(password::DescribePolicyError(policy, ctx.password_policy));
+    co_return BadRequestProblem(password::DescribePolicyError(policy, ctx.password_policy));
   }
 
   auto username = std::make_shared<std::string>(*principal.username);
@@ -195,8 +172,8 @@ boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, htt
     return out;
   };
   std::optional<PasswordChangeOutcome> outcome = co_await http::RunOn(*ctx.hash_pool, job);
-  if (!outcome || outcome->status == 503) co_return Unavailable();
-  if (outcome->status == 400) co_return BadRequest(outcome->detail);
+  if (!outcome || outcome->status == 503) co_return UnavailableProblem();
+  if (outcome->status == 400) co_return BadRequestProblem(outcome->detail);
   if (outcome->status == 429) {
     http::Response res =
         http::ProblemResponse(bhttp::status::too_many_requests, "Too Many Requests",

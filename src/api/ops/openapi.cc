@@ -51,8 +51,13 @@ boost::json::object OpenApiDocument(const http::Router& router, std::string_view
     boost::json::object op{{"operationId", route.name}, {"responses", Responses(route)}};
     boost::json::array params = PathParameters(route.pattern);
     if (!params.empty()) op["parameters"] = std::move(params);
-    if (route.auth != http::AuthRequirement::kPublic) {
+    if (route.auth == http::AuthRequirement::kBearer) {
       op["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array{}}}};
+    } else if (route.auth != http::AuthRequirement::kPublic) {
+      // Alternatives: any one of them (DESIGN §4 "Credentials accepted wherever ...").
+      op["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array{}}},
+                                          boost::json::object{{"basic", boost::json::array{}}},
+                                          boost::json::object{{"apiKey", boost::json::array{}}}};
     }
     boost::json::value& path_item = paths[route.pattern];
     if (!path_item.is_object()) path_item = boost::json::object{};
@@ -68,6 +73,8 @@ boost::json::object OpenApiDocument(const http::Router& router, std::string_view
       {"components",
        {{"securitySchemes",
          {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
+          {"basic", {{"type", "http"}, {"scheme", "basic"}}},
+          {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}}},
           {"oauth2",
            {{"type", "oauth2"},
             {"flows",

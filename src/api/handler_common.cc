@@ -1,4 +1,4 @@
-#include "api/admin/admin_common.h"
+#include "api/handler_common.h"
 
 #include <algorithm>
 #include <charconv>

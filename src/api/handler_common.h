@@ -1,4 +1,4 @@
-// Helpers shared by the administration handlers (src/api/admin/): authorization of a route,
+// Helpers shared by the /v1 handlers (admin/, apikeys/, me/): authorization of a route,
 // ?limit= parsing, JSON array conversions, and the mapping of a service Status to a problem
 // response. Handlers stay a page long: parse, authorize, call one service off the network thread,
 // render.
