@@ -7,6 +7,7 @@ key in the database file or the log.
 Expiry is covered by the unit tests of authn/api_key and the cache with a fake clock (there is no
 clock injection in e2e); here only keys that have not expired are used."""
 import os
+import sqlite3
 import time
 import uuid
 
@@ -279,6 +280,22 @@ def test_revoked_key_is_refused_at_once_and_audited(server):
     assert_unauthorized(with_key(server, "GET", "/v1/me", key["key"]))
     r = call(server, "GET", "/v1/audit?type=apikey.revoked&limit=50", admin)
     assert any(e["subject"] == key["id"] for e in r.json()["items"]), r.text
+
+
+def test_expired_key_is_401(server):
+    # No clock injection in a running server: the test moves the key's expiry into the past in
+    # the database (the key was never used, so no verification of it is cached).
+    admin = admin_token(server)
+    user = make_user(server, admin, [])
+    key = create_key(server, user["token"], [], expires_in_days=1)
+    db = sqlite3.connect(os.path.join(server.data_dir, "portcullis.db"))
+    with db:
+        db.execute("UPDATE api_keys SET expires_at = CAST(strftime('%s','now') AS INTEGER) - 5 "
+                   "WHERE id = ?", (key["id"],))
+    db.close()
+    assert_unauthorized(with_key(server, "GET", "/v1/me", key["key"]))
+    other = create_key(server, user["token"], [])
+    assert with_key(server, "GET", "/v1/me", other["key"]).status_code == 200
 
 
 def test_owner_losing_a_role_loses_the_keys_permissions(server):
