@@ -34,6 +34,8 @@ struct ApiMetrics {
   Counter* token_verifications = nullptr;    // {result}
   Counter* lockouts = nullptr;               // {kind}
   Counter* api_key_verifications = nullptr;  // {result}; optional
+  Counter* forward_auth = nullptr;           // {result}: allowed, public, unauthenticated,
+                                             // missing_permission, no_rule, bad_path, bad_request
 };
 
 struct ApiContext {

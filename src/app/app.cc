@@ -323,6 +323,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                                "Password logins by result", {"result"});
   Counter& token_verifications = metrics.AddCounter(
       "portcullis_token_verifications_total", "Access token verifications by result", {"result"});
+  Counter& forward_auth_decisions =
+      metrics.AddCounter("portcullis_forward_auth_decisions_total",
+                         "GET /v1/forward-auth answers by result", {"result"});
   Counter& api_key_verifications = metrics.AddCounter(
       "portcullis_api_key_verifications_total", "API-key verifications by result", {"result"});
   Counter& lockouts = metrics.AddCounter("portcullis_lockouts_total",
@@ -362,6 +365,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.api_keys = &api_key_cache;
   ctx.api_key_usage = &api_key_usage;
   ctx.counters.api_key_verifications = &api_key_verifications;
+  ctx.counters.forward_auth = &forward_auth_decisions;
   ctx.forward_auth_rules = &*forward_auth_rules;
 
   http::Router router;

@@ -320,6 +320,25 @@ def test_no_matching_rule_is_denied(env):
     assert_403(fwd(env, "/"))
 
 
+def metric(env, result):
+    text = requests.get(env["server"].url("/metrics"), timeout=10).text
+    line = f'portcullis_forward_auth_decisions_total{{result="{result}"}} '
+    for row in text.splitlines():
+        if row.startswith(line):
+            return int(float(row[len(line):]))
+    return 0
+
+
+def test_decisions_are_counted_by_result(env):
+    before = {r: metric(env, r) for r in ("public", "unauthenticated", "no_rule", "bad_path")}
+    assert fwd(env, "/public/x").status_code == 200
+    assert fwd(env, "/app/x").status_code == 401
+    assert fwd(env, "/nothing-matches-this").status_code == 403
+    assert fwd(env, "/app/%2Fetc").status_code == 403
+    for result, n in before.items():
+        assert metric(env, result) == n + 1, result
+
+
 def test_other_methods_on_the_endpoint_are_not_allowed(env):
     r = requests.post(env["server"].url("/v1/forward-auth"), timeout=10)
     assert r.status_code == 405

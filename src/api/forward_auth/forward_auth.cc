@@ -54,8 +54,15 @@ http::Response NoStore(http::Response res) {
   return res;
 }
 
+// portcullis_forward_auth_decisions_total{result}.
+void Count(ApiContext& ctx, std::string_view result) {
+  if (ctx.counters.forward_auth != nullptr) ctx.counters.forward_auth->Inc({std::string(result)});
+}
+
 // 403 for a request no rule allows. The reason goes to the log, never to the client.
-http::Response Denied(const http::Request& req, std::string_view reason) {
+http::Response Denied(ApiContext& ctx, const http::Request& req, std::string_view reason,
+                      std::string_view result) {
+  Count(ctx, result);
   log::Info("forward_auth.denied",
             {{"reason", reason}, {"client_ip", req.client_ip}, {"request_id", req.request_id}});
   return NoStore(http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
@@ -95,24 +102,29 @@ Result<authz::ForwardRuleSet> CompileForwardAuthRules(
 boost::asio::awaitable<http::Response> HandleForwardAuth(ApiContext& ctx, http::Request& req) {
   std::optional<std::string> method = authz::NormalizeForwardedMethod(
       FirstHeader(req, {"X-Forwarded-Method", "X-Original-Method"}, "GET"));
-  if (!method) co_return Denied(req, "bad_method");
+  if (!method) co_return Denied(ctx, req, "bad_method", "bad_request");
   std::optional<std::string> host =
       authz::NormalizeForwardedHost(FirstHeader(req, {"X-Forwarded-Host", "Host"}, ""));
-  if (!host) co_return Denied(req, "bad_host");
+  if (!host) co_return Denied(ctx, req, "bad_host", "bad_request");
   authz::NormalizedPath path =
       authz::NormalizeForwardedPath(FirstHeader(req, {"X-Forwarded-Uri", "X-Original-URI"}, "/"));
-  if (path.error != authz::PathError::kOk) co_return Denied(req, authz::ToString(path.error));
+  if (path.error != authz::PathError::kOk)
+    co_return Denied(ctx, req, authz::ToString(path.error), "bad_path");
 
   const authz::ForwardRule* rule = ctx.forward_auth_rules == nullptr
                                        ? nullptr
                                        : ctx.forward_auth_rules->Decide(*method, *host, path.path);
-  if (rule == nullptr) co_return Denied(req, "no_rule");
+  if (rule == nullptr) co_return Denied(ctx, req, "no_rule", "no_rule");
   if (rule->requirement == authz::Requirement::kPublic) {
+    Count(ctx, "public");
     co_return NoStore(http::Response{bhttp::status::ok, 11});
   }
 
   std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
-  if (auto* res = std::get_if<http::Response>(&auth)) co_return NoStore(std::move(*res));
+  if (auto* res = std::get_if<http::Response>(&auth)) {
+    Count(ctx, "unauthenticated");
+    co_return NoStore(std::move(*res));
+  }
   const Principal& principal = std::get<Principal>(auth);
 
   if (std::optional<std::string_view> missing =
@@ -123,6 +135,7 @@ boost::asio::awaitable<http::Response> HandleForwardAuth(ApiContext& ctx, http::
                {"permission", *missing},
                {"principal", principal.id},
                {"request_id", req.request_id}});
+    Count(ctx, "missing_permission");
     co_return NoStore(Forbidden(*missing));
   }
   // Only an allowed request counts as using its permissions (access review "last used").
@@ -132,6 +145,7 @@ boost::asio::awaitable<http::Response> HandleForwardAuth(ApiContext& ctx, http::
     }
   }
 
+  Count(ctx, "allowed");
   http::Response res{bhttp::status::ok, 11};
   if (principal.kind == Principal::Kind::kUser) {
     res.set("X-Auth-User", HeaderSafe(principal.username.value_or("")));
