@@ -24,32 +24,10 @@ constexpr std::size_t kClientIdLength = 20;
 constexpr std::size_t kClientSecretBytes = 32;
 constexpr std::size_t kPageSize = 500;
 
-struct Opened {
-  config::Config config;
-  std::unique_ptr<store::Store> store;
-};
-
-std::optional<Opened> Open(const CommonOptions& options) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) return std::nullopt;
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return std::nullopt;
-  }
-  return Opened{std::move(*config), std::move(*store)};
-}
-
-audit::AuditContext CliActor() {
-  audit::AuditContext c;
-  c.actor = "cli";
-  return c;
-}
-
 }  // namespace
 
 int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& create) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   if (create.name.empty() || create.name.size() > 128) {
     std::cerr << "portcullis: --name must be 1 to 128 characters\n";
@@ -82,7 +60,7 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
   }
   SystemClock clock;
   audit::AuditLog(*opened->store, clock)
-      .Record("client.created", CliActor(), client.client_id, {{"name", client.name}});
+      .Record("client.created", CliAuditContext(), client.client_id, {{"name", client.name}});
   boost::json::object out = api::ClientToJson(client);
   out["client_secret"] = secret.reveal();
   if (create.json) {
@@ -95,7 +73,7 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
 }
 
 int RunClientList(const CommonOptions& options, bool json) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   std::vector<store::Client> clients;
   std::string cursor;
@@ -124,7 +102,7 @@ int RunClientList(const CommonOptions& options, bool json) {
 }
 
 int RunClientDelete(const CommonOptions& options, const std::string& client_id) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   SystemClock clock;
   Status s = opened->store->DeleteClient(client_id, clock.Now());
@@ -133,13 +111,13 @@ int RunClientDelete(const CommonOptions& options, const std::string& client_id) 
               << (s.code() == StatusCode::kNotFound ? "no such client" : s.message()) << "\n";
     return 1;
   }
-  audit::AuditLog(*opened->store, clock).Record("client.deleted", CliActor(), client_id, {});
+  audit::AuditLog(*opened->store, clock).Record("client.deleted", CliAuditContext(), client_id, {});
   std::cout << "deleted client " << client_id << "\n";
   return 0;
 }
 
 int RunKeysList(const CommonOptions& options, bool json) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   Result<std::vector<store::SigningKey>> keys = opened->store->ListSigningKeys();
   if (!keys.ok()) {
@@ -161,7 +139,7 @@ int RunKeysList(const CommonOptions& options, bool json) {
 }
 
 int RunKeysRotate(const CommonOptions& options) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   crypto::Random& random = crypto::OsRandomInstance();
   Result<crypto::MasterKey> master =
@@ -184,7 +162,7 @@ int RunKeysRotate(const CommonOptions& options) {
     return 1;
   }
   audit::AuditLog(*opened->store, clock)
-      .Record("key.rotated", CliActor(), (*keys)->active_kid(),
+      .Record("key.rotated", CliAuditContext(), (*keys)->active_kid(),
               {{"previous_kid", previous}, {"trigger", "cli"}});
   std::cout << "rotated: new active key " << (*keys)->active_kid() << " (previous " << previous
             << " stays verify-only until its tokens expire)\n";
@@ -192,7 +170,7 @@ int RunKeysRotate(const CommonOptions& options) {
 }
 
 int RunAudit(const CommonOptions& options, const AuditOptions& audit_options) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;
   store::AuditFilter filter;
   filter.limit = audit_options.limit;

@@ -17,28 +17,6 @@ namespace {
 
 constexpr std::size_t kPageSize = 500;
 
-struct Opened {
-  config::Config config;
-  std::unique_ptr<store::Store> store;
-};
-
-std::optional<Opened> Open(const CommonOptions& options) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) return std::nullopt;
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return std::nullopt;
-  }
-  return Opened{std::move(*config), std::move(*store)};
-}
-
-audit::AuditContext CliActor() {
-  audit::AuditContext c;
-  c.actor = "cli";
-  return c;
-}
-
 std::string TimeOrDash(const std::optional<UnixSeconds>& t) {
   return t ? FormatRfc3339(*t) : std::string("-");
 }
@@ -46,7 +24,7 @@ std::string TimeOrDash(const std::optional<UnixSeconds>& t) {
 }  // namespace
 
 int RunApiKeyCreate(const CommonOptions& options, const ApiKeyCreateOptions& create) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 2;
   Result<store::User> owner = opened->store->FindUserByUsername(create.username);
   if (!owner.ok()) {
@@ -66,8 +44,8 @@ int RunApiKeyCreate(const CommonOptions& options, const ApiKeyCreateOptions& cre
   }
   SystemClock clock;
   audit::AuditLog audit(*opened->store, clock);
-  Result<api::IssuedApiKey> issued = api::IssueApiKey(*opened->store, audit, CliActor(), request,
-                                                      clock.Now(), crypto::OsRandomInstance());
+  Result<api::IssuedApiKey> issued = api::IssueApiKey(
+      *opened->store, audit, CliAuditContext(), request, clock.Now(), crypto::OsRandomInstance());
   if (!issued.ok()) {
     std::cerr << "portcullis: " << issued.status().message() << "\n";
     return 1;
@@ -85,7 +63,7 @@ int RunApiKeyCreate(const CommonOptions& options, const ApiKeyCreateOptions& cre
 
 int RunApiKeyList(const CommonOptions& options, const std::optional<std::string>& username,
                   bool json) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 2;
   std::optional<std::string> owner_id;
   if (username) {
@@ -130,7 +108,7 @@ int RunApiKeyList(const CommonOptions& options, const std::optional<std::string>
 }
 
 int RunApiKeyRevoke(const CommonOptions& options, const std::string& id) {
-  std::optional<Opened> opened = Open(options);
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 2;
   Result<store::ApiKey> key = opened->store->FindApiKey(id);
   Status deleted = key.ok() ? opened->store->DeleteApiKey(id) : key.status();
@@ -144,7 +122,8 @@ int RunApiKeyRevoke(const CommonOptions& options, const std::string& id) {
   }
   SystemClock clock;
   audit::AuditLog(*opened->store, clock)
-      .Record("apikey.revoked", CliActor(), id, {{"name", key->name}, {"owner", key->user_id}});
+      .Record("apikey.revoked", CliAuditContext(), id,
+              {{"name", key->name}, {"owner", key->user_id}});
   std::cout << "revoked " << id << "\n";
   return 0;
 }

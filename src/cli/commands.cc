@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "admin/directory.h"
 #include "api/user_json.h"
 #include "app/app.h"
 #include "app/library_versions.h"
@@ -91,6 +92,30 @@ std::optional<SecretString> ReadNewPassword() {
 
 }  // namespace
 
+std::optional<Database> OpenDatabaseOrReport(const CommonOptions& options, int* exit_code) {
+  if (exit_code != nullptr) *exit_code = kExitConfigError;
+  std::optional<config::Config> config = LoadConfigOrReport(options);
+  if (!config) return std::nullopt;
+  if (exit_code != nullptr) *exit_code = 1;
+  if (Status s = app::EnsureDataDir(*config); !s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return std::nullopt;
+  }
+  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
+  if (!store.ok()) {
+    std::cerr << "portcullis: " << store.status().message() << "\n";
+    return std::nullopt;
+  }
+  if (exit_code != nullptr) *exit_code = 0;
+  return Database{std::move(*config), std::move(*store)};
+}
+
+audit::AuditContext CliAuditContext() {
+  audit::AuditContext c;
+  c.actor = "cli";
+  return c;
+}
+
 int RunServe(const CommonOptions& options) {
   std::optional<config::Config> config = LoadConfigOrReport(options);
   if (!config) return kExitConfigError;
@@ -126,8 +151,6 @@ int RunMigrate(const CommonOptions& options) {
 }
 
 int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) return kExitConfigError;
   if (!authn::IsValidUsername(add.username)) {
     std::cerr << "portcullis: invalid username: use 1-64 characters of A-Z a-z 0-9 . _ @ -, "
                  "starting with a letter or digit\n";
@@ -138,68 +161,44 @@ int RunUserAdd(const CommonOptions& options, const UserAddOptions& add) {
     std::cerr << "portcullis: no password given (pipe it on stdin or type it at the prompt)\n";
     return 1;
   }
-  password::PolicyOptions policy = app::PolicyFrom(*config);
-  if (password::PolicyError e = password::CheckPassword(add.username, password->reveal(), policy);
-      e != password::PolicyError::kOk) {
-    std::cerr << "portcullis: " << password::DescribePolicyError(e, policy) << "\n";
-    return 1;
-  }
-  if (Status s = app::EnsureDataDir(*config); !s.ok()) {
-    std::cerr << "portcullis: " << s.message() << "\n";
-    return 1;
-  }
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return 1;
-  }
-  Result<password::Hasher> hasher = password::Hasher::Create(app::HasherParams(*config));
+  int exit_code = 0;
+  std::optional<Database> db = OpenDatabaseOrReport(options, &exit_code);
+  if (!db) return exit_code;
+  Result<password::Hasher> hasher = password::Hasher::Create(app::HasherParams(db->config));
   if (!hasher.ok()) {
     std::cerr << "portcullis: " << hasher.status().message() << "\n";
     return 1;
   }
-  Result<std::string> hash = hasher->Hash(password->reveal());
-  if (!hash.ok()) {
-    std::cerr << "portcullis: " << hash.status().message() << "\n";
-    return 1;
-  }
-  store::NewUser user;
-  user.id = crypto::RandomUuid(crypto::OsRandomInstance());
-  user.username = add.username;
-  user.email = add.email;
-  user.password_hash = *hash;
-  user.roles = add.roles.empty() ? std::vector<std::string>{"user"} : add.roles;
-  user.created_at = SystemClock().Now();
-  Result<store::User> created = (*store)->CreateUser(user);
+  // The same validation, authority rules and audit ("user.created", actor "cli") as the API.
+  SystemClock clock;
+  audit::AuditLog audit_log(*db->store, clock);
+  admin::Directory directory(*db->store, audit_log, clock, /*user_states=*/nullptr, *hasher,
+                             app::PolicyFrom(db->config));
+  admin::NewUserInput input;
+  input.username = add.username;
+  input.password = std::move(*password);
+  input.email = add.email;
+  if (!add.roles.empty()) input.roles = add.roles;
+  Result<store::User> created = directory.CreateUser(admin::Actor::Cli(), input, CliAuditContext());
   if (!created.ok()) {
-    if (created.status().code() == StatusCode::kAlreadyExists) {
-      std::cerr << "portcullis: a user with that name already exists\n";
-    } else if (created.status().code() == StatusCode::kNotFound) {
-      std::cerr << "portcullis: unknown role: " << created.status().message() << "\n";
-    } else {
-      std::cerr << "portcullis: " << created.status().message() << "\n";
-    }
+    std::cerr << "portcullis: " << created.status().message() << "\n";
     return 1;
   }
-  log::Info("user.created",
-            {{"user_id", created->id}, {"username", created->username}, {"actor", "cli"}});
   std::cout << "created user " << created->username << " (id " << created->id << ")\n";
   return 0;
 }
 
 int RunUserList(const CommonOptions& options, bool json) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) return kExitConfigError;
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return 1;
-  }
+  int exit_code = 0;
+  std::optional<Database> db = OpenDatabaseOrReport(options, &exit_code);
+  if (!db) return exit_code;
+  const config::Config& config = db->config;
+  store::Store& store = *db->store;
   SystemClock clock;
   std::vector<store::User> users;
   std::string cursor;
   while (true) {
-    Result<store::UserPage> page = (*store)->ListUsers(cursor, kListPageSize);
+    Result<store::UserPage> page = store.ListUsers(cursor, kListPageSize);
     if (!page.ok()) {
       std::cerr << "portcullis: " << page.status().message() << "\n";
       return 1;
@@ -210,7 +209,7 @@ int RunUserList(const CommonOptions& options, bool json) {
   }
   // Lock state as the store holds it (a running server writes every change through).
   Result<std::unique_ptr<authn::Throttle>> throttle =
-      authn::Throttle::Create(**store, app::LockoutPolicyFrom(*config), clock);
+      authn::Throttle::Create(store, app::LockoutPolicyFrom(config), clock);
   auto locked_until = [&](const store::User& u) -> std::optional<UnixSeconds> {
     return throttle.ok() ? (*throttle)->LockedUntil(u.username) : std::nullopt;
   };
@@ -235,28 +234,26 @@ int RunUserList(const CommonOptions& options, bool json) {
 }
 
 int RunUserUnlock(const CommonOptions& options, const std::string& username) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) return kExitConfigError;
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return 1;
-  }
-  Result<store::User> user = (*store)->FindUserByUsername(username);
+  int exit_code = 0;
+  std::optional<Database> db = OpenDatabaseOrReport(options, &exit_code);
+  if (!db) return exit_code;
+  const config::Config& config = db->config;
+  store::Store& store = *db->store;
+  Result<store::User> user = store.FindUserByUsername(username);
   if (!user.ok()) {
     std::cerr << "portcullis: no such user\n";
     return 1;
   }
   SystemClock clock;
   Result<std::unique_ptr<authn::Throttle>> throttle =
-      authn::Throttle::Create(**store, app::LockoutPolicyFrom(*config), clock);
+      authn::Throttle::Create(store, app::LockoutPolicyFrom(config), clock);
   if (!throttle.ok() || !(*throttle)->Unlock(user->username).ok()) {
     std::cerr << "portcullis: could not clear the lock state\n";
     return 1;
   }
   audit::AuditContext actor;
   actor.actor = "cli";
-  audit::AuditLog(**store, clock)
+  audit::AuditLog(store, clock)
       .Record("user.unlocked", actor, user->id, {{"username", user->username}});
   std::cout << "unlocked " << user->username
             << " (a running server drops its in-memory copy at its next restart; use POST "

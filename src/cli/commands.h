@@ -1,11 +1,14 @@
 // The subcommands of the `portcullis` CLI, one function each, returning the exit code.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "config/config.h"
+#include "store/store.h"
 
 namespace portcullis::cli {
 
@@ -48,6 +51,21 @@ struct AccessReviewOptions {
 
 // Loads the configuration for a subcommand; prints the error and returns nullopt on failure.
 std::optional<config::Config> LoadConfigOrReport(const CommonOptions& options);
+
+// The configuration and the opened (migrated) store of a subcommand that works on the database.
+struct Database {
+  config::Config config;
+  std::unique_ptr<store::Store> store;
+};
+
+// Loads the configuration, creates the data dir if needed and opens the store. On failure prints
+// the reason and returns nullopt; `exit_code` (if given) is set to 2 for a configuration error
+// and 1 otherwise.
+std::optional<Database> OpenDatabaseOrReport(const CommonOptions& options,
+                                             int* exit_code = nullptr);
+
+// The audit context of a change made from the command line (actor "cli").
+audit::AuditContext CliAuditContext();
 
 int RunServe(const CommonOptions& options);
 int RunMigrate(const CommonOptions& options);

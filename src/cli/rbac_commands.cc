@@ -20,8 +20,6 @@
 namespace portcullis::cli {
 namespace {
 
-constexpr int kExitConfigError = 2;
-
 // Everything a command needs; built once per invocation. Not movable: the Directory holds
 // references to the other members.
 struct Session {
@@ -38,25 +36,17 @@ struct Session {
 // Loads the configuration, opens (and migrates) the store and builds the Directory. On failure
 // prints the reason and sets `exit_code`.
 std::unique_ptr<Session> OpenSession(const CommonOptions& options, int& exit_code) {
-  std::optional<config::Config> config = LoadConfigOrReport(options);
-  if (!config) {
-    exit_code = kExitConfigError;
-    return nullptr;
-  }
+  std::optional<Database> db = OpenDatabaseOrReport(options, &exit_code);
+  if (!db) return nullptr;
   exit_code = 1;
-  Result<std::unique_ptr<store::Store>> store = app::OpenStore(*config);
-  if (!store.ok()) {
-    std::cerr << "portcullis: " << store.status().message() << "\n";
-    return nullptr;
-  }
-  Result<password::Hasher> hasher = password::Hasher::Create(app::HasherParams(*config));
+  Result<password::Hasher> hasher = password::Hasher::Create(app::HasherParams(db->config));
   if (!hasher.ok()) {
     std::cerr << "portcullis: " << hasher.status().message() << "\n";
     return nullptr;
   }
   auto session = std::make_unique<Session>();
-  session->config = std::move(*config);
-  session->store = std::move(*store);
+  session->config = std::move(db->config);
+  session->store = std::move(db->store);
   session->audit = std::make_unique<audit::AuditLog>(*session->store, session->clock);
   session->hasher = std::make_unique<password::Hasher>(std::move(*hasher));
   // user_states = nullptr: this process has no token cache; a running server re-reads changed
@@ -64,7 +54,7 @@ std::unique_ptr<Session> OpenSession(const CommonOptions& options, int& exit_cod
   session->directory = std::make_unique<admin::Directory>(
       *session->store, *session->audit, session->clock, /*user_states=*/nullptr, *session->hasher,
       app::PolicyFrom(session->config));
-  session->context.actor = "cli";
+  session->context = CliAuditContext();
   exit_code = 0;
   return session;
 }

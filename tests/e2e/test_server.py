@@ -205,6 +205,11 @@ def test_cli_user_add_reads_password_from_stdin_and_user_can_log_in():
                                        "locked_until", "created_at", "last_login_at"}
         p = run_cli("user", "list", data_dir=s.data_dir)
         assert p.returncode == 0 and "carol" in p.stdout
+        # Created through the same Directory as POST /v1/users: audited with actor "cli".
+        admin_token = login(s).json()["access_token"]
+        events = requests.get(s.url("/v1/audit?type=user.created&limit=50"), timeout=5,
+                              headers={"Authorization": "Bearer " + admin_token}).json()["items"]
+        assert any(e["subject"] == users["carol"]["id"] and e["actor"] == "cli" for e in events)
     finally:
         s.stop()
 
