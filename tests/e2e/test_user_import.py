@@ -12,6 +12,7 @@ import uuid
 import argon2
 import bcrypt
 import pytest
+import requests
 from argon2.low_level import Type, hash_secret
 from passlib.hash import argon2 as passlib_argon2
 from passlib.hash import bcrypt as passlib_bcrypt
@@ -302,3 +303,24 @@ def test_imported_users_log_in_and_get_argon2id(server, imported):
     # exactly one rehash per user: the second login found a current hash
     assert sum(1 for e in events if e["subject"] in {ids[n] for n in CSV_NAMES + JSONL_NAMES}) \
         == len(CSV_NAMES + JSONL_NAMES)
+
+
+def test_http_basic_login_also_rehashes_and_audits(server, tmp_path):
+    # [basic] is enabled by default: the first Basic request verifies the imported bcrypt hash,
+    # stores Argon2id and audits it with "method": "basic".
+    name, password = uname("basic-bc"), "basic-bcrypt-pass-7"
+    path = str(tmp_path / "basic.csv")
+    write_csv(path, [["username", "password_hash"],
+                     [name, bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()]])
+    r = run_cli("user", "import", path, "--json", data_dir=server.data_dir)
+    assert r.returncode == 0, r.stderr
+    assert stored_hash(server, name).startswith("$2b$")
+    r = requests.get(server.url("/v1/me"), auth=(name, password), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["auth_method"] == "basic"
+    assert stored_hash(server, name).startswith("$argon2id$")
+    with db(server) as conn:
+        user_id = conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()[0]
+    events = [e for e in audit_events(server, "password.rehashed") if e["subject"] == user_id]
+    assert len(events) == 1, events
+    assert events[0]["details"] == {"from": "bcrypt", "method": "basic"}
