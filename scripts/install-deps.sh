@@ -9,11 +9,15 @@ packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsodium-dev libcrypt-dev libsqlite3-dev sqlite3
-  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libpq-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2
   wrk curl
+  # PostgreSQL 15 server for the throwaway test clusters (src/store/testing/pg_cluster.h,
+  # tests/e2e/pgcluster.py). Installing it also creates and starts the default cluster 15/main on
+  # port 5432; the tests neither need nor touch it.
+  postgresql
   # examples/ and their e2e test (tests/e2e/test_examples.py)
   nginx python3-fastapi python3-uvicorn python3-multipart python3-passlib python3-bcrypt
 )

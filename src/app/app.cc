@@ -4,17 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "admin/directory.h"
 #include "api/api_context.h"
 #include "api/forward_auth/forward_auth.h"
 #include "api/routes.h"
+#include "app/change_follower.h"
 #include "app/library_versions.h"
 #include "app/periodic_task.h"
 #include "audit/audit_log.h"
@@ -32,6 +36,7 @@
 #include "http/server/tls.h"
 #include "jose/algorithm.h"
 #include "password/policy.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "token/key_manager.h"
 #include "token/refresh_service.h"
@@ -171,11 +176,22 @@ Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
   return key;
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config) {
-  Result<store::SqliteOptions> options = store::SqliteOptionsFromUrl(config.database.url);
+Result<std::unique_ptr<store::Store>> OpenStoreUnmigrated(const config::Config& config) {
+  const std::string& url = config.database.url;
+  if (store::IsPostgresUrl(url)) {
+    store::PostgresOptions options;
+    options.url = url;
+    options.pool_size = static_cast<std::size_t>(config.database.pool_size);
+    return store::OpenPostgresStore(options);
+  }
+  Result<store::SqliteOptions> options = store::SqliteOptionsFromUrl(url);
   if (!options.ok()) return options.status();
-  options->pool_size = config.database.pool_size;
-  Result<std::unique_ptr<store::Store>> store = store::OpenSqliteStore(*options);
+  options->pool_size = static_cast<std::size_t>(config.database.pool_size);
+  return store::OpenSqliteStore(*options);
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config) {
+  Result<std::unique_ptr<store::Store>> store = OpenStoreUnmigrated(config);
   if (!store.ok()) return store.status();
   Result<int> applied = (*store)->Migrate();
   if (!applied.ok()) return applied.status();
@@ -252,6 +268,31 @@ Status BootstrapAdmin(store::Store& store, const password::Hasher& hasher,
   return Status::Ok();
 }
 
+namespace {
+
+// OpenStore, retried with back-off while the database is unreachable (DESIGN §6: instances may
+// start before PostgreSQL does); gives up after kStartupRetryBudget.
+Result<std::unique_ptr<store::Store>> OpenStoreRetrying(const config::Config& config) {
+  constexpr auto kStartupRetryBudget = std::chrono::seconds(60);
+  constexpr auto kMaxDelay = std::chrono::milliseconds(8000);
+  const auto deadline = std::chrono::steady_clock::now() + kStartupRetryBudget;
+  auto delay = std::chrono::milliseconds(250);
+  while (true) {
+    Result<std::unique_ptr<store::Store>> store = OpenStore(config);
+    if (store.ok() || store.status().code() != StatusCode::kUnavailable ||
+        std::chrono::steady_clock::now() + delay > deadline) {
+      return store;
+    }
+    log::Warn("store.unavailable", {{"url", store::RedactDatabaseUrl(config.database.url)},
+                                    {"error", store.status().message()},
+                                    {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, kMaxDelay);
+  }
+}
+
+}  // namespace
+
 int Serve(const config::Config& config, const std::map<std::string, std::string>& env) {
   auto fail = [](const Status& s) {
     log::Error("serve.failed", {{"error", s.ToString()}});
@@ -269,18 +310,22 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   if (Status s = EnsureDataDir(config); !s.ok()) return fail(s);
   Result<crypto::MasterKey> master_key = LoadOrCreateMasterKey(config, env, random);
   if (!master_key.ok()) return fail(master_key.status());
-  Result<std::unique_ptr<store::Store>> store = OpenStore(config);
+  Result<std::unique_ptr<store::Store>> store = OpenStoreRetrying(config);
   if (!store.ok()) return fail(store.status());
   Result<password::Hasher> hasher = password::Hasher::Create(HasherParams(config));
   if (!hasher.ok()) return fail(hasher.status());
-  if (Status s = BootstrapAdmin(**store, *hasher, config, env, random, std::cerr); !s.ok()) {
-    return fail(s);
-  }
   std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(config.tokens.signing_alg);
   if (!alg) return fail(InvalidArgumentError("tokens.signing_alg"));
-  Result<std::unique_ptr<token::KeyManager>> keys =
-      token::KeyManager::Create(**store, *master_key, *alg, clock, random);
-  if (!keys.ok()) return fail(keys.status());
+  // Instances started at the same moment on one database make one admin and one key set.
+  Result<std::unique_ptr<token::KeyManager>> keys = UnavailableError("not loaded");
+  Status bootstrapped = (*store)->RunExclusively("bootstrap", [&]() -> Status {
+    if (Status s = BootstrapAdmin(**store, *hasher, config, env, random, std::cerr); !s.ok()) {
+      return s;
+    }
+    keys = token::KeyManager::Create(**store, *master_key, *alg, clock, random);
+    return keys.status();
+  });
+  if (!bootstrapped.ok()) return fail(bootstrapped);
 
   token::TokenPolicy policy;
   policy.issuer = config.tokens.issuer;
@@ -289,12 +334,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   policy.leeway_s = config.tokens.leeway_s;
   // The in-memory halves of invalidation (DESIGN §4): loaded once, kept current by every write.
   token::RevocationSet revocations(policy.leeway_s);
-  if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);
   token::UserStateCache user_states;
-  // The feed position first, then the states: a change in between is applied twice, not lost.
-  Result<std::int64_t> user_change_seq = (*store)->LatestUserChange();
-  if (!user_change_seq.ok()) return fail(user_change_seq.status());
-  if (Status s = user_states.LoadFrom(**store); !s.ok()) return fail(s);
   token::TokenService tokens(**keys, revocations, user_states, policy, clock, random);
   token::RefreshPolicy refresh_policy{config.tokens.refresh_idle_ttl_s,
                                       config.tokens.refresh_absolute_ttl_s,
@@ -305,6 +345,18 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   // Successful API-key verifications, kept as long as Basic ones (DESIGN §3 basic.cache_ttl_s).
   authn::ApiKeyCache api_key_cache(clock, config.basic.cache_ttl_s);
   authn::ApiKeyUsage api_key_usage;
+  // Changes made by the CLI or other instances (DESIGN §6) reach the in-memory state within a
+  // second. The feed positions first, then the loads: a change in between is applied twice,
+  // never lost.
+  ChangeFollower follower(**store,
+                          {.users = &user_states,
+                           .api_keys = &api_key_cache,
+                           .revocations = &revocations,
+                           .keys = keys->get()},
+                          clock);
+  if (Status s = follower.Init(); !s.ok()) return fail(s);
+  if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);
+  if (Status s = user_states.LoadFrom(**store); !s.ok()) return fail(s);
   Result<std::unique_ptr<authn::Throttle>> throttle =
       authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
   if (!throttle.ok()) return fail(throttle.status());
@@ -408,13 +460,18 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   PeriodicTask housekeeping(std::chrono::seconds(60), [&, key_manager, db] {
     UnixSeconds now = clock.Now();
     if (key_manager->RotationDue(now, rotation_days)) {
-      std::string previous = key_manager->active_kid();
-      if (key_manager->Rotate().ok()) {
+      // One instance rotates; the others see the new key when they re-check under the lock.
+      (void)db->RunExclusively("keys.rotate", [&]() -> Status {
+        if (Status s = key_manager->Reload(); !s.ok()) return s;
+        if (!key_manager->RotationDue(now, rotation_days)) return Status::Ok();
+        std::string previous = key_manager->active_kid();
+        if (Status s = key_manager->Rotate(); !s.ok()) return s;
         audit::AuditContext system;
         system.actor = "system";
         audit_log.Record("key.rotated", system, key_manager->active_kid(),
                          {{"previous_kid", previous}, {"trigger", "schedule"}});
-      }
+        return Status::Ok();
+      });
     }
     (void)key_manager->RetireExpired(now, max_token_lifetime_s);
     revocations.Prune(now);
@@ -424,23 +481,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     (void)permission_usage.Flush(*db);
     (void)api_key_usage.Flush(*db);
     (void)db->PruneUserChanges(now - kUserChangeRetentionS);
+    (void)db->PruneChanges(now - kUserChangeRetentionS);
   });
-  // Changes written by the CLI or another instance (disable, role removal, deletion) reach the
-  // in-memory user states within about a second (DESIGN §4 "Invalidation precision").
-  std::int64_t seq = *user_change_seq;
-  // A changed user (also: one of their API keys revoked by the CLI or another instance) loses
-  // their cached API-key verifications; the next use re-reads the store.
-  PeriodicTask follow_user_changes(
-      std::chrono::seconds(1), [&user_states, &api_key_cache, db, &seq] {
-        Result<std::int64_t> next = user_states.ApplyChanges(
-            *db, seq,
-            [&api_key_cache](std::string_view user_id) { api_key_cache.EraseOwner(user_id); });
-        if (next.ok()) {
-          seq = *next;
-        } else {
-          log::Warn("user_changes.poll_failed", {{"error", next.status().ToString()}});
-        }
-      });
+  follower.Start();
 
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
   if (!server.ok()) return fail(server.status());
@@ -453,7 +496,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                   {"signing_kid", (*keys)->active_kid()}});
   });
   housekeeping.Stop();
-  follow_user_changes.Stop();
+  follower.Stop();
   (void)permission_usage.Flush(*db);
   (void)api_key_usage.Flush(*db);
   hash_pool.Shutdown();

@@ -31,7 +31,13 @@ Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
                                                 const std::map<std::string, std::string>& env,
                                                 crypto::Random& random);
 
-// Opens the configured database and applies pending migrations.
+// Opens the configured database (SQLite or PostgreSQL, by the URL's scheme) without migrating.
+// kUnavailable when a PostgreSQL database cannot be reached (the message never holds the
+// password).
+Result<std::unique_ptr<store::Store>> OpenStoreUnmigrated(const config::Config& config);
+
+// Opens the configured database and applies pending migrations (PostgreSQL: under an advisory
+// lock, so instances starting together migrate once).
 Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& config);
 
 password::Argon2Params HasherParams(const config::Config& config);

@@ -129,12 +129,7 @@ int RunMigrate(const CommonOptions& options) {
     std::cerr << "portcullis: " << s.message() << "\n";
     return 1;
   }
-  Result<store::SqliteOptions> sqlite = store::SqliteOptionsFromUrl(config->database.url);
-  if (!sqlite.ok()) {
-    std::cerr << "portcullis: " << sqlite.status().message() << "\n";
-    return 1;
-  }
-  Result<std::unique_ptr<store::Store>> store = store::OpenSqliteStore(*sqlite);
+  Result<std::unique_ptr<store::Store>> store = app::OpenStoreUnmigrated(*config);
   if (!store.ok()) {
     std::cerr << "portcullis: " << store.status().message() << "\n";
     return 1;

@@ -724,11 +724,12 @@ Status Finish(Config& config) {
 
   // Database. The URL is never quoted back: a postgresql:// URL may carry a password.
   const std::string& url = config.database.url;
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return InvalidArgumentError(
-        "invalid value for 'database.url': PostgreSQL backend not available in this build");
+  const bool postgres = url.starts_with("postgresql://") || url.starts_with("postgres://");
+  if (postgres && url.find_first_of(" \t\r\n") != std::string::npos) {
+    return InvalidArgumentError("invalid value for 'database.url': contains whitespace");
   }
-  if (!url.starts_with("sqlite:") || url.size() == std::string_view("sqlite:").size()) {
+  if (!postgres &&
+      (!url.starts_with("sqlite:") || url.size() == std::string_view("sqlite:").size())) {
     return InvalidArgumentError(
         "invalid value for 'database.url': expected \"sqlite:PATH\" or \"postgresql://...\"");
   }

@@ -486,12 +486,15 @@ TEST_F(LoadConfigTest, TlsFlagAndFilesAreValidated) {
             "'tls.cert_file' and 'tls.key_file' must be set together");
 }
 
-TEST_F(LoadConfigTest, PostgresUrlIsRecognisedButNotAvailable) {
+TEST_F(LoadConfigTest, PostgresUrlIsAcceptedAndNeverQuotedBack) {
   LoadInputs in;
-  in.env["PORTCULLIS_DATABASE_URL"] = "postgresql://pc:hunter2@db/pc";
-  const std::string message = ErrorOf(LoadConfig(in));
-  EXPECT_EQ(message,
-            "invalid value for 'database.url': PostgreSQL backend not available in this build");
+  in.env["PORTCULLIS_DATABASE_URL"] = "postgresql://pc:hunter2@db/pc?sslmode=verify-full";
+  Result<Config> config = LoadConfig(in);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->database.url, "postgresql://pc:hunter2@db/pc?sslmode=verify-full");
+  EXPECT_TRUE(LoadSet({"database.url=postgres://db/pc"}).ok());
+  const std::string message = ErrorOf(LoadSet({"database.url=postgresql://pc:hunter2@db/ pc"}));
+  EXPECT_EQ(message, "invalid value for 'database.url': contains whitespace");
   EXPECT_THAT(message, ::testing::Not(HasSubstr("hunter2")));
   EXPECT_EQ(ErrorOf(LoadSet({"database.url=mysql://x"})),
             "invalid value for 'database.url': expected \"sqlite:PATH\" or \"postgresql://...\"");

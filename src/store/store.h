@@ -19,8 +19,11 @@
 //   Result<User> user = (*store)->FindUserByUsername("Alice");
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -517,6 +520,53 @@ class ThrottleStore {
   virtual Result<int> PruneKnownSources(UnixSeconds stale_before) = 0;
 };
 
+// One entry of the change feed of shared state other than users (DESIGN §6): a revoked access
+// token (kind kChangeRevokedJti, subject = the jti) or a signing-key change (kChangeSigningKeys,
+// subject = the kid). Appended by database triggers, so every writer (store, CLI, another
+// instance) is seen; other instances follow the feed to update what they keep in memory.
+struct ChangeEvent {
+  std::int64_t seq = 0;  // increasing, never reused
+  std::string kind;
+  std::string subject;
+
+  friend bool operator==(const ChangeEvent&, const ChangeEvent&) = default;
+};
+inline constexpr std::string_view kChangeRevokedJti = "jti";
+inline constexpr std::string_view kChangeSigningKeys = "keys";
+
+class ChangeFeedStore {
+ public:
+  virtual ~ChangeFeedStore() = default;
+
+  // Up to `limit` entries with seq > `after_seq`, oldest first. kInvalidArgument if limit is 0.
+  virtual Result<std::vector<ChangeEvent>> ChangesSince(std::int64_t after_seq,
+                                                        std::size_t limit) = 0;
+
+  // The highest seq in the feed, 0 if empty.
+  virtual Result<std::int64_t> LatestChange() = 0;
+
+  // Deletes entries older than `before` (wall-clock Unix seconds, the database's clock).
+  virtual Result<int> PruneChanges(UnixSeconds before) = 0;
+};
+
+// Wakes whoever follows the change feeds when another writer changed shared state: PostgreSQL
+// LISTEN/NOTIFY (channel "portcullis_changes"); SQLite has no notifications, so Wait only times
+// out (the follower then polls, which is the fallback anyway).
+//
+// Thread-safety: Wait from one thread; Interrupt from any.
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+
+  // Blocks until a notification arrives, Interrupt is called, or `timeout` passes. True when a
+  // notification (or an Interrupt) woke it; false on timeout or a lost connection (the caller
+  // polls either way).
+  virtual bool Wait(std::chrono::milliseconds timeout) = 0;
+
+  // Makes the current (or next) Wait return at once.
+  virtual void Interrupt() = 0;
+};
+
 // The whole store: all ports plus schema management.
 class Store : public UserStore,
               public RoleStore,
@@ -525,7 +575,8 @@ class Store : public UserStore,
               public ClientStore,
               public ApiKeyStore,
               public AuditStore,
-              public ThrottleStore {
+              public ThrottleStore,
+              public ChangeFeedStore {
  public:
   // Runs a trivial query; OK when the database answers (for /readyz).
   virtual Status Ping() = 0;
@@ -540,6 +591,16 @@ class Store : public UserStore,
 
   // "sqlite", "postgres", "memory": for logs and /readyz.
   virtual std::string_view BackendName() const = 0;
+
+  // Runs `fn` while holding the deployment-wide lock `name`, so that instances starting at the
+  // same moment serialize one-time work (bootstrap administrator, first key set, key rotation).
+  // PostgreSQL: a session advisory lock on a dedicated connection; SQLite (one host): a
+  // process-wide mutex. `fn` may use the store. Returns fn's status, or the error that kept
+  // the lock from being taken.
+  virtual Status RunExclusively(std::string_view name, const std::function<Status()>& fn) = 0;
+
+  // A listener for change notifications from other writers (see ChangeListener).
+  virtual std::unique_ptr<ChangeListener> ListenForChanges() = 0;
 };
 
 }  // namespace portcullis::store

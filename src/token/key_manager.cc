@@ -213,6 +213,42 @@ Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_li
   return retired;
 }
 
+Status KeyManager::Reload() {
+  std::lock_guard lock(write_mu_);
+  Result<std::vector<store::SigningKey>> records = store_.ListSigningKeys();
+  if (!records.ok()) return records.status();
+  std::shared_ptr<const State> old = state_.load();
+  const UnixSeconds now = clock_.Now();
+
+  // Records come oldest first: the last active one of our algorithm signs.
+  const store::SigningKey* active_record = nullptr;
+  for (const store::SigningKey& record : *records) {
+    if (record.state == kActive && record.alg == jose::ToString(alg_)) active_record = &record;
+  }
+  auto next = std::make_shared<State>();
+  if (active_record == nullptr || active_record->kid == old->active->kid()) {
+    next->active = old->active;
+    next->active_created_at = old->active_created_at;
+  } else {
+    Result<jose::PrivateKey> key = Unseal(*active_record, master_key_);
+    if (!key.ok()) return key.status();
+    next->active = std::make_shared<const jose::PrivateKey>(std::move(*key));
+    next->active_created_at = active_record->created_at;
+  }
+  for (const store::SigningKey& record : *records) {
+    if (record.state == kRetired || record.kid == next->active->kid()) continue;
+    Result<jose::PrivateKey> key = Unseal(record, master_key_);
+    if (!key.ok()) return key.status();
+    next->verify_only.push_back(
+        VerifyOnlyKey{key->public_key(), record.deactivated_at.value_or(now)});
+  }
+  const bool signer_changed = next->active->kid() != old->active->kid();
+  next->ring = BuildRing(*next->active, next->verify_only);
+  state_.store(std::move(next));
+  if (signer_changed) log::Info("keys.reloaded", {{"kid", active_kid()}});
+  return Status::Ok();
+}
+
 bool KeyManager::RotationDue(UnixSeconds now, std::int64_t rotation_days) const {
   if (rotation_days <= 0 || rotation_days > kMaxRotationDays) return false;
   return now - state_.load()->active_created_at >= rotation_days * kSecondsPerDay;

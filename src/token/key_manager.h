@@ -72,6 +72,13 @@ class KeyManager {
   // store error, the keys retired before it are already gone from the ring.
   Result<int> RetireExpired(UnixSeconds now, std::int64_t max_token_lifetime_s);
 
+  // Re-reads the keys from the store after another instance (or the CLI) changed them: the
+  // newest active key of the configured algorithm signs (the current one if the store has none),
+  // every other key that is not retired verifies. Writes nothing and generates nothing, so any
+  // number of instances may reload at once. The store's error (or kFailedPrecondition for a key
+  // that cannot be decrypted) leaves the current keys in place.
+  Status Reload();
+
   // True when the active key was created at least `rotation_days` days ago
   // (now >= created_at + rotation_days * 86400). Always false when rotation_days <= 0 (disabled).
   bool RotationDue(UnixSeconds now, std::int64_t rotation_days) const;

@@ -126,3 +126,16 @@ def run_cli(*args, data_dir, stdin=None, env=None):
         full_env.update(env)
     return subprocess.run([BIN, *args, "--data-dir", data_dir] if data_dir else [BIN, *args],
                           input=stdin, capture_output=True, text=True, env=full_env, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL 15 cluster (tests/e2e/pgcluster.py) shared by the whole session,
+    started on first use. Give each test or module its own database:
+    `url = pg.create_database("name")`. Fault tests that stop or kill the server should start their
+    own PgCluster instead, so they do not disturb the others."""
+    from pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.close()

@@ -128,6 +128,8 @@ class Connection {
 class Transaction {
  public:
   static Result<Transaction> Begin(Connection& connection);
+  // The same: IMMEDIATE already excludes every other writer of the file.
+  static Result<Transaction> BeginExclusive(Connection& connection) { return Begin(connection); }
   ~Transaction();
   Transaction(Transaction&& other) noexcept
       : connection_(other.connection_),

@@ -5,15 +5,12 @@
 #pragma once
 
 #include <span>
-#include <string_view>
+
+#include "store/sql/sql_common.h"
 
 namespace portcullis::store::sqlite_detail {
 
-struct Migration {
-  int version;            // NNNN from the file name; 1, 2, 3, ... without gaps
-  std::string_view name;  // the file name, e.g. "0001_init.sql"
-  std::string_view sql;   // statements to run inside one transaction (no BEGIN/COMMIT)
-};
+using Migration = sql::Migration;
 
 // Every known migration, in ascending version order.
 std::span<const Migration> SqliteMigrations();
