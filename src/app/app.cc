@@ -162,6 +162,14 @@ Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
     }
     return key;
   }
+  if (store::IsPostgresUrl(config.database.url)) {
+    // Every instance of a deployment needs the same key: one generated here would seal the
+    // signing keys with a key no other instance has.
+    return FailedPreconditionError(
+        "a PostgreSQL deployment needs the same master key on every instance: set "
+        "PORTCULLIS_MASTER_KEY (base64 of 32 bytes, e.g. `openssl rand -base64 32`) or "
+        "master_key.file to an existing key file");
+  }
   fs::create_directories(fs::path(path).parent_path(), ec);
   crypto::MasterKey key = crypto::MasterKey::Generate(random);
   std::string text = key.ToBase64() + "\n";
@@ -352,13 +360,15 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                           {.users = &user_states,
                            .api_keys = &api_key_cache,
                            .revocations = &revocations,
-                           .keys = keys->get()},
+                           .keys = keys->get(),
+                           .tokens = &tokens},
                           clock);
   if (Status s = follower.Init(); !s.ok()) return fail(s);
   if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);
   if (Status s = user_states.LoadFrom(**store); !s.ok()) return fail(s);
   Result<std::unique_ptr<authn::Throttle>> throttle =
-      authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock);
+      authn::Throttle::Create(**store, LockoutPolicyFrom(config), clock,
+                              /*shared=*/(*store)->BackendName() == "postgres");
   if (!throttle.ok()) return fail(throttle.status());
   audit::AuditLog audit_log(**store, clock);
   admin::Directory directory(**store, audit_log, clock, &user_states, *hasher, PolicyFrom(config));

@@ -21,6 +21,20 @@ Status ChangeFollower::Init() {
   if (!changes.ok()) return changes.status();
   user_seq_ = *users;
   change_seq_ = *changes;
+  // Client deletions are not state a cache could load: replay the feed for them.
+  constexpr std::size_t kBatch = 1000;
+  for (std::int64_t seq = 0; seq < change_seq_;) {
+    Result<std::vector<store::ChangeEvent>> events = store_.ChangesSince(seq, kBatch);
+    if (!events.ok()) return events.status();
+    if (events->empty()) break;
+    for (const store::ChangeEvent& event : *events) {
+      if (event.seq > change_seq_) break;
+      if (event.kind == store::kChangeClientDeleted && targets_.tokens != nullptr) {
+        targets_.tokens->ClientDeleted(event.subject, event.at);
+      }
+    }
+    seq = events->back().seq;
+  }
   return Status::Ok();
 }
 
@@ -68,6 +82,9 @@ Status ChangeFollower::PollOnce() {
     for (const store::ChangeEvent& event : *events) {
       jtis = jtis || event.kind == store::kChangeRevokedJti;
       keys = keys || event.kind == store::kChangeSigningKeys;
+      if (event.kind == store::kChangeClientDeleted && targets_.tokens != nullptr) {
+        targets_.tokens->ClientDeleted(event.subject, event.at);
+      }
     }
     if (jtis) {
       // Merged, never replaced: an entry this instance just added stays even if the read

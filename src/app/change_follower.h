@@ -1,7 +1,8 @@
 // ChangeFollower: keeps what this instance holds in memory in step with the shared database
 // when other writers (other instances, the CLI) change it (DESIGN.md §6): credential versions
 // and disabled flags (UserStateCache), revoked API keys (ApiKeyCache, dropped per owner),
-// revoked access tokens (RevocationSet) and signing keys (KeyManager).
+// revoked access tokens (RevocationSet), signing keys (KeyManager) and deleted clients (their
+// access tokens, TokenService::ClientDeleted).
 //
 // One thread follows the store's two feeds (user_changes and change_events). It waits on the
 // store's ChangeListener — PostgreSQL LISTEN/NOTIFY wakes it as soon as a writer commits — and
@@ -28,6 +29,7 @@
 #include "store/store.h"
 #include "token/key_manager.h"
 #include "token/revocation_set.h"
+#include "token/token_service.h"
 #include "token/user_state_cache.h"
 
 namespace portcullis::app {
@@ -39,6 +41,7 @@ class ChangeFollower {
     authn::ApiKeyCache* api_keys = nullptr;  // optional
     token::RevocationSet* revocations = nullptr;
     token::KeyManager* keys = nullptr;
+    token::TokenService* tokens = nullptr;  // deleted clients
   };
 
   ChangeFollower(store::Store& store, Targets targets, const Clock& clock,
@@ -48,7 +51,8 @@ class ChangeFollower {
   ChangeFollower& operator=(const ChangeFollower&) = delete;
 
   // Reads where both feeds end now (call BEFORE loading the caches: a change in between is
-  // applied twice, never lost) without starting the thread.
+  // applied twice, never lost) without starting the thread, and applies the client deletions
+  // still in the feed (their tokens may still be unexpired).
   Status Init();
 
   // Starts following from the positions Init read.

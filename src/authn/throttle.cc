@@ -1,6 +1,8 @@
 #include "authn/throttle.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <limits>
 #include <utility>
 
 #include "base/ip.h"
@@ -95,20 +97,21 @@ std::string_view ToString(ThrottleKind kind) {
 }
 
 Result<std::unique_ptr<Throttle>> Throttle::Create(store::ThrottleStore& store,
-                                                   const LockoutPolicy& policy,
-                                                   const Clock& clock) {
+                                                   const LockoutPolicy& policy, const Clock& clock,
+                                                   bool shared) {
   if (Status s = ValidateLockoutPolicy(policy); !s.ok()) return s;
   LockoutPolicy effective = policy;
   // Keep every entry at least as long as any lock or window it carries can matter.
   effective.retention_s = std::max(
       {policy.retention_s, policy.max_lock_s, policy.account_window_s, policy.ip_window_s});
-  std::unique_ptr<Throttle> throttle(new Throttle(store, effective, clock));
+  std::unique_ptr<Throttle> throttle(new Throttle(store, effective, clock, shared));
   if (Status s = throttle->Load(); !s.ok()) return s;
   return throttle;
 }
 
-Throttle::Throttle(store::ThrottleStore& store, const LockoutPolicy& policy, const Clock& clock)
-    : store_(store), policy_(policy), clock_(clock) {}
+Throttle::Throttle(store::ThrottleStore& store, const LockoutPolicy& policy, const Clock& clock,
+                   bool shared)
+    : store_(store), policy_(policy), clock_(clock), shared_(shared) {}
 
 Status Throttle::Load() {
   const UnixSeconds now = clock_.Now();
@@ -194,25 +197,41 @@ std::optional<Throttle::Refusal> Throttle::Check(const std::string& pair_key,
   return refusal;
 }
 
-Admission Throttle::Admit(std::string_view username, std::string_view source_ip) {
+Throttle::Keys Throttle::KeysOf(std::string_view username, std::string_view source_ip) {
   const std::string user = store::NormalizeUsername(username);
   const Source source = ParseSource(source_ip);
-  const std::string pair_key = PairKey(user, source.key);
-  const std::string account_key = AccountKey(user);
-  const std::string ip_key = IpKey(source.key);
+  return Keys{.pair = PairKey(user, source.key),
+              .account = AccountKey(user),
+              .ip = IpKey(source.key),
+              .user = user,
+              .network = source.network};
+}
 
+Admission Throttle::Admit(std::string_view username, std::string_view source_ip) {
+  const Keys keys = KeysOf(username, source_ip);
+  if (shared_) return AdmitShared(keys);
+  std::set<std::string> dirty;
+  Admission admission = DecideAdmission(keys, dirty);
+  Flush(dirty);
+  return admission;
+}
+
+Admission Throttle::DecideAdmission(const Keys& keys, std::set<std::string>& dirty) {
+  const std::string& user = keys.user;
+  const std::string& pair_key = keys.pair;
+  const std::string& account_key = keys.account;
+  const std::string& ip_key = keys.ip;
   // The known-source lookup may read the store, so it runs outside the mutex and only when the
   // account would refuse; the decision is then taken again from scratch, atomically.
   bool known = false;
   bool known_checked = false;
   Admission admission;
-  std::set<std::string> dirty;
   while (true) {
     std::unique_lock lock(mu_);
     const UnixSeconds now = clock_.Now();
     if (!known_checked && AccountRefuses(account_key, now)) {
       lock.unlock();
-      known = IsKnownSource(user, source.network);
+      known = IsKnownSource(user, keys.network);
       known_checked = true;
       continue;
     }
@@ -230,7 +249,7 @@ Admission Throttle::Admit(std::string_view username, std::string_view source_ip)
                                                 .account_key = account_key,
                                                 .ip_key = ip_key,
                                                 .username = user,
-                                                .network_key = source.network,
+                                                .network_key = keys.network,
                                                 .account_reserved = account_applies,
                                                 .admitted_at = now});
       ++stats_.admitted;
@@ -261,7 +280,6 @@ Admission Throttle::Admit(std::string_view username, std::string_view source_ip)
     admission.retry_after_s = std::max<std::int64_t>(1, refusal->until - now);
     break;
   }
-  Flush(dirty);
   return admission;
 }
 
@@ -329,6 +347,7 @@ void Throttle::EraseIfIdle(const std::string& key) {
 }
 
 Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
+  if (shared_) return CompleteShared(ticket, success);
   Outcome outcome;
   std::set<std::string> dirty;
   std::optional<Reservation> record_known;
@@ -338,54 +357,69 @@ Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
     if (it == reservations_.end()) return outcome;
     Reservation reservation = std::move(it->second);
     reservations_.erase(it);
-    ReleaseReservation(reservation);
-    const UnixSeconds now = clock_.Now();
-    if (success) {
-      ++stats_.successes;
-      if (auto pair = entries_.find(reservation.pair_key); pair != entries_.end()) {
-        if (!IsEmpty(pair->second.record)) {
-          pair->second.record = store::ThrottleRecord{.key = reservation.pair_key};
-          dirty.insert(reservation.pair_key);
-        }
-      }
-      UnixSeconds& last =
-          known_sources_[KnownSourceCacheKey(reservation.username, reservation.network_key)];
-      if (now - last >= kKnownSourceRewriteS) record_known = reservation;
-      last = now;
-    } else {
-      ++stats_.failures;
-      Entry& pair = entries_[reservation.pair_key];
-      pair.record.key = reservation.pair_key;
-      outcome.pair_lock_s = CountProgressiveFailure(pair, policy_.max_failures, 0, now);
-      if (outcome.pair_lock_s > 0) ++stats_.pair_locks;
-      dirty.insert(reservation.pair_key);
-
-      // Known sources are exempt from the account's lock, not from its count.
-      Entry& account = entries_[reservation.account_key];
-      account.record.key = reservation.account_key;
-      outcome.account_lock_s = CountProgressiveFailure(account, policy_.account_max_failures,
-                                                       policy_.account_window_s, now);
-      if (outcome.account_lock_s > 0) ++stats_.account_locks;
-      dirty.insert(reservation.account_key);
-
-      outcome.ip_lock_s = CountIpFailure(reservation.ip_key, now);
-      dirty.insert(reservation.ip_key);
-    }
-    for (const std::string* key :
-         {&reservation.pair_key, &reservation.account_key, &reservation.ip_key}) {
-      EraseIfIdle(*key);
-    }
+    outcome = ApplyCompletion(reservation, success, dirty, record_known);
   }
-  if (record_known.has_value()) {
-    Status s =
-        store_.RecordKnownSource(record_known->username, record_known->network_key, clock_.Now());
-    if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
-  }
+  RecordKnown(record_known);
   Flush(dirty);
   return outcome;
 }
 
+void Throttle::RecordKnown(const std::optional<Reservation>& reservation) {
+  if (!reservation.has_value()) return;
+  Status s =
+      store_.RecordKnownSource(reservation->username, reservation->network_key, clock_.Now());
+  if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
+}
+
+Throttle::Outcome Throttle::ApplyCompletion(const Reservation& reservation, bool success,
+                                            std::set<std::string>& dirty,
+                                            std::optional<Reservation>& record_known) {
+  Outcome outcome;
+  ReleaseReservation(reservation);
+  const UnixSeconds now = clock_.Now();
+  if (success) {
+    ++stats_.successes;
+    if (auto pair = entries_.find(reservation.pair_key); pair != entries_.end()) {
+      if (!IsEmpty(pair->second.record)) {
+        pair->second.record = store::ThrottleRecord{.key = reservation.pair_key};
+        dirty.insert(reservation.pair_key);
+      }
+    }
+    UnixSeconds& last =
+        known_sources_[KnownSourceCacheKey(reservation.username, reservation.network_key)];
+    if (now - last >= kKnownSourceRewriteS) record_known = reservation;
+    last = now;
+  } else {
+    ++stats_.failures;
+    Entry& pair = entries_[reservation.pair_key];
+    pair.record.key = reservation.pair_key;
+    outcome.pair_lock_s = CountProgressiveFailure(pair, policy_.max_failures, 0, now);
+    if (outcome.pair_lock_s > 0) ++stats_.pair_locks;
+    dirty.insert(reservation.pair_key);
+
+    // Known sources are exempt from the account's lock, not from its count.
+    Entry& account = entries_[reservation.account_key];
+    account.record.key = reservation.account_key;
+    outcome.account_lock_s = CountProgressiveFailure(account, policy_.account_max_failures,
+                                                     policy_.account_window_s, now);
+    if (outcome.account_lock_s > 0) ++stats_.account_locks;
+    dirty.insert(reservation.account_key);
+
+    outcome.ip_lock_s = CountIpFailure(reservation.ip_key, now);
+    dirty.insert(reservation.ip_key);
+  }
+  for (const std::string* key :
+       {&reservation.pair_key, &reservation.account_key, &reservation.ip_key}) {
+    EraseIfIdle(*key);
+  }
+  return outcome;
+}
+
 void Throttle::Abandon(std::uint64_t ticket) {
+  if (shared_) {
+    AbandonShared(ticket);
+    return;
+  }
   std::lock_guard lock(mu_);
   auto it = reservations_.find(ticket);
   if (it == reservations_.end()) return;
@@ -400,6 +434,7 @@ void Throttle::Abandon(std::uint64_t ticket) {
 
 Throttle::Outcome Throttle::RecordSourceFailure(std::string_view source_ip) {
   const std::string ip_key = IpKey(ParseSource(source_ip).key);
+  if (shared_) return RecordSourceFailureShared(ip_key);
   Outcome outcome;
   {
     std::lock_guard lock(mu_);
@@ -513,6 +548,219 @@ void Throttle::Flush(const std::set<std::string>& keys) {
     // The key names a user and an address: log only the error.
     if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
   }
+}
+
+// ---- shared mode: several instances, one database (DESIGN §5, §6) ----
+//
+// Every decision below runs under shared_mu_ (one at a time per instance; a verification costs
+// milliseconds of hashing, so this never limits throughput) in three steps: Refresh reads the
+// records it needs from the store, replacing this instance's copies and their in-flight counts
+// with the deployment's; the same decision code as the local mode runs on them; and
+// CompareAndSwapThrottles writes every changed record at once, only if no other instance wrote
+// one of them meanwhile. A lost race undoes the local effects (ticket, stats) and decides again
+// on fresh records, so N instances together never admit more than one budget. A store error
+// leaves the decision to this instance's memory, as in the local mode.
+
+namespace {
+constexpr int kMaxSwapAttempts = 64;
+}  // namespace
+
+Result<std::map<std::string, std::int64_t>> Throttle::Refresh(
+    std::initializer_list<const std::string*> keys) {
+  std::vector<std::pair<std::string, std::optional<store::ThrottleRecord>>> read;
+  for (const std::string* key : keys) {
+    Result<std::optional<store::ThrottleRecord>> record = store_.GetThrottle(*key);
+    if (!record.ok()) return record.status();
+    read.emplace_back(*key, std::move(*record));
+  }
+  const UnixSeconds now = clock_.Now();
+  std::map<std::string, std::int64_t> versions;
+  std::lock_guard lock(mu_);
+  for (auto& [key, record] : read) {
+    Entry& entry = entries_[key];
+    if (entry.unsaved) {  // memory is newer than the store: keep it, swap against this version
+      versions[key] = record.has_value() ? record->version : 0;
+      continue;
+    }
+    if (record.has_value()) {
+      versions[key] = record->version;
+      // Attempts of an instance that died holding them stop counting at in_flight_until.
+      entry.in_flight = record->in_flight_until > now
+                            ? static_cast<int>(std::min<std::int64_t>(
+                                  record->in_flight, std::numeric_limits<int>::max()))
+                            : 0;
+      entry.record = std::move(*record);
+    } else {
+      versions[key] = 0;
+      entry.in_flight = 0;
+      entry.record = store::ThrottleRecord{.key = key};
+    }
+  }
+  return versions;
+}
+
+std::vector<store::ThrottleRecord> Throttle::SwapSet(
+    const std::set<std::string>& keys, const std::map<std::string, std::int64_t>& versions) {
+  const UnixSeconds now = clock_.Now();
+  std::vector<store::ThrottleRecord> records;
+  std::lock_guard lock(mu_);
+  for (const std::string& key : keys) {
+    auto it = entries_.find(key);
+    store::ThrottleRecord record =
+        it != entries_.end() ? it->second.record : store::ThrottleRecord{};
+    record.key = key;
+    record.in_flight = it != entries_.end() ? it->second.in_flight : 0;
+    record.in_flight_until = record.in_flight > 0 ? now + kReservationTimeoutS : 0;
+    record.updated_at = std::max(record.updated_at, now);
+    auto version = versions.find(key);
+    record.version = version != versions.end() ? version->second : 0;
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+bool Throttle::Swapped(const std::vector<store::ThrottleRecord>& records,
+                       const Result<bool>& swapped) {
+  if (swapped.ok() && !*swapped) return false;
+  if (!swapped.ok()) {
+    // The key names a user and an address: log only the error.
+    log::Warn("throttle.store_write_failed", {{"error", swapped.status().message()}});
+  }
+  std::lock_guard lock(mu_);
+  for (const store::ThrottleRecord& record : records) {
+    if (auto it = entries_.find(record.key); it != entries_.end()) {
+      it->second.unsaved = !swapped.ok();
+    }
+  }
+  return true;
+}
+
+Admission Throttle::AdmitShared(const Keys& keys) {
+  std::lock_guard shared(shared_mu_);
+  {
+    // A source locked for the rest of its window is refused without the store: counting more
+    // refusals would not extend that lock (CountIpFailure), and no unlock clears it.
+    std::lock_guard lock(mu_);
+    const UnixSeconds now = clock_.Now();
+    if (auto it = entries_.find(keys.ip);
+        it != entries_.end() && now < it->second.record.locked_until) {
+      ++stats_.refused_ip;
+      return Admission{
+          .allowed = false,
+          .kind = ThrottleKind::kIp,
+          .retry_after_s = std::max<std::int64_t>(1, it->second.record.locked_until - now)};
+    }
+  }
+  for (int attempt = 0; attempt < kMaxSwapAttempts; ++attempt) {
+    Result<std::map<std::string, std::int64_t>> versions =
+        Refresh({&keys.pair, &keys.account, &keys.ip});
+    std::set<std::string> dirty;
+    if (!versions.ok()) {
+      log::Warn("throttle.store_read_failed", {{"error", versions.status().message()}});
+      return DecideAdmission(keys, dirty);  // this instance's memory decides
+    }
+    ThrottleStats before = Stats();
+    Admission admission = DecideAdmission(keys, dirty);
+    if (admission.allowed) {
+      // The reservation is an attempt in flight: every instance must count it.
+      dirty.insert(keys.pair);
+      dirty.insert(keys.ip);
+      std::lock_guard lock(mu_);
+      if (reservations_.at(admission.ticket).account_reserved) dirty.insert(keys.account);
+    }
+    const std::vector<store::ThrottleRecord> records = SwapSet(dirty, *versions);
+    if (Swapped(records, store_.CompareAndSwapThrottles(records))) return admission;
+    std::lock_guard lock(mu_);  // another instance wrote first: undo and decide again
+    stats_ = before;
+    if (admission.allowed) reservations_.erase(admission.ticket);
+  }
+  std::lock_guard lock(mu_);
+  ++stats_.refused_pair;
+  return Admission{.allowed = false, .kind = ThrottleKind::kPair, .retry_after_s = 1};
+}
+
+Throttle::Outcome Throttle::CompleteShared(std::uint64_t ticket, bool success) {
+  std::lock_guard shared(shared_mu_);
+  Reservation reservation;
+  {
+    std::lock_guard lock(mu_);
+    auto it = reservations_.find(ticket);
+    if (it == reservations_.end()) return Outcome{};
+    reservation = std::move(it->second);
+    reservations_.erase(it);
+  }
+  Outcome outcome;
+  std::optional<Reservation> record_known;
+  for (int attempt = 0; attempt < kMaxSwapAttempts; ++attempt) {
+    Result<std::map<std::string, std::int64_t>> versions =
+        Refresh({&reservation.pair_key, &reservation.account_key, &reservation.ip_key});
+    std::set<std::string> dirty;
+    ThrottleStats before = Stats();
+    {
+      std::lock_guard lock(mu_);
+      record_known.reset();
+      outcome = ApplyCompletion(reservation, success, dirty, record_known);
+    }
+    if (!versions.ok()) {
+      log::Warn("throttle.store_read_failed", {{"error", versions.status().message()}});
+      break;
+    }
+    // The in-flight counts changed too.
+    dirty.insert(reservation.pair_key);
+    dirty.insert(reservation.ip_key);
+    if (reservation.account_reserved) dirty.insert(reservation.account_key);
+    const std::vector<store::ThrottleRecord> records = SwapSet(dirty, *versions);
+    if (Swapped(records, store_.CompareAndSwapThrottles(records))) break;
+    std::lock_guard lock(mu_);
+    stats_ = before;
+  }
+  RecordKnown(record_known);
+  return outcome;
+}
+
+void Throttle::AbandonShared(std::uint64_t ticket) {
+  std::lock_guard shared(shared_mu_);
+  Reservation reservation;
+  {
+    std::lock_guard lock(mu_);
+    auto it = reservations_.find(ticket);
+    if (it == reservations_.end()) return;
+    reservation = std::move(it->second);
+    reservations_.erase(it);
+  }
+  for (int attempt = 0; attempt < kMaxSwapAttempts; ++attempt) {
+    Result<std::map<std::string, std::int64_t>> versions =
+        Refresh({&reservation.pair_key, &reservation.account_key, &reservation.ip_key});
+    {
+      std::lock_guard lock(mu_);
+      ReleaseReservation(reservation);
+    }
+    if (!versions.ok()) return;
+    std::set<std::string> dirty = {reservation.pair_key, reservation.ip_key};
+    if (reservation.account_reserved) dirty.insert(reservation.account_key);
+    const std::vector<store::ThrottleRecord> records = SwapSet(dirty, *versions);
+    if (Swapped(records, store_.CompareAndSwapThrottles(records))) return;
+  }
+}
+
+Throttle::Outcome Throttle::RecordSourceFailureShared(const std::string& ip_key) {
+  std::lock_guard shared(shared_mu_);
+  Outcome outcome;
+  for (int attempt = 0; attempt < kMaxSwapAttempts; ++attempt) {
+    Result<std::map<std::string, std::int64_t>> versions = Refresh({&ip_key});
+    ThrottleStats before = Stats();
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.failures;
+      outcome.ip_lock_s = CountIpFailure(ip_key, clock_.Now());
+    }
+    if (!versions.ok()) return outcome;
+    const std::vector<store::ThrottleRecord> records = SwapSet({ip_key}, *versions);
+    if (Swapped(records, store_.CompareAndSwapThrottles(records))) return outcome;
+    std::lock_guard lock(mu_);
+    stats_ = before;
+  }
+  return outcome;
 }
 
 }  // namespace portcullis::authn

@@ -21,13 +21,20 @@
 // in-flight reservations count against the remaining budget of every dimension, so N parallel
 // wrong attempts never get more than `max_failures` verifications before the pair locks.
 //
-// Persistence: every change is written through to the ThrottleStore (Create loads recent state),
-// so locks survive restarts. Store writes happen after the in-memory decision, outside the
-// decision mutex but serialized by a second mutex that always writes the LATEST in-memory state,
-// so a slow writer can never overwrite a newer record with an older one. A store error is logged
-// and does not change the decision (memory stays authoritative for this instance). Several
-// instances sharing one database see each other's state after a restart (Create), not live;
-// live sharing needs the atomic-increment store operation planned with the PostgreSQL backend.
+// Persistence (local mode, one instance): every change is written through to the ThrottleStore
+// (Create loads recent state), so locks survive restarts. Store writes happen after the
+// in-memory decision, outside the decision mutex but serialized by a second mutex that always
+// writes the LATEST in-memory state, so a slow writer can never overwrite a newer record with an
+// older one. A store error is logged and does not change the decision (memory stays
+// authoritative for this instance).
+//
+// Shared mode (several instances on one database, DESIGN §6): each decision re-reads its
+// records (counts, locks and the attempts in flight on EVERY instance) from the store, decides
+// by the same rules, and writes the changed records back in one compare-and-swap
+// (ThrottleStore::CompareAndSwapThrottles); when another instance wrote first it decides again on
+// fresh records. So N instances together allow at most `max_failures` verifications before a
+// pair locks, however the attempts are spread. Fast path: a source locked for the rest of its
+// ip window is refused from memory. A store error leaves the decision to memory, as above.
 //
 // Thread-safety: every method may be called from any thread. Methods may block on store I/O:
 // call them from the worker pool, not from an I/O thread.
@@ -41,6 +48,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -130,8 +138,10 @@ class Throttle {
   // Validates the policy (ValidateLockoutPolicy), then loads every entry updated within
   // retention_s from the store. kInvalidArgument for a bad policy; the store's error if loading
   // fails. `store` and `clock` must outlive the Throttle.
+  // `shared`: several instances share the store (PostgreSQL); see "Shared mode" above.
   static Result<std::unique_ptr<Throttle>> Create(store::ThrottleStore& store,
-                                                  const LockoutPolicy& policy, const Clock& clock);
+                                                  const LockoutPolicy& policy, const Clock& clock,
+                                                  bool shared = false);
 
   Throttle(const Throttle&) = delete;
   Throttle& operator=(const Throttle&) = delete;
@@ -181,6 +191,9 @@ class Throttle {
   struct Entry {
     store::ThrottleRecord record;
     int in_flight = 0;  // admitted, not yet completed attempts counted against the budget
+    // Shared mode: a write of this record failed, so memory is newer than the store and a
+    // Refresh keeps it (until a later write succeeds).
+    bool unsaved = false;
   };
   struct Reservation {
     std::string pair_key, account_key, ip_key;
@@ -195,9 +208,38 @@ class Throttle {
     UnixSeconds until = 0;  // 0 = refused only because in-flight attempts hold the budget
   };
 
-  Throttle(store::ThrottleStore& store, const LockoutPolicy& policy, const Clock& clock);
+  // The store keys and identity of one attempt.
+  struct Keys {
+    std::string pair, account, ip;
+    std::string user;     // normalized
+    std::string network;  // SourceNetworkKey of the source
+  };
 
+  Throttle(store::ThrottleStore& store, const LockoutPolicy& policy, const Clock& clock,
+           bool shared);
+
+  static Keys KeysOf(std::string_view username, std::string_view source_ip);
   Status Load();
+  // Admit's decision on entries_ (takes mu_; may read the store for the known-source exemption
+  // outside it); adds the keys whose records changed to `dirty`.
+  Admission DecideAdmission(const Keys& keys, std::set<std::string>& dirty);
+  // Complete's effect on entries_ (caller holds mu_).
+  Outcome ApplyCompletion(const Reservation& reservation, bool success,
+                          std::set<std::string>& dirty, std::optional<Reservation>& record_known);
+  void RecordKnown(const std::optional<Reservation>& reservation);
+  // Shared mode (caller holds shared_mu_ for all of these).
+  Result<std::map<std::string, std::int64_t>> Refresh(
+      std::initializer_list<const std::string*> keys);
+  std::vector<store::ThrottleRecord> SwapSet(const std::set<std::string>& keys,
+                                             const std::map<std::string, std::int64_t>& versions);
+  // After CompareAndSwapThrottles: marks the records unsaved on a store error, saved on success;
+  // true when the swap went through or failed for good (no point retrying), false when it lost
+  // a race.
+  bool Swapped(const std::vector<store::ThrottleRecord>& records, const Result<bool>& swapped);
+  Admission AdmitShared(const Keys& keys);
+  Outcome CompleteShared(std::uint64_t ticket, bool success);
+  void AbandonShared(std::uint64_t ticket);
+  Outcome RecordSourceFailureShared(const std::string& ip_key);
   bool IsKnownSource(const std::string& username, const std::string& network_key);
   // The lock or exhausted budget refusing an attempt now, if any (caller holds mu_).
   std::optional<Refusal> Check(const std::string& pair_key, const std::string& account_key,
@@ -218,6 +260,9 @@ class Throttle {
   const LockoutPolicy policy_;
   const Clock& clock_;
 
+  const bool shared_;
+  // Shared mode: one decision at a time per instance; taken BEFORE mu_.
+  std::mutex shared_mu_;
   // Serializes store writes (Flush, Unlock); taken BEFORE mu_, never while holding it.
   std::mutex store_mu_;
   mutable std::mutex mu_;

@@ -1,9 +1,11 @@
 #include "authn/throttle.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <latch>
 #include <memory>
 #include <optional>
@@ -27,8 +29,12 @@ constexpr char kOwnerHome[] = "203.0.113.5";
 // The defaults of DESIGN §3 [lockout].
 LockoutPolicy DefaultPolicy() { return LockoutPolicy{}; }
 
-class ThrottleTest : public ::testing::Test {
+// Every behaviour holds in both modes: local (one instance) and shared (several instances on one
+// database; here one instance on a store that supports the compare-and-swap).
+class ThrottleTest : public ::testing::TestWithParam<bool> {
  protected:
+  bool shared() const { return GetParam(); }
+
   void SetUp() override {
     store::SqliteOptions options;
     options.path = ":memory:";
@@ -42,7 +48,7 @@ class ThrottleTest : public ::testing::Test {
   // A new Throttle on the same store (as after a restart) with `policy`.
   void Reset(const LockoutPolicy& policy) {
     throttle_.reset();
-    Result<std::unique_ptr<Throttle>> created = Throttle::Create(*store_, policy, clock_);
+    Result<std::unique_ptr<Throttle>> created = Throttle::Create(*store_, policy, clock_, shared());
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     throttle_ = std::move(*created);
   }
@@ -65,7 +71,7 @@ class ThrottleTest : public ::testing::Test {
   std::unique_ptr<Throttle> throttle_;
 };
 
-TEST_F(ThrottleTest, FifthConsecutiveFailureFromOneSourceLocksThePairForOneMinute) {
+TEST_P(ThrottleTest, FifthConsecutiveFailureFromOneSourceLocksThePairForOneMinute) {
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(Attempt("alice", kAttacker, false), Throttle::Outcome{}) << "failure " << i + 1;
   }
@@ -79,7 +85,7 @@ TEST_F(ThrottleTest, FifthConsecutiveFailureFromOneSourceLocksThePairForOneMinut
   EXPECT_EQ(throttle_->LockedUntil("alice"), kStart + 60);
 }
 
-TEST_F(ThrottleTest, RetryAfterIsTheSecondsUntilTheLockEndsAndAtLeastOne) {
+TEST_P(ThrottleTest, RetryAfterIsTheSecondsUntilTheLockEndsAndAtLeastOne) {
   Fail("alice", kAttacker, 5);
   clock_.Advance(seconds(21));
   EXPECT_EQ(throttle_->Admit("alice", kAttacker).retry_after_s, 39);
@@ -92,7 +98,7 @@ TEST_F(ThrottleTest, RetryAfterIsTheSecondsUntilTheLockEndsAndAtLeastOne) {
   EXPECT_EQ(throttle_->LockedUntil("alice"), std::nullopt);
 }
 
-TEST_F(ThrottleTest, RightPasswordIsRefusedWithoutVerificationWhileLockedAndAcceptedAfter) {
+TEST_P(ThrottleTest, RightPasswordIsRefusedWithoutVerificationWhileLockedAndAcceptedAfter) {
   Fail("alice", kAttacker, 5);
   const std::uint64_t verifications = throttle_->Stats().admitted;
   // Admit comes before any hashing: the caller never learns whether the password was right.
@@ -104,7 +110,7 @@ TEST_F(ThrottleTest, RightPasswordIsRefusedWithoutVerificationWhileLockedAndAcce
   EXPECT_EQ(throttle_->Stats().admitted, verifications + 1);
 }
 
-TEST_F(ThrottleTest, EachFurtherFailureAfterExpiryDoublesTheLockUpToTheCap) {
+TEST_P(ThrottleTest, EachFurtherFailureAfterExpiryDoublesTheLockUpToTheCap) {
   Fail("alice", kAttacker, 4);
   std::vector<std::int64_t> locks;
   for (int i = 0; i < 9; ++i) {
@@ -115,7 +121,7 @@ TEST_F(ThrottleTest, EachFurtherFailureAfterExpiryDoublesTheLockUpToTheCap) {
   EXPECT_EQ(locks, std::vector<std::int64_t>({60, 120, 240, 480, 960, 1920, 3600, 3600, 3600}));
 }
 
-TEST_F(ThrottleTest, SuccessResetsThePairSoTheScheduleStartsOver) {
+TEST_P(ThrottleTest, SuccessResetsThePairSoTheScheduleStartsOver) {
   Fail("alice", kAttacker, 5);
   clock_.Advance(seconds(60));
   Attempt("alice", kAttacker, true);
@@ -123,14 +129,14 @@ TEST_F(ThrottleTest, SuccessResetsThePairSoTheScheduleStartsOver) {
   EXPECT_EQ(Attempt("alice", kAttacker, false).pair_lock_s, 60);
 }
 
-TEST_F(ThrottleTest, SuccessBeforeTheThresholdResetsTheConsecutiveCount) {
+TEST_P(ThrottleTest, SuccessBeforeTheThresholdResetsTheConsecutiveCount) {
   Fail("alice", kAttacker, 4);
   Attempt("alice", kAttacker, true);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Attempt("alice", kAttacker, false), Throttle::Outcome{});
   EXPECT_TRUE(throttle_->Admit("alice", kAttacker).allowed);
 }
 
-TEST_F(ThrottleTest, RefusedAttemptsDoNotExtendThePairLockButCountForTheSource) {
+TEST_P(ThrottleTest, RefusedAttemptsDoNotExtendThePairLockButCountForTheSource) {
   Fail("alice", kAttacker, 5);  // 5 ip failures
   for (int i = 0; i < 44; ++i) {
     Admission refused = throttle_->Admit("alice", kAttacker);
@@ -154,14 +160,14 @@ TEST_F(ThrottleTest, RefusedAttemptsDoNotExtendThePairLockButCountForTheSource) 
   EXPECT_EQ(other.kind, ThrottleKind::kIp);
 }
 
-TEST_F(ThrottleTest, PairLockDoesNotAffectTheSameUserFromAnotherSource) {
+TEST_P(ThrottleTest, PairLockDoesNotAffectTheSameUserFromAnotherSource) {
   Fail("alice", kAttacker, 5);
   EXPECT_FALSE(throttle_->Admit("alice", kAttacker).allowed);
   EXPECT_EQ(Attempt("alice", kOwnerHome, true), Throttle::Outcome{});
   EXPECT_FALSE(throttle_->Admit("alice", kAttacker).allowed);  // still locked for the attacker
 }
 
-TEST_F(ThrottleTest, AccountBacksOffAfterAccountMaxFailuresFromManySources) {
+TEST_P(ThrottleTest, AccountBacksOffAfterAccountMaxFailuresFromManySources) {
   // 100 failures from 25 addresses (4 each, below the pair threshold).
   for (int source = 0; source < 25; ++source) {
     const std::string ip = "10.0." + std::to_string(source) + ".1";
@@ -185,7 +191,7 @@ TEST_F(ThrottleTest, AccountBacksOffAfterAccountMaxFailuresFromManySources) {
   EXPECT_TRUE(throttle_->Admit("bob", "10.9.9.8").allowed);
 }
 
-TEST_F(ThrottleTest, AccountWindowDoesNotCountFailuresOlderThanTheWindow) {
+TEST_P(ThrottleTest, AccountWindowDoesNotCountFailuresOlderThanTheWindow) {
   for (int source = 0; source < 33; ++source) {
     Fail("alice", "10.1." + std::to_string(source) + ".1", 3);  // 99 failures
   }
@@ -194,7 +200,7 @@ TEST_F(ThrottleTest, AccountWindowDoesNotCountFailuresOlderThanTheWindow) {
   EXPECT_TRUE(throttle_->Admit("alice", "10.2.0.2").allowed);
 }
 
-TEST_F(ThrottleTest, KnownSourceNetworkIsExemptFromTheAccountBackOff) {
+TEST_P(ThrottleTest, KnownSourceNetworkIsExemptFromTheAccountBackOff) {
   Attempt("alice", kOwnerHome, true);  // 203.0.113.0/24 becomes a known source
   clock_.Advance(seconds(10));
   for (int source = 0; source < 25; ++source) {
@@ -206,7 +212,7 @@ TEST_F(ThrottleTest, KnownSourceNetworkIsExemptFromTheAccountBackOff) {
   EXPECT_TRUE(throttle_->Admit("alice", kOwnerHome).allowed);
 }
 
-TEST_F(ThrottleTest, KnownSourceExpiresAfterKnownSourceDays) {
+TEST_P(ThrottleTest, KnownSourceExpiresAfterKnownSourceDays) {
   Attempt("alice", kOwnerHome, true);
   clock_.Advance(seconds(30 * 86'400 + 1));
   Reset(DefaultPolicy());  // also drops this instance's cache: the store decides
@@ -216,7 +222,7 @@ TEST_F(ThrottleTest, KnownSourceExpiresAfterKnownSourceDays) {
   EXPECT_EQ(throttle_->Admit("alice", kOwnerHome).kind, ThrottleKind::kAccount);
 }
 
-TEST_F(ThrottleTest, KnownSourceSurvivesARestart) {
+TEST_P(ThrottleTest, KnownSourceSurvivesARestart) {
   Attempt("alice", kOwnerHome, true);
   Reset(DefaultPolicy());
   for (int source = 0; source < 25; ++source) {
@@ -226,7 +232,7 @@ TEST_F(ThrottleTest, KnownSourceSurvivesARestart) {
   EXPECT_TRUE(throttle_->Admit("alice", "203.0.113.200").allowed);
 }
 
-TEST_F(ThrottleTest, SourceIsRefusedForTheRestOfTheIpWindowAfterIpMaxFailures) {
+TEST_P(ThrottleTest, SourceIsRefusedForTheRestOfTheIpWindowAfterIpMaxFailures) {
   for (int i = 0; i < 49; ++i) {
     clock_.Set(kStart + i);  // spread over 49 s
     EXPECT_EQ(Attempt("user" + std::to_string(i), kAttacker, false), Throttle::Outcome{});
@@ -243,13 +249,13 @@ TEST_F(ThrottleTest, SourceIsRefusedForTheRestOfTheIpWindowAfterIpMaxFailures) {
   EXPECT_TRUE(throttle_->Admit("someone-else", kAttacker).allowed);
 }
 
-TEST_F(ThrottleTest, IpWindowForgetsFailuresOlderThanTheWindow) {
+TEST_P(ThrottleTest, IpWindowForgetsFailuresOlderThanTheWindow) {
   for (int i = 0; i < 49; ++i) Attempt("user" + std::to_string(i), kAttacker, false);
   clock_.Advance(seconds(300));
   EXPECT_EQ(Attempt("user49", kAttacker, false), Throttle::Outcome{});
 }
 
-TEST_F(ThrottleTest, FiftyParallelWrongAttemptsGetAtMostMaxFailuresVerifications) {
+TEST_P(ThrottleTest, FiftyParallelWrongAttemptsGetAtMostMaxFailuresVerifications) {
   constexpr int kThreads = 50;
   std::latch start(kThreads);
   std::atomic<int> verified{0};
@@ -272,7 +278,7 @@ TEST_F(ThrottleTest, FiftyParallelWrongAttemptsGetAtMostMaxFailuresVerifications
   }
 }
 
-TEST_F(ThrottleTest, InFlightAttemptsHoldTheRemainingBudget) {
+TEST_P(ThrottleTest, InFlightAttemptsHoldTheRemainingBudget) {
   Fail("alice", kAttacker, 3);
   Admission first = throttle_->Admit("alice", kAttacker);
   Admission second = throttle_->Admit("alice", kAttacker);
@@ -288,7 +294,7 @@ TEST_F(ThrottleTest, InFlightAttemptsHoldTheRemainingBudget) {
   EXPECT_EQ(Attempt("alice", kAttacker, false).pair_lock_s, 60);
 }
 
-TEST_F(ThrottleTest, LockSurvivesARestartOnTheSameStore) {
+TEST_P(ThrottleTest, LockSurvivesARestartOnTheSameStore) {
   Fail("alice", kAttacker, 5);
   clock_.Advance(seconds(10));
   Reset(DefaultPolicy());
@@ -301,7 +307,7 @@ TEST_F(ThrottleTest, LockSurvivesARestartOnTheSameStore) {
   EXPECT_EQ(Attempt("alice", kAttacker, false).pair_lock_s, 120);
 }
 
-TEST_F(ThrottleTest, UnknownUsernameIsCountedExactlyLikeAKnownOneAndCaseFolded) {
+TEST_P(ThrottleTest, UnknownUsernameIsCountedExactlyLikeAKnownOneAndCaseFolded) {
   // The Throttle never looks users up: "ghost" exists nowhere, "GHOST" is the same key.
   Fail("ghost", kAttacker, 2);
   Fail("GHOST", kAttacker, 2);
@@ -311,7 +317,7 @@ TEST_F(ThrottleTest, UnknownUsernameIsCountedExactlyLikeAKnownOneAndCaseFolded) 
   EXPECT_EQ(refused.retry_after_s, 60);
 }
 
-TEST_F(ThrottleTest, UnlockClearsPairAndAccountStateInMemoryAndStore) {
+TEST_P(ThrottleTest, UnlockClearsPairAndAccountStateInMemoryAndStore) {
   for (int source = 0; source < 25; ++source) {
     Fail("alice", "10.0." + std::to_string(source) + ".1", 4);
   }
@@ -323,13 +329,17 @@ TEST_F(ThrottleTest, UnlockClearsPairAndAccountStateInMemoryAndStore) {
   Result<std::vector<store::ThrottleRecord>> left = store_->ListThrottles(0);
   ASSERT_TRUE(left.ok());
   for (const store::ThrottleRecord& record : *left) {
-    EXPECT_TRUE(record.key.starts_with("ip:")) << record.key;
+    // Shared mode also stores the attempt admitted above as in flight, with nothing counted.
+    EXPECT_TRUE(
+        record.key.starts_with("ip:") ||
+        (shared() && record.failures == 0 && record.locked_until == 0 && record.in_flight == 1))
+        << record.key;
   }
   Reset(DefaultPolicy());
   EXPECT_TRUE(throttle_->Admit("alice", "10.0.0.1").allowed);
 }
 
-TEST_F(ThrottleTest, UnlockOfOneUserLeavesUsersSharingItsPrefix) {
+TEST_P(ThrottleTest, UnlockOfOneUserLeavesUsersSharingItsPrefix) {
   Fail("bob", kAttacker, 5);
   Fail("bo", kOwnerHome, 5);
   ASSERT_TRUE(throttle_->Unlock("bo").ok());
@@ -337,7 +347,7 @@ TEST_F(ThrottleTest, UnlockOfOneUserLeavesUsersSharingItsPrefix) {
   EXPECT_FALSE(throttle_->LockedUntil("bo").has_value());
 }
 
-TEST_F(ThrottleTest, PruneDropsEntriesUnchangedForTheRetentionPeriod) {
+TEST_P(ThrottleTest, PruneDropsEntriesUnchangedForTheRetentionPeriod) {
   Fail("alice", kAttacker, 3);
   Fail("bob", kOwnerHome, 5);
   ASSERT_TRUE(throttle_->Prune().ok());
@@ -360,14 +370,14 @@ TEST_F(ThrottleTest, PruneDropsEntriesUnchangedForTheRetentionPeriod) {
   EXPECT_TRUE(throttle_->Admit("alice", kAttacker).allowed);
 }
 
-TEST_F(ThrottleTest, IpV6SourcesAreCountedPerSlash64) {
+TEST_P(ThrottleTest, IpV6SourcesAreCountedPerSlash64) {
   Fail("alice", "2001:db8:1:2::1", 4);
   EXPECT_EQ(Attempt("alice", "2001:db8:1:2:ffff::9", false).pair_lock_s, 60);
   EXPECT_FALSE(throttle_->Admit("alice", "2001:db8:1:2::abcd").allowed);
   EXPECT_TRUE(throttle_->Admit("alice", "2001:db8:1:3::1").allowed);
 }
 
-TEST_F(ThrottleTest, RecordSourceFailureCountsOnlyTowardTheSource) {
+TEST_P(ThrottleTest, RecordSourceFailureCountsOnlyTowardTheSource) {
   for (int i = 0; i < 49; ++i) {
     EXPECT_EQ(throttle_->RecordSourceFailure(kAttacker), Throttle::Outcome{});
   }
@@ -375,7 +385,7 @@ TEST_F(ThrottleTest, RecordSourceFailureCountsOnlyTowardTheSource) {
   EXPECT_EQ(throttle_->Admit("alice", kAttacker).kind, ThrottleKind::kIp);
 }
 
-TEST_F(ThrottleTest, UnknownOrRepeatedTicketChangesNothing) {
+TEST_P(ThrottleTest, UnknownOrRepeatedTicketChangesNothing) {
   Admission admission = throttle_->Admit("alice", kAttacker);
   ASSERT_TRUE(admission.allowed);
   throttle_->Complete(admission.ticket, false);
@@ -400,6 +410,10 @@ class FlakyThrottleStore final : public store::ThrottleStore {
   }
   Status DeleteThrottle(std::string_view key) override {
     return fail_writes ? UnavailableError("database is locked") : real_.DeleteThrottle(key);
+  }
+  Result<bool> CompareAndSwapThrottles(const std::vector<store::ThrottleRecord>& records) override {
+    if (fail_writes) return UnavailableError("database is locked");
+    return real_.CompareAndSwapThrottles(records);
   }
   Result<std::vector<store::ThrottleRecord>> ListThrottles(UnixSeconds since) override {
     if (fail_list) return UnavailableError("database is locked");
@@ -455,11 +469,17 @@ TEST(ThrottleKindTest, NamesAreStable) {
 namespace portcullis::authn {
 namespace {
 
+INSTANTIATE_TEST_SUITE_P(LocalAndShared, ThrottleTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "Shared" : "Local";
+                         });
+
 class ThrottleStoreFailureTest : public ThrottleTest {};
 
-TEST_F(ThrottleStoreFailureTest, FailedWritesDoNotChangeDecisionsAndUnlockReportsTheError) {
+TEST_P(ThrottleStoreFailureTest, FailedWritesDoNotChangeDecisionsAndUnlockReportsTheError) {
   FlakyThrottleStore flaky(*store_);
-  Result<std::unique_ptr<Throttle>> throttle = Throttle::Create(flaky, LockoutPolicy{}, clock_);
+  Result<std::unique_ptr<Throttle>> throttle =
+      Throttle::Create(flaky, LockoutPolicy{}, clock_, shared());
   ASSERT_TRUE(throttle.ok());
   flaky.fail_writes = true;
   for (int i = 0; i < 4; ++i) {
@@ -477,19 +497,107 @@ TEST_F(ThrottleStoreFailureTest, FailedWritesDoNotChangeDecisionsAndUnlockReport
   EXPECT_TRUE((*throttle)->Admit("alice", kAttacker).allowed);  // memory is cleared anyway
 }
 
-TEST_F(ThrottleStoreFailureTest, CreateReturnsTheStoreErrorWhenLoadingFails) {
+TEST_P(ThrottleStoreFailureTest, CreateReturnsTheStoreErrorWhenLoadingFails) {
   FlakyThrottleStore flaky(*store_);
   flaky.fail_list = true;
-  Result<std::unique_ptr<Throttle>> throttle = Throttle::Create(flaky, LockoutPolicy{}, clock_);
+  Result<std::unique_ptr<Throttle>> throttle =
+      Throttle::Create(flaky, LockoutPolicy{}, clock_, shared());
   EXPECT_EQ(throttle.status().code(), StatusCode::kUnavailable);
 }
 
-TEST_F(ThrottleStoreFailureTest, CreateRejectsAnInvalidPolicy) {
+TEST_P(ThrottleStoreFailureTest, CreateRejectsAnInvalidPolicy) {
   LockoutPolicy policy;
   policy.ip_window_s = 0;
   Result<std::unique_ptr<Throttle>> throttle = Throttle::Create(*store_, policy, clock_);
   EXPECT_EQ(throttle.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(throttle.status().message(), "lockout.ip_window_s must be at least 1");
+}
+
+INSTANTIATE_TEST_SUITE_P(LocalAndShared, ThrottleStoreFailureTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "Shared" : "Local";
+                         });
+
+// Several instances on one database: three Throttles in shared mode on one file (each its own
+// store connections), attempts spread over them in parallel.
+TEST(SharedThrottleTest, InstancesTogetherAllowAtMostMaxFailuresVerificationsPerPair) {
+  const std::string path =
+      ::testing::TempDir() + "shared_throttle_" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(path);
+  FakeClock clock{kStart};
+  constexpr int kInstances = 3;
+  std::vector<std::unique_ptr<store::Store>> stores;
+  std::vector<std::unique_ptr<Throttle>> throttles;
+  for (int i = 0; i < kInstances; ++i) {
+    store::SqliteOptions options;
+    options.path = path;
+    Result<std::unique_ptr<store::Store>> opened = store::OpenSqliteStore(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ASSERT_TRUE((*opened)->Migrate().ok());
+    stores.push_back(std::move(*opened));
+    Result<std::unique_ptr<Throttle>> created =
+        Throttle::Create(*stores.back(), LockoutPolicy{}, clock, /*shared=*/true);
+    ASSERT_TRUE(created.ok());
+    throttles.push_back(std::move(*created));
+  }
+  constexpr int kAttempts = 30;
+  std::atomic<int> admitted{0};
+  std::latch start(kAttempts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAttempts; ++i) {
+    threads.emplace_back([&, i] {
+      Throttle& throttle = *throttles[i % kInstances];
+      start.arrive_and_wait();
+      Admission admission = throttle.Admit("alice", kAttacker);
+      if (!admission.allowed) return;
+      ++admitted;
+      throttle.Complete(admission.ticket, false);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(admitted.load(), LockoutPolicy{}.max_failures);
+  // Every instance now refuses the pair, without having seen the failures itself.
+  for (const std::unique_ptr<Throttle>& throttle : throttles) {
+    Admission refused = throttle->Admit("alice", kAttacker);
+    EXPECT_FALSE(refused.allowed);
+    EXPECT_EQ(refused.kind, ThrottleKind::kPair);
+  }
+  // The owner elsewhere is not locked out, and a success there resets nothing of the attacker's.
+  Admission owner = throttles[1]->Admit("alice", kOwnerHome);
+  ASSERT_TRUE(owner.allowed);
+  throttles[1]->Complete(owner.ticket, true);
+  EXPECT_FALSE(throttles[2]->Admit("alice", kAttacker).allowed);
+  std::filesystem::remove(path);
+}
+
+TEST(SharedThrottleTest, AnAttemptInFlightOnOneInstanceCountsOnTheOthers) {
+  store::SqliteOptions options;
+  options.path = ::testing::TempDir() + "shared_inflight_" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(options.path);
+  FakeClock clock{kStart};
+  Result<std::unique_ptr<store::Store>> a_store = store::OpenSqliteStore(options);
+  Result<std::unique_ptr<store::Store>> b_store = store::OpenSqliteStore(options);
+  ASSERT_TRUE(a_store.ok() && b_store.ok());
+  ASSERT_TRUE((*a_store)->Migrate().ok());
+  LockoutPolicy policy;
+  policy.max_failures = 2;
+  auto a = Throttle::Create(**a_store, policy, clock, true);
+  auto b = Throttle::Create(**b_store, policy, clock, true);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Admission first = (*a)->Admit("bob", kAttacker);
+  Admission second = (*b)->Admit("bob", kAttacker);
+  ASSERT_TRUE(first.allowed && second.allowed);
+  // Two in flight fill the budget of two: a third attempt anywhere waits for them.
+  EXPECT_FALSE((*a)->Admit("bob", kAttacker).allowed);
+  EXPECT_FALSE((*b)->Admit("bob", kAttacker).allowed);
+  // An abandoned attempt gives its slot back to every instance.
+  (*a)->Abandon(first.ticket);
+  Admission third = (*b)->Admit("bob", kAttacker);
+  EXPECT_TRUE(third.allowed);
+  // A crashed instance's attempts stop counting after the reservation timeout.
+  clock.Advance(std::chrono::seconds(Throttle::kReservationTimeoutS + 1));
+  EXPECT_TRUE((*a)->Admit("bob", kAttacker).allowed);
+  std::filesystem::remove(options.path);
 }
 
 }  // namespace

@@ -142,4 +142,15 @@ int RunApiKeyList(const CommonOptions& options, const std::optional<std::string>
 // Deletes the key (audited as apikey.revoked); a running server refuses it within about a second.
 int RunApiKeyRevoke(const CommonOptions& options, const std::string& id);
 
+// `portcullis db copy --to postgresql://… [--json]` (issue #10, db_commands.cc): copies the
+// configured SQLite deployment (migrated first, like every command does) into an empty PostgreSQL
+// database in one transaction, verifying every table's row count (store/db_copy.h). Prints the
+// counts per table and exits 0; otherwise prints "portcullis: db copy: <reason>" (the target URL
+// only without its password) and exits 1 with nothing written (2 for a configuration error).
+struct DbCopyOptions {
+  std::string to;  // postgresql://… (the password may come from PGPASSWORD or ~/.pgpass instead)
+  bool json = false;
+};
+int RunDbCopy(const CommonOptions& options, const DbCopyOptions& copy);
+
 }  // namespace portcullis::cli

@@ -214,6 +214,21 @@ int main(int argc, char** argv) {
   add_common(apikey_revoke);
   apikey_revoke->add_option("id", apikey_revoke_id, "the key id (12 characters)")->required();
 
+  // db (issue #10)
+  CLI::App* db = app.add_subcommand("db", "move a deployment to another database");
+  db->require_subcommand(1);
+  portcullis::cli::DbCopyOptions db_copy_opts;
+  CLI::App* db_copy = db->add_subcommand(
+      "copy",
+      "copy this SQLite deployment into an empty PostgreSQL database and verify the row counts");
+  add_common(db_copy);
+  db_copy
+      ->add_option("--to", db_copy_opts.to,
+                   "postgresql://USER@HOST:PORT/DB?sslmode=... (the password may come from "
+                   "PGPASSWORD or ~/.pgpass instead of the URL)")
+      ->required();
+  db_copy->add_flag("--json", db_copy_opts.json, "print JSON");
+
   // version
   bool version_json = false;
   CLI::App* version =
@@ -261,6 +276,7 @@ int main(int argc, char** argv) {
     }
     if (*apikey_revoke) return portcullis::cli::RunApiKeyRevoke(common, apikey_revoke_id);
     if (*user_import) return portcullis::cli::RunUserImport(common, import_opts);
+    if (*db_copy) return portcullis::cli::RunDbCopy(common, db_copy_opts);
   } catch (const std::exception& e) {
     std::cerr << "portcullis: " << e.what() << "\n";
     return 1;

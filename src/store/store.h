@@ -475,6 +475,13 @@ struct ThrottleRecord {
   UnixSeconds locked_until = 0;  // refused while now < locked_until; 0 = never locked
   std::int64_t lock_level = 0;   // locks started so far (drives the doubling); 0 = none
   UnixSeconds updated_at = 0;    // last change; drives pruning and loading at start-up
+  // Attempts admitted by any instance and not yet completed (several instances sharing one
+  // database, DESIGN §6); they count against the budget until in_flight_until, after which an
+  // instance that died holding them no longer matters.
+  std::int64_t in_flight = 0;
+  UnixSeconds in_flight_until = 0;
+  // Bumped by every write; read by CompareAndSwapThrottles. Ignored by PutThrottle.
+  std::int64_t version = 0;
 
   friend bool operator==(const ThrottleRecord&, const ThrottleRecord&) = default;
 };
@@ -486,10 +493,16 @@ class ThrottleStore {
   // The record stored under `key`, or nullopt if there is none.
   virtual Result<std::optional<ThrottleRecord>> GetThrottle(std::string_view key) = 0;
 
-  // Inserts the record or replaces every field of the one with the same key, in one atomic
-  // statement (instances sharing a database never see a half-written record). kInvalidArgument
-  // if the key is empty.
+  // Inserts the record or replaces every field of the one with the same key (record.version is
+  // ignored; the stored version is bumped), in one atomic statement (instances sharing a
+  // database never see a half-written record). kInvalidArgument if the key is empty.
   virtual Status PutThrottle(const ThrottleRecord& record) = 0;
+
+  // ONE atomic step for instances sharing the database: writes every record in one transaction,
+  // each only if the stored row still has record.version (0 = the key must be absent); each
+  // written row gets version + 1. Returns false, writing nothing, when any of them changed
+  // meanwhile (the caller re-reads and decides again). kInvalidArgument if a key is empty.
+  virtual Result<bool> CompareAndSwapThrottles(const std::vector<ThrottleRecord>& records) = 0;
 
   // Deletes the record; deleting an absent key is OK (idempotent).
   virtual Status DeleteThrottle(std::string_view key) = 0;
@@ -521,18 +534,21 @@ class ThrottleStore {
 };
 
 // One entry of the change feed of shared state other than users (DESIGN §6): a revoked access
-// token (kind kChangeRevokedJti, subject = the jti) or a signing-key change (kChangeSigningKeys,
-// subject = the kid). Appended by database triggers, so every writer (store, CLI, another
-// instance) is seen; other instances follow the feed to update what they keep in memory.
+// token (kind kChangeRevokedJti, subject = the jti), a signing-key change (kChangeSigningKeys,
+// subject = the kid) or a deleted client (kChangeClientDeleted, subject = the client_id).
+// Appended by database triggers, so every writer (store, CLI, another instance) is seen; other
+// instances follow the feed to update what they keep in memory.
 struct ChangeEvent {
   std::int64_t seq = 0;  // increasing, never reused
   std::string kind;
   std::string subject;
+  UnixSeconds at = 0;  // the database's clock when the change was written
 
   friend bool operator==(const ChangeEvent&, const ChangeEvent&) = default;
 };
 inline constexpr std::string_view kChangeRevokedJti = "jti";
 inline constexpr std::string_view kChangeSigningKeys = "keys";
+inline constexpr std::string_view kChangeClientDeleted = "client";
 
 class ChangeFeedStore {
  public:

@@ -1,5 +1,7 @@
 #include "token/token_service.h"
 
+#include <algorithm>
+
 #include "crypto/random.h"
 
 namespace portcullis::token {
@@ -51,6 +53,14 @@ Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
 
 jose::VerifyError TokenService::CheckLiveState(const jose::AccessTokenClaims& claims) const {
   if (revocations_.IsRevoked(claims.jti)) return jose::VerifyError::kRevoked;
+  if (any_deleted_client_.load(std::memory_order_acquire)) {
+    std::shared_lock lock(deleted_clients_mu_);
+    auto it = deleted_clients_.find(claims.client_id);
+    // Deletion times come from the database's clock: allow the same skew as for iat.
+    if (it != deleted_clients_.end() && claims.iat <= it->second + policy_.leeway_s) {
+      return jose::VerifyError::kRevoked;
+    }
+  }
   // Client tokens (client_credentials) carry no username; their sub is a client_id.
   if (claims.username.has_value()) return users_.Check(claims.sub, claims.uv);
   return jose::VerifyError::kOk;
@@ -58,6 +68,13 @@ jose::VerifyError TokenService::CheckLiveState(const jose::AccessTokenClaims& cl
 
 void TokenService::Revoke(const jose::AccessTokenClaims& claims) {
   revocations_.Add(claims.jti, claims.exp);
+}
+
+void TokenService::ClientDeleted(std::string_view client_id, UnixSeconds at) {
+  std::unique_lock lock(deleted_clients_mu_);
+  UnixSeconds& deleted_at = deleted_clients_[std::string(client_id)];
+  deleted_at = std::max(deleted_at, at);
+  any_deleted_client_.store(true, std::memory_order_release);
 }
 
 jose::VerifyResult TokenService::Validate(std::string_view token) {

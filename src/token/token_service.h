@@ -10,10 +10,12 @@
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -71,6 +73,12 @@ class TokenService {
   // call store::TokenStore::AddRevokedJti(claims.jti, claims.exp) first.
   void Revoke(const jose::AccessTokenClaims& claims);
 
+  // The client was deleted at `at` (here, by another instance or by the CLI; the database's
+  // clock): every access token issued through it ("client_id") with iat <= at + leeway_s is
+  // refused (kRevoked) from now on; tokens of a client re-created later with the same id are
+  // not. Idempotent; the later time wins.
+  void ClientDeleted(std::string_view client_id, UnixSeconds at);
+
   const TokenPolicy& policy() const { return policy_; }
   std::size_t CacheSizeForTesting() const;
 
@@ -83,6 +91,10 @@ class TokenService {
 
   const KeyManager& keys_;
   RevocationSet& revocations_;
+  // client_id -> when it was deleted (kept as long as the process: a handful of entries).
+  mutable std::shared_mutex deleted_clients_mu_;
+  std::unordered_map<std::string, UnixSeconds> deleted_clients_;  // deleted_clients_mu_
+  std::atomic<bool> any_deleted_client_{false};
   UserStateCache& users_;
   TokenPolicy policy_;
   jose::VerifyPolicy verify_policy_;

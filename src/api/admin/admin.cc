@@ -150,8 +150,12 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
       std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
   ApiContext* c = &ctx;
   auto job = [c, id, audit_context] {
-    Status s = c->store->DeleteClient(*id, c->clock->Now());
-    if (s.ok()) c->audit->Record("client.deleted", *audit_context, *id, {});
+    const UnixSeconds now = c->clock->Now();
+    Status s = c->store->DeleteClient(*id, now);
+    if (s.ok()) {
+      c->tokens->ClientDeleted(*id, now);  // here at once; other instances via the feed
+      c->audit->Record("client.deleted", *audit_context, *id, {});
+    }
     return s;
   };
   std::optional<Status> deleted = co_await http::RunOn(*ctx.db_pool, job);

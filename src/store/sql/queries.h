@@ -227,17 +227,29 @@ constexpr std::string_view kListAudit =
     "  AND (?3 IS NULL OR actor = ?3 OR subject = ?3) AND (?4 IS NULL OR id < ?4) "
     "ORDER BY id DESC LIMIT ?5";
 
-#define PORTCULLIS_THROTTLE_COLUMNS \
-  "key, failures, window_start, locked_until, lock_level, updated_at "
+#define PORTCULLIS_THROTTLE_COLUMNS                                     \
+  "key, failures, window_start, locked_until, lock_level, updated_at, " \
+  "in_flight, in_flight_until, version "
 constexpr std::string_view kGetThrottle =
     "SELECT " PORTCULLIS_THROTTLE_COLUMNS "FROM throttles WHERE key = ?1";
 // One statement: instances sharing the database never interleave a half-written record.
 constexpr std::string_view kPutThrottle =
     "INSERT INTO throttles (" PORTCULLIS_THROTTLE_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1) "
     "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
     "window_start = excluded.window_start, locked_until = excluded.locked_until, "
-    "lock_level = excluded.lock_level, updated_at = excluded.updated_at";
+    "lock_level = excluded.lock_level, updated_at = excluded.updated_at, "
+    "in_flight = excluded.in_flight, in_flight_until = excluded.in_flight_until, "
+    "version = throttles.version + 1";
+// Compare-and-swap (ThrottleStore::CompareAndSwapThrottles): ?9 is the version read; the
+// insert succeeds only for an absent key, the update only for an unchanged row.
+constexpr std::string_view kCasInsertThrottle =
+    "INSERT INTO throttles (" PORTCULLIS_THROTTLE_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1) ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view kCasUpdateThrottle =
+    "UPDATE throttles SET failures = ?2, window_start = ?3, locked_until = ?4, lock_level = ?5, "
+    "updated_at = ?6, in_flight = ?7, in_flight_until = ?8, version = version + 1 "
+    "WHERE key = ?1 AND version = ?9";
 constexpr std::string_view kListThrottles =
     "SELECT " PORTCULLIS_THROTTLE_COLUMNS "FROM throttles WHERE updated_at >= ?1 ORDER BY key";
 #undef PORTCULLIS_THROTTLE_COLUMNS
@@ -265,7 +277,7 @@ constexpr std::string_view kInsertSchemaVersion =
 
 // The change feed of everything but users (see ChangeFeedStore): rows appended by triggers.
 constexpr std::string_view kChangesSince =
-    "SELECT seq, kind, subject FROM change_events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    "SELECT seq, kind, subject, at FROM change_events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 constexpr std::string_view kLatestChange = "SELECT COALESCE(MAX(seq), 0) FROM change_events";
 constexpr std::string_view kPruneChanges = "DELETE FROM change_events WHERE at < ?1";
 

@@ -188,7 +188,23 @@ ThrottleRecord ReadThrottleRecord(const Stmt& stmt) {
   record.locked_until = stmt.ColumnInt64(3);
   record.lock_level = stmt.ColumnInt64(4);
   record.updated_at = stmt.ColumnInt64(5);
+  record.in_flight = stmt.ColumnInt64(6);
+  record.in_flight_until = stmt.ColumnInt64(7);
+  record.version = stmt.ColumnInt64(8);
   return record;
+}
+
+// Binds ?1-?8 of kPutThrottle / kCasInsertThrottle / kCasUpdateThrottle.
+template <typename Stmt>
+void BindThrottleRecord(Stmt& stmt, const ThrottleRecord& record) {
+  stmt.BindText(1, record.key)
+      .BindInt64(2, record.failures)
+      .BindInt64(3, record.window_start)
+      .BindInt64(4, record.locked_until)
+      .BindInt64(5, record.lock_level)
+      .BindInt64(6, record.updated_at)
+      .BindInt64(7, record.in_flight)
+      .BindInt64(8, record.in_flight_until);
 }
 
 template <typename Backend>
@@ -715,7 +731,8 @@ class SqlStore final : public Store {
       if (!*row) break;
       changes.push_back(ChangeEvent{.seq = stmt->ColumnInt64(0),
                                     .kind = stmt->ColumnText(1),
-                                    .subject = stmt->ColumnText(2)});
+                                    .subject = stmt->ColumnText(2),
+                                    .at = stmt->ColumnInt64(3)});
     }
     return changes;
   }
@@ -1119,13 +1136,29 @@ class SqlStore final : public Store {
     [[maybe_unused]] auto writer = Backend::AutocommitWriteLock(*connection);
     Result<Statement> stmt = connection->Prepare(kPutThrottle);
     if (!stmt.ok()) return stmt.status();
-    stmt->BindText(1, record.key)
-        .BindInt64(2, record.failures)
-        .BindInt64(3, record.window_start)
-        .BindInt64(4, record.locked_until)
-        .BindInt64(5, record.lock_level)
-        .BindInt64(6, record.updated_at);
+    BindThrottleRecord(*stmt, record);
     return stmt->Run();
+  }
+
+  Result<bool> CompareAndSwapThrottles(const std::vector<ThrottleRecord>& records) override {
+    for (const ThrottleRecord& record : records) {
+      if (record.key.empty()) return InvalidArgumentError("throttle key is empty");
+    }
+    if (records.empty()) return true;
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    for (const ThrottleRecord& record : records) {
+      Result<Statement> stmt =
+          connection->Prepare(record.version == 0 ? kCasInsertThrottle : kCasUpdateThrottle);
+      if (!stmt.ok()) return stmt.status();
+      BindThrottleRecord(*stmt, record);
+      if (record.version != 0) stmt->BindInt64(9, record.version);
+      if (Status s = stmt->Run(); !s.ok()) return s;
+      if (stmt->Changes() != 1) return false;  // changed meanwhile: the guard rolls back
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return true;
   }
 
   Status DeleteThrottle(std::string_view key) override {

@@ -1002,6 +1002,7 @@ TYPED_TEST_P(StoreConformanceTest, PutThrottleInsertsThenReplacesEveryField) {
   ASSERT_TRUE(this->store_->PutThrottle(record).ok());
   Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle(record.key);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
+  record.version = 1;
   EXPECT_EQ(*got, record);
 
   record.failures = 5;
@@ -1009,10 +1010,76 @@ TYPED_TEST_P(StoreConformanceTest, PutThrottleInsertsThenReplacesEveryField) {
   record.locked_until = 1'060;
   record.lock_level = 1;
   record.updated_at = 1'001;
+  record.in_flight = 2;
+  record.in_flight_until = 1'121;
+  record.version = 77;  // ignored
   ASSERT_TRUE(this->store_->PutThrottle(record).ok());
   got = this->store_->GetThrottle(record.key);
   ASSERT_TRUE(got.ok());
+  record.version = 2;
   EXPECT_EQ(*got, record);
+}
+
+TYPED_TEST_P(StoreConformanceTest, CompareAndSwapThrottlesWritesAllOrNothing) {
+  // Absent keys are swapped in with version 0.
+  ThrottleRecord pair{.key = "pair:bob|10.0.0.1", .failures = 1, .updated_at = 10, .in_flight = 1};
+  ThrottleRecord ip{.key = "ip:10.0.0.1", .failures = 1, .updated_at = 10};
+  Result<bool> swapped = this->store_->CompareAndSwapThrottles({pair, ip});
+  ASSERT_TRUE(swapped.ok()) << swapped.status().ToString();
+  EXPECT_TRUE(*swapped);
+  Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle(pair.key);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->version, 1);
+  EXPECT_EQ((*got)->in_flight, 1);
+
+  // A second writer that read version 1 wins once; the one holding the stale version loses and
+  // nothing of its batch is written, not even the record that was still current.
+  ThrottleRecord next = **got;
+  next.failures = 2;
+  swapped = this->store_->CompareAndSwapThrottles({next});
+  ASSERT_TRUE(swapped.ok());
+  EXPECT_TRUE(*swapped);
+  ThrottleRecord stale = next;  // still version 1
+  stale.failures = 9;
+  ThrottleRecord ip_now = ip;
+  ip_now.version = 1;
+  ip_now.failures = 9;
+  swapped = this->store_->CompareAndSwapThrottles({ip_now, stale});
+  ASSERT_TRUE(swapped.ok());
+  EXPECT_FALSE(*swapped);
+  EXPECT_EQ((*this->store_->GetThrottle(pair.key))->failures, 2);
+  EXPECT_EQ((*this->store_->GetThrottle(ip.key))->failures, 1);
+  // Inserting a key that exists is a lost race too.
+  swapped = this->store_->CompareAndSwapThrottles({ThrottleRecord{.key = ip.key, .updated_at = 1}});
+  ASSERT_TRUE(swapped.ok());
+  EXPECT_FALSE(*swapped);
+  EXPECT_TRUE(HasCode(this->store_->CompareAndSwapThrottles({ThrottleRecord{}}),
+                      StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentCompareAndSwapIncrementsLoseNoUpdate) {
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        while (true) {
+          Result<std::optional<ThrottleRecord>> got = this->store_->GetThrottle("ip:counter");
+          ASSERT_TRUE(got.ok()) << got.status().ToString();
+          ThrottleRecord record = got->value_or(ThrottleRecord{.key = "ip:counter"});
+          ++record.failures;
+          record.updated_at = 1;
+          Result<bool> swapped = this->store_->CompareAndSwapThrottles({record});
+          if (!swapped.ok() && swapped.status().code() == StatusCode::kUnavailable) continue;
+          ASSERT_TRUE(swapped.ok()) << swapped.status().ToString();
+          if (*swapped) break;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ((*this->store_->GetThrottle("ip:counter"))->failures, kThreads * kIncrements);
 }
 
 TYPED_TEST_P(StoreConformanceTest, UnknownThrottleKeyIsNulloptAndEmptyKeyIsInvalidArgument) {
@@ -1912,6 +1979,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeleteClientRevokesItsRefreshTokensOnly, AppendedAuditEventsGetIncreasingIdsAndRoundTrip,
     AuditDetailsMustBeAJsonObject, ListAuditFiltersBySinceTypeAndUser,
     ListAuditPagesNewestFirstWithTheLastIdAsCursor, PutThrottleInsertsThenReplacesEveryField,
+    CompareAndSwapThrottlesWritesAllOrNothing, ConcurrentCompareAndSwapIncrementsLoseNoUpdate,
     UnknownThrottleKeyIsNulloptAndEmptyKeyIsInvalidArgument, DeleteThrottleIsIdempotent,
     ListThrottlesReturnsRecordsUpdatedSinceOrderedByKey,
     PruneThrottlesDeletesRowsUpdatedBeforeTheCutoff,

@@ -7,7 +7,7 @@
 -- AUTOINCREMENT: a seq is never reused, even after pruning, so a follower's "after" stays valid.
 CREATE TABLE change_events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind TEXT NOT NULL CHECK (kind IN ('jti', 'keys')),
+  kind TEXT NOT NULL CHECK (kind IN ('jti', 'keys', 'client')),
   subject TEXT NOT NULL,
   at INTEGER NOT NULL
 ) STRICT;
@@ -34,4 +34,9 @@ CREATE TRIGGER signing_keys_feed_after_update AFTER UPDATE ON signing_keys
 BEGIN
   INSERT INTO change_events (kind, subject, at)
   VALUES ('keys', NEW.kid, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER clients_feed_after_delete AFTER DELETE ON clients
+BEGIN
+  INSERT INTO change_events (kind, subject, at)
+  VALUES ('client', OLD.client_id, CAST(strftime('%s', 'now') AS INTEGER));
 END;
