@@ -204,6 +204,19 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateApiK
   };
   std::optional<authn::ApiKeyVerification> verified = co_await http::RunOn(*ctx.db_pool, job);
   if (!verified || verified->error == authn::ApiKeyError::kStoreUnavailable) {
+    // The database is down (or the pool full): a key verified before still works from memory,
+    // under the same checks as a cache hit.
+    if (std::optional<authn::VerifiedApiKey> stale = ctx.api_keys->FindStale(key_id)) {
+      const UnixSeconds at = ctx.clock->Now();
+      if (authn::CheckApiKeySecret(stale->secret_hash, stale->expires_at, parsed->secret, at) ==
+              authn::ApiKeyError::kOk &&
+          ctx.user_states->Check(stale->user_id, stale->credential_version) ==
+              jose::VerifyError::kOk) {
+        CountApiKey(ctx, authn::ApiKeyError::kOk);
+        if (ctx.api_key_usage != nullptr) ctx.api_key_usage->Record(key_id, at);
+        co_return FromVerifiedKey(*stale);
+      }
+    }
     CountApiKey(ctx, authn::ApiKeyError::kStoreUnavailable);
     http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
                                                "Service Unavailable", "retry shortly");

@@ -11,8 +11,19 @@ std::optional<VerifiedApiKey> ApiKeyCache::Find(std::string_view key_id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(std::string(key_id));
   if (it == entries_.end()) return std::nullopt;
-  if (clock_.Now() >= it->second.cached_until) {
-    entries_.erase(it);
+  const UnixSeconds now = clock_.Now();
+  if (now >= it->second.cached_until) {
+    if (now >= it->second.cached_until + kMaxStaleS) entries_.erase(it);
+    return std::nullopt;  // kept for FindStale
+  }
+  return it->second.key;
+}
+
+std::optional<VerifiedApiKey> ApiKeyCache::FindStale(std::string_view key_id) {
+  if (ttl_s_ <= 0) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(key_id));
+  if (it == entries_.end() || clock_.Now() >= it->second.cached_until + kMaxStaleS) {
     return std::nullopt;
   }
   return it->second.key;

@@ -50,6 +50,13 @@ class ApiKeyCache {
   // The entry verified for `key_id` within the TTL, if any. Not a verdict: see the header.
   std::optional<VerifiedApiKey> Find(std::string_view key_id);
 
+  // The entry verified for `key_id` within kMaxStaleS, even past the TTL: for when the store
+  // cannot be reached (DESIGN §6: API keys keep working from memory while the database is down).
+  // The same checks apply to it as to Find's; revocations reached this instance before the
+  // outage (Erase/EraseOwner), and none can be written during it.
+  std::optional<VerifiedApiKey> FindStale(std::string_view key_id);
+  static constexpr std::int64_t kMaxStaleS = 86'400;
+
   // The erase counter to pass to Put; read it before the store read that produced the entry.
   std::uint64_t Epoch() const;
 
@@ -70,7 +77,7 @@ class ApiKeyCache {
 
   struct Entry {
     VerifiedApiKey key;
-    UnixSeconds cached_until = 0;
+    UnixSeconds cached_until = 0;  // fresh until; kept as stale for kMaxStaleS more
   };
 
   const Clock& clock_;

@@ -38,7 +38,24 @@ TEST(ApiKeyCacheTest, HitWithinTtlAndMissAfter) {
   EXPECT_TRUE(cache.Find("k1"));
   clock.Advance(std::chrono::seconds(1));
   EXPECT_FALSE(cache.Find("k1"));
+}
+
+TEST(ApiKeyCacheTest, StaleEntryServesWhileTheStoreIsDownUntilMaxStaleThenIsDropped) {
+  FakeClock clock(1000);
+  ApiKeyCache cache(clock, 30);
+  cache.Put(MakeKey("k1"), cache.Epoch());
+  clock.Advance(std::chrono::seconds(31));
+  EXPECT_FALSE(cache.Find("k1"));
+  EXPECT_TRUE(cache.FindStale("k1"));
+  clock.Advance(std::chrono::seconds(ApiKeyCache::kMaxStaleS));
+  EXPECT_FALSE(cache.FindStale("k1"));
+  EXPECT_FALSE(cache.Find("k1"));
   EXPECT_EQ(cache.SizeForTesting(), 0u);
+  // Revocations reach stale entries too.
+  cache.Put(MakeKey("k2", "u2"), cache.Epoch());
+  clock.Advance(std::chrono::seconds(31));
+  cache.EraseOwner("u2");
+  EXPECT_FALSE(cache.FindStale("k2"));
 }
 
 TEST(ApiKeyCacheTest, HitStillNeedsTheRightSecretAndAnUnexpiredKey) {
