@@ -415,33 +415,4 @@ Status Transaction::Commit() {
   return Status::Ok();
 }
 
-ConnectionPool::ConnectionPool(std::shared_ptr<ConnectTarget> target, std::size_t size) {
-  idle_.reserve(size);
-  for (std::size_t i = 0; i < size; ++i) idle_.push_back(std::make_unique<Connection>(target));
-}
-
-ConnectionPool::Lease::~Lease() {
-  if (connection_ != nullptr) pool_->Release(std::move(connection_));
-}
-
-ConnectionPool::Lease ConnectionPool::Acquire() {
-  std::unique_lock lock(mu_);
-  idle_available_.wait(lock, [this] { return !idle_.empty(); });
-  std::unique_ptr<Connection> connection = std::move(idle_.back());
-  idle_.pop_back();
-  return Lease(this, std::move(connection));
-}
-
-void ConnectionPool::Release(std::unique_ptr<Connection> connection) {
-  if (connection->raw() != nullptr && !connection->IsIdle()) {
-    // Left inside a transaction (a bug) or broken: never hand that state to the next caller.
-    connection->Reset();
-  }
-  {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(connection));
-  }
-  idle_available_.notify_one();
-}
-
 }  // namespace portcullis::store::postgres_detail

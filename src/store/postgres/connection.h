@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/sql/connection_pool.h"
 
 namespace portcullis::store::postgres_detail {
 
@@ -163,6 +164,11 @@ class Connection {
 
   // True when connected and idle (not inside a transaction).
   bool IsIdle() const;
+  // Called by the pool when the connection comes back: one left inside a transaction (a bug) or
+  // broken is reset, never handed to the next caller in that state.
+  void PrepareForReuse() {
+    if (conn_ != nullptr && !IsIdle()) Reset();
+  }
   // Drops the connection (it reconnects on next use).
   void Reset();
 
@@ -205,35 +211,6 @@ class Transaction {
   bool active_ = true;
 };
 
-// A fixed set of connections; Acquire blocks until one is free. A connection returned inside a
-// transaction (a bug) or broken is reset.
-class ConnectionPool {
- public:
-  class Lease {
-   public:
-    Lease(ConnectionPool* pool, std::unique_ptr<Connection> connection)
-        : pool_(pool), connection_(std::move(connection)) {}
-    ~Lease();
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    Connection& operator*() const { return *connection_; }
-    Connection* operator->() const { return connection_.get(); }
-
-   private:
-    ConnectionPool* pool_;
-    std::unique_ptr<Connection> connection_;
-  };
-
-  ConnectionPool(std::shared_ptr<ConnectTarget> target, std::size_t size);
-
-  Lease Acquire();
-
- private:
-  void Release(std::unique_ptr<Connection> connection);
-
-  std::mutex mu_;
-  std::condition_variable idle_available_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
-};
+using ConnectionPool = sql::ConnectionPool<Connection>;
 
 }  // namespace portcullis::store::postgres_detail

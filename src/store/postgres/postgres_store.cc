@@ -120,6 +120,15 @@ class NotifyListener final : public ChangeListener {
   int wake_fd_;
 };
 
+std::vector<std::unique_ptr<Connection>> MakeConnections(
+    const std::shared_ptr<ConnectTarget>& target, std::size_t count) {
+  std::vector<std::unique_ptr<Connection>> connections;
+  connections.reserve(count);
+  for (std::size_t i = 0; i < count; ++i)
+    connections.push_back(std::make_unique<Connection>(target));
+  return connections;
+}
+
 // The PostgreSQL half of SqlStore (see store/sql/sql_store.h).
 class PostgresBackend {
  public:
@@ -130,7 +139,8 @@ class PostgresBackend {
   static constexpr std::string_view kName = "postgres";
 
   PostgresBackend(std::shared_ptr<ConnectTarget> target, std::size_t pool_size)
-      : target_(target), pool_(std::make_unique<ConnectionPool>(std::move(target), pool_size)) {}
+      : target_(target),
+        pool_(std::make_unique<ConnectionPool>(MakeConnections(target, pool_size))) {}
 
   Lease Acquire() { return pool_->Acquire(); }
 
@@ -150,21 +160,7 @@ class PostgresBackend {
   }
 
   static Result<int> CurrentSchemaVersion(Connection& connection) {
-    Result<Statement> has_table = connection.Prepare(kHasSchemaMigrations);
-    if (!has_table.ok()) return has_table.status();
-    Result<bool> row = has_table->Step();
-    if (!row.ok()) return row.status();
-    if (!*row || has_table->ColumnInt64(0) == 0) return 0;
-    Result<Statement> max_version = connection.Prepare(sql::kMaxSchemaVersion);
-    if (!max_version.ok()) return max_version.status();
-    row = max_version->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return 0;
-    const std::int64_t version = max_version->ColumnInt64(0);
-    if (version < 0 || version > std::numeric_limits<int>::max()) {
-      return InternalError("schema_migrations holds an out-of-range version");
-    }
-    return static_cast<int>(version);
+    return sql::ReadSchemaVersion<Statement>(connection, kHasSchemaMigrations);
   }
 
   // A session advisory lock on a dedicated connection (not one of the pool, which `fn` uses),

@@ -25,6 +25,7 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,6 +41,27 @@
 #include "store/store.h"
 
 namespace portcullis::store::sql {
+
+// The highest applied migration on `connection`, 0 when schema_migrations doesn't exist yet;
+// `has_table_sql` is the backend's catalog query answering COUNT(*) of that table.
+template <typename Statement, typename Connection>
+Result<int> ReadSchemaVersion(Connection& connection, std::string_view has_table_sql) {
+  Result<Statement> has_table = connection.Prepare(has_table_sql);
+  if (!has_table.ok()) return has_table.status();
+  Result<bool> row = has_table->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || has_table->ColumnInt64(0) == 0) return 0;
+  Result<Statement> max_version = connection.Prepare(kMaxSchemaVersion);
+  if (!max_version.ok()) return max_version.status();
+  row = max_version->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return 0;
+  const std::int64_t version = max_version->ColumnInt64(0);
+  if (version < 0 || version > std::numeric_limits<int>::max()) {
+    return InternalError("schema_migrations holds an out-of-range version");
+  }
+  return static_cast<int>(version);
+}
 
 // Wall-clock Unix seconds, for bookkeeping rows (schema_migrations) that are not driven by an
 // injected clock.

@@ -215,24 +215,4 @@ Status Transaction::Commit() {
   return s;
 }
 
-ConnectionPool::Lease::~Lease() {
-  if (connection_ != nullptr) pool_->Release(std::move(connection_));
-}
-
-ConnectionPool::Lease ConnectionPool::Acquire() {
-  std::unique_lock lock(mu_);
-  idle_available_.wait(lock, [this] { return !idle_.empty(); });
-  std::unique_ptr<Connection> connection = std::move(idle_.back());
-  idle_.pop_back();
-  return Lease(this, std::move(connection));
-}
-
-void ConnectionPool::Release(std::unique_ptr<Connection> connection) {
-  {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(connection));
-  }
-  idle_available_.notify_one();
-}
-
 }  // namespace portcullis::store::sqlite_detail

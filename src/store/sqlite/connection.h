@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/sql/connection_pool.h"
 
 namespace portcullis::store::sqlite_detail {
 
@@ -106,6 +107,10 @@ class Connection {
 
   sqlite3* db() const { return db_.get(); }
 
+  // Called by the pool when the connection comes back: nothing to reset (statements reset
+  // themselves, transactions roll back in their destructor).
+  void PrepareForReuse() {}
+
   // The mutex every write transaction of this process takes before BEGIN IMMEDIATE, so pooled
   // connections queue on it instead of on SQLite's file lock (whose busy waits cost CPU and
   // latency). Other processes still meet the file lock and the busy handler.
@@ -149,36 +154,6 @@ class Transaction {
   std::unique_lock<std::mutex> writer_lock_;  // held from BEGIN to COMMIT/ROLLBACK
 };
 
-// A fixed set of connections; Acquire blocks until one is free.
-class ConnectionPool {
- public:
-  class Lease {
-   public:
-    Lease(ConnectionPool* pool, std::unique_ptr<Connection> connection)
-        : pool_(pool), connection_(std::move(connection)) {}
-    ~Lease();
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    Connection& operator*() const { return *connection_; }
-    Connection* operator->() const { return connection_.get(); }
-
-   private:
-    ConnectionPool* pool_;
-    std::unique_ptr<Connection> connection_;
-  };
-
-  explicit ConnectionPool(std::vector<std::unique_ptr<Connection>> connections)
-      : idle_(std::move(connections)) {}
-
-  // Waits for an idle connection and lends it until the Lease dies.
-  Lease Acquire();
-
- private:
-  void Release(std::unique_ptr<Connection> connection);
-
-  std::mutex mu_;
-  std::condition_variable idle_available_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
-};
+using ConnectionPool = sql::ConnectionPool<Connection>;
 
 }  // namespace portcullis::store::sqlite_detail

@@ -91,22 +91,7 @@ class SqliteBackend {
 
   // The highest applied migration on this connection, 0 if schema_migrations doesn't exist yet.
   static Result<int> CurrentSchemaVersion(Connection& connection) {
-    Result<Statement> has_table = connection.Prepare(kHasSchemaMigrations);
-    if (!has_table.ok()) return has_table.status();
-    Result<bool> row = has_table->Step();
-    if (!row.ok()) return row.status();
-    if (!*row || has_table->ColumnInt64(0) == 0) return 0;
-
-    Result<Statement> max_version = connection.Prepare(sql::kMaxSchemaVersion);
-    if (!max_version.ok()) return max_version.status();
-    row = max_version->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return 0;
-    const std::int64_t version = max_version->ColumnInt64(0);
-    if (version < 0 || version > std::numeric_limits<int>::max()) {
-      return InternalError("schema_migrations holds an out-of-range version");
-    }
-    return static_cast<int>(version);
+    return sql::ReadSchemaVersion<Statement>(connection, kHasSchemaMigrations);
   }
 
   // One SQLite file serves one host; a process-wide mutex is the deployment-wide lock.
