@@ -322,6 +322,14 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequ
             std::to_string(outcome->retry_after_s < 1 ? 1 : outcome->retry_after_s));
     co_return res;
   }
+  if (outcome->error == authn::AuthnError::kStoreUnavailable) {
+    // The credentials could not be checked: "retry later", as at the token endpoint — a 401
+    // would tell clients and forward-auth proxies the password is wrong.
+    http::Response res = http::ProblemResponse(bhttp::status::service_unavailable,
+                                               "Service Unavailable", "retry shortly");
+    res.set(bhttp::field::retry_after, "1");
+    co_return res;
+  }
   if (outcome->error != authn::AuthnError::kOk) co_return BasicUnauthenticated();
   ctx.basic_cache->Put(credentials->user, credentials->password.reveal(), outcome->user);
   co_return FromCached(outcome->user);

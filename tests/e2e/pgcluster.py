@@ -280,6 +280,25 @@ class PgCluster:
                                  f"(exit {r.returncode}): {_tail(r.stderr + r.stdout)}")
         return r.stdout.rstrip("\n")
 
+    def dump(self, url=None):
+        """pg_dump (plain SQL: schema and data, bytea as hex) of the database at `url` (default:
+        self.url), as bytes. Raises PgClusterError like sql(). (e2e only: the C++ twin has no
+        use for it.)"""
+        parts = urllib.parse.urlsplit(url or self.url)
+        env = self._env()
+        env["PGPASSWORD"] = parts.password or ""
+        r = subprocess.run(
+            [os.path.join(self.bin_dir, "pg_dump"), "--no-owner", "--no-privileges",
+             "-h", parts.hostname, "-p", str(parts.port), "-U", parts.username,
+             parts.path.lstrip("/")],
+            stdin=subprocess.DEVNULL, capture_output=True, env=env, cwd=self.dir,
+            timeout=COMMAND_TIMEOUT_SECONDS)
+        if r.returncode != 0:
+            raise PgClusterError(f"pg_dump of {_redact(url or self.url)} failed "
+                                 f"(exit {r.returncode}): "
+                                 f"{_tail(r.stderr.decode('utf-8', errors='replace'))}")
+        return r.stdout
+
     # --- internals ----------------------------------------------------------------------------
 
     def _env(self):

@@ -74,7 +74,9 @@ def test_unknown_usernames_lock_exactly_like_real_ones(proxied):
     assert [r.status_code for r in real] == [r.status_code for r in ghost] == [400] * 5 + [429]
     assert real[0].json() == ghost[0].json()
     assert real[-1].json() == ghost[-1].json()
-    assert real[-1].headers["Retry-After"] == ghost[-1].headers["Retry-After"]
+    # Retry-After is whole seconds left of each lock; the two locks start one hash apart, so a
+    # second boundary between them (about one run in ten) makes them differ by one.
+    assert abs(int(real[-1].headers["Retry-After"]) - int(ghost[-1].headers["Retry-After"])) <= 1
 
 
 def test_unknown_user_costs_the_same_as_a_wrong_password(proxied):

@@ -6,7 +6,6 @@ at that first login, and the upgrade is audited as "password.rehashed"."""
 import csv
 import json
 import os
-import sqlite3
 import uuid
 
 import argon2
@@ -18,7 +17,7 @@ from passlib.hash import argon2 as passlib_argon2
 from passlib.hash import bcrypt as passlib_bcrypt
 from passlib.hash import md5_crypt
 
-from conftest import login, run_cli, start_server
+from conftest import login, query_database, run_cli, start_server
 
 SUFFIX = uuid.uuid4().hex[:6]
 
@@ -93,21 +92,15 @@ def summary(result):
     return json.loads(lines[-1])
 
 
-def db(server):
-    return sqlite3.connect(os.path.join(server.data_dir, "portcullis.db"))
-
-
 def stored_hash(server, username):
-    with db(server) as conn:
-        row = conn.execute("SELECT password_hash FROM users WHERE username = ?",
-                           (username,)).fetchone()
-    assert row, username
-    return row[0]
+    rows = query_database(server, "SELECT password_hash FROM users WHERE username = ?",
+                          (username,))
+    assert rows, username
+    return rows[0][0]
 
 
 def user_count(server):
-    with db(server) as conn:
-        return conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+    return query_database(server, "SELECT COUNT(*) FROM users")[0][0]
 
 
 def audit_events(server, kind):
@@ -293,8 +286,7 @@ def test_imported_users_log_in_and_get_argon2id(server, imported):
 
     events = audit_events(server, "password.rehashed")
     by_subject = {e["subject"]: e for e in events}
-    with db(server) as conn:
-        ids = dict(conn.execute("SELECT username, id FROM users").fetchall())
+    ids = dict(query_database(server, "SELECT username, id FROM users"))
     for n in CSV_NAMES + JSONL_NAMES:
         e = by_subject.get(ids[n])
         assert e is not None, n
@@ -319,8 +311,7 @@ def test_http_basic_login_also_rehashes_and_audits(server, tmp_path):
     assert r.status_code == 200, r.text
     assert r.json()["auth_method"] == "basic"
     assert stored_hash(server, name).startswith("$argon2id$")
-    with db(server) as conn:
-        user_id = conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()[0]
+    user_id = query_database(server, "SELECT id FROM users WHERE username = ?", (name,))[0][0]
     events = [e for e in audit_events(server, "password.rehashed") if e["subject"] == user_id]
     assert len(events) == 1, events
     assert events[0]["details"] == {"from": "bcrypt", "method": "basic"}
