@@ -150,15 +150,18 @@ int RunKeysRotate(const CommonOptions& options) {
   }
   std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(opened->config.tokens.signing_alg);
   SystemClock clock;
-  Result<std::unique_ptr<token::KeyManager>> keys =
-      token::KeyManager::Create(*opened->store, *master, *alg, clock, random);
-  if (!keys.ok()) {
-    std::cerr << "portcullis: " << keys.status().message() << "\n";
-    return 1;
-  }
-  std::string previous = (*keys)->active_kid();
-  if (Status s = (*keys)->Rotate(); !s.ok()) {
-    std::cerr << "portcullis: " << s.message() << "\n";
+  // Under the lock a starting server holds while it creates the first key set, so the two never
+  // both create one (PostgreSQL; SQLite: a no-op across processes).
+  Result<std::unique_ptr<token::KeyManager>> keys = UnavailableError("not loaded");
+  std::string previous;
+  Status rotated = opened->store->RunExclusively("bootstrap", [&]() -> Status {
+    keys = token::KeyManager::Create(*opened->store, *master, *alg, clock, random);
+    if (!keys.ok()) return keys.status();
+    previous = (*keys)->active_kid();
+    return (*keys)->Rotate();
+  });
+  if (!rotated.ok()) {
+    std::cerr << "portcullis: " << rotated.message() << "\n";
     return 1;
   }
   audit::AuditLog(*opened->store, clock)
