@@ -2,7 +2,24 @@
 """HTTP load driver: Portcullis and the FastAPI reference peer, same workloads, one run.
 
   /usr/bin/python3 bench/http/bench.py --bin build/bench/src/cli/portcullis [--duration 10s]
-      [--workloads me,login] [--peers fastapi] [--conns 32] [--repeats 1]
+      [--workloads me,login] [--peers fastapi|oidc|none] [--conns 32] [--repeats 1]
+      [--database sqlite|postgres] [--instances N] [--nginx-front] [--no-split-cores]
+      [--set KEY=VALUE ...]
+
+Portcullis side (--database, --instances):
+  sqlite      (default) one instance on <data_dir>/portcullis.db.
+  postgres    a throwaway PostgreSQL 15 cluster (tests/e2e/pgcluster.py: initdb in /tmp, a free
+              loopback port, fsync and synchronous_commit on), one database, a generated
+              PORTCULLIS_MASTER_KEY; every instance gets the same URL and key (one deployment).
+  --instances N (postgres only) N portcullis processes on that database behind an nginx
+              round-robin upstream (keepalive to the instances, 1 worker); wrk targets nginx.
+              With N > 1 each instance gets server.threads = password.hash_workers = cores / N
+              (at least 1), so the deployment runs as many network and hash threads as one
+              default instance; --no-split-cores keeps every instance at its defaults.
+  --nginx-front  the same nginx in front of a single instance (what nginx alone costs).
+  --set KEY=VALUE  passed to every instance (`portcullis serve --set`), e.g. database.pool_size=2.
+  Server CPU µs/req sums the portcullis processes only; PostgreSQL (postmaster and backends) and
+  nginx are metered separately and printed in their own columns.
 
 Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain HTTP on both sides):
   me          GET /v1/me with a Bearer access token     (fastapi-ref: GET /users/me, W1)
@@ -18,12 +35,16 @@ Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain H
               next to that nginx without auth_request (the ceiling); needs /usr/sbin/nginx
 For each cell it prints req/s, p50/p99 latency, non-2xx count, and server CPU microseconds per
 request (utime+stime of the server process tree / requests), then the ratios Portcullis/peer.
-Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...).
+Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...);
+postgresql-15 for --database postgres, /usr/sbin/nginx for --instances > 1 and fwd-nginx.
 Every load run is bounded by --duration and wrapped in a timeout; all traffic is on 127.0.0.1.
+Everything started here (servers, nginx, PostgreSQL, temporary directories) is stopped and removed
+at exit, also after an error, Ctrl-C or SIGTERM.
 """
 import argparse
 import base64
 import concurrent.futures
+import ctypes
 import json
 import os
 import re
@@ -46,6 +67,16 @@ PEER_API_KEY = "pk_bench_0123456789abcdef0123456789abcdef"
 OIDC_BASIC = "Basic " + __import__("base64").b64encode(
     b"bench:bench-secret-0123456789abcdef0123456789abcdef").decode()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+NGINX = "/usr/sbin/nginx"
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when this process dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port():
@@ -76,6 +107,16 @@ def cpu_ticks(root):
     return total
 
 
+def as_meters(target):
+    """What to meter during a run: {"server": [root pids], "postgres": [...], "nginx": [...]}.
+    A bare pid (the peers) is the server alone."""
+    return target if isinstance(target, dict) else {"server": [target]}
+
+
+def group_ticks(meters):
+    return {name: sum(cpu_ticks(p) for p in roots) for name, roots in meters.items()}
+
+
 def wait_http(url, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,11 +128,13 @@ def wait_http(url, timeout=30):
     raise RuntimeError(f"{url} did not come up")
 
 
-def wait_idle(pid):
+def wait_idle(target):
+    """Until the metered processes (all groups together) use < 10% of a core, at most 30 s."""
+    meters = as_meters(target)
     for _ in range(60):
-        a = cpu_ticks(pid)
+        a = sum(group_ticks(meters).values())
         time.sleep(0.5)
-        if cpu_ticks(pid) - a < 5:
+        if sum(group_ticks(meters).values()) - a < 5:
             return
 
 
@@ -109,7 +152,8 @@ def parse_wrk(text):
             "requests": reqs}
 
 
-def run_wrk(args, pid, url, extra, script_args=(), before_each=None):
+def run_wrk(args, target, url, extra, script_args=(), before_each=None):
+    meters = as_meters(target)
     cmd = ["wrk", "-t2", f"-c{args.conns}", "-d", args.duration, "--timeout", "30s", "--latency",
            *extra, url]
     if script_args:
@@ -121,23 +165,25 @@ def run_wrk(args, pid, url, extra, script_args=(), before_each=None):
     if script_args:
         warm += ["--", *script_args]
     subprocess.run(warm, capture_output=True, timeout=secs)  # warm-up, not recorded
-    wait_idle(pid)
+    wait_idle(meters)
     best = None
     for _ in range(args.repeats):
         if before_each:
             before_each()
-        c0 = cpu_ticks(pid)
+        c0 = group_ticks(meters)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs).stdout
-        c1 = cpu_ticks(pid)
+        c1 = group_ticks(meters)
         r = parse_wrk(out)
-        r["cpu_us"] = (c1 - c0) / CLK_TCK * 1e6 / max(r["requests"], 1)
-        wait_idle(pid)
+        for name in meters:
+            key = "cpu_us" if name == "server" else f"{name}_cpu_us"
+            r[key] = (c1[name] - c0[name]) / CLK_TCK * 1e6 / max(r["requests"], 1)
+        wait_idle(meters)
         if best is None or r["rps"] > best["rps"]:
             best = r
     return best
 
 
-def login_flood(args, pid, base, tok, login_lua):
+def login_flood(args, target, base, tok, login_lua):
     """Bearer GET /v1/me (16 connections) while 64 connections flood the password grant, in the
     same run: the network threads never wait on the hash pool, so /v1/me latency should hold."""
     secs = int(args.duration.rstrip("s")) + 60
@@ -147,14 +193,19 @@ def login_flood(args, pid, base, tok, login_lua):
                  "-s", login_lua, base + "/oauth2/token", "--", "alice", PASSWORD]
     alone = parse_wrk(subprocess.run(me_cmd, capture_output=True, text=True,
                                      timeout=secs).stdout)
-    wait_idle(pid)
-    c0 = cpu_ticks(pid)
-    flood = subprocess.Popen(flood_cmd, stdout=subprocess.PIPE, text=True)
-    during = parse_wrk(subprocess.run(me_cmd, capture_output=True, text=True,
-                                      timeout=secs).stdout)
-    flood_out = parse_wrk(flood.communicate(timeout=secs)[0])
-    c1 = cpu_ticks(pid)
-    wait_idle(pid)
+    meters = as_meters(target)
+    wait_idle(meters)
+    c0 = group_ticks(meters)["server"]
+    with subprocess.Popen(flood_cmd, stdout=subprocess.PIPE, text=True) as flood:
+        try:
+            during = parse_wrk(subprocess.run(me_cmd, capture_output=True, text=True,
+                                              timeout=secs).stdout)
+            flood_out = parse_wrk(flood.communicate(timeout=secs)[0])
+        except BaseException:
+            flood.kill()
+            raise
+    c1 = group_ticks(meters)["server"]
+    wait_idle(meters)
     total = during["requests"] + flood_out["requests"]
     for r in (alone, during, flood_out):
         r["cpu_us"] = float("nan")
@@ -164,24 +215,203 @@ def login_flood(args, pid, base, tok, login_lua):
             ("portcullis", "login flood (64 conns)", flood_out)]
 
 
-def start_portcullis(args):
-    data = tempfile.mkdtemp(prefix="portcullis-bench-")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
-    env["PORTCULLIS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    log = open(os.path.join(data, "server.log"), "wb")
-    config = os.path.join(data, "bench.toml")
-    with open(config, "w") as f:
-        f.write('[[forward_auth.rule]]\npath = "/**"\nrequire = "authenticated"\n')
-    proc = subprocess.Popen([args.bin, "serve", "--config", config, "--data-dir", data, "--listen",
-                             f"127.0.0.1:{port}", "--tls", "off", "--set", "log.level=warn"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/healthz")
-    # After the first start (which creates the bootstrap admin), add the benchmark user.
-    subprocess.run([args.bin, "user", "add", "alice", "--data-dir", data], input=PASSWORD + "\n",
-                   text=True, check=True, env=env, capture_output=True)
-    return proc, base, data
+BALANCER_CONF = """
+worker_processes 1;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+  upstream portcullis {{
+{servers}
+    keepalive 64;
+    keepalive_timeout 50s;
+  }}
+  server {{  # round robin, HTTP/1.1 keep-alive to each (as deploy/nginx-upstream.conf)
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://portcullis;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_next_upstream error timeout;
+      proxy_read_timeout 30s;
+    }}
+  }}
+}}
+"""
+
+
+class Deployment:
+    """The Portcullis side of the run: its database (SQLite file or a throwaway PostgreSQL
+    cluster), --instances server processes and, with several, nginx balancing over them.
+    close() stops and removes everything start() made, also when start() failed half-way."""
+
+    def __init__(self, args):
+        self.args = args
+        self.procs = []       # portcullis Popen objects
+        self.dirs = []        # temporary directories to remove at close()
+        self.data_dirs = []
+        self.pg = None
+        self.nginx = None
+        self.nginx_dir = None
+        self.base = None
+        self.env = None
+        self.sets = []
+        self.findings = []    # warnings/errors found in the logs at close()
+        self.closed = False
+
+    @property
+    def front(self):
+        return self.args.instances > 1 or self.args.nginx_front
+
+    def describe(self):
+        a = self.args
+        what = f"database={a.database}, {a.instances} instance(s)"
+        if self.front:
+            what += " behind nginx (round robin, 1 worker, keepalive)"
+        extra = [x for x in self.sets if not x.startswith(("log.", "tokens.issuer"))]
+        if extra:
+            what += " with " + ", ".join(extra) + " each"
+        return what
+
+    def meters(self):
+        m = {"server": [p.pid for p in self.procs]}
+        if self.pg is not None:
+            with open(os.path.join(self.pg.dir, "data", "postmaster.pid")) as f:
+                m["postgres"] = [int(f.readline())]
+        if self.nginx is not None:
+            m["nginx"] = [self.nginx.pid]
+        return m
+
+    def start(self):
+        a = self.args
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+        env["PORTCULLIS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+        if a.database == "postgres":
+            sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+            from pgcluster import PgCluster
+            self.pg = PgCluster()
+            self.pg.start()
+            env["PORTCULLIS_DATABASE_URL"] = self.pg.create_database("bench")
+            env["PORTCULLIS_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
+        self.env = env
+        self.sets = ["log.level=warn"]
+        front_port = free_port() if self.front else None
+        if front_port:
+            # One issuer for the deployment: a token from one instance is valid on the others.
+            self.sets.append(f"tokens.issuer=http://127.0.0.1:{front_port}")
+        if a.instances > 1 and a.split_cores:
+            per = max(1, (os.cpu_count() or 1) // a.instances)
+            self.sets += [f"server.threads={per}", f"password.hash_workers={per}"]
+        self.sets += a.server_sets
+        bases = []
+        for _ in range(a.instances):  # one after the other: the first migrates and bootstraps
+            bases.append(self._start_instance())
+        # After the first start (which creates the bootstrap admin), add the benchmark user.
+        subprocess.run([a.bin, "user", "add", "alice", "--data-dir", self.data_dirs[0]],
+                       input=PASSWORD + "\n", text=True, check=True, env=env,
+                       capture_output=True, timeout=120)
+        if front_port:
+            self._start_balancer(front_port, bases)
+            self.base = f"http://127.0.0.1:{front_port}"
+        else:
+            self.base = bases[0]
+        return self
+
+    def _start_instance(self):
+        data = tempfile.mkdtemp(prefix="portcullis-bench-")
+        self.dirs.append(data)
+        self.data_dirs.append(data)
+        port = free_port()
+        config = os.path.join(data, "bench.toml")
+        with open(config, "w") as f:
+            f.write('[[forward_auth.rule]]\npath = "/**"\nrequire = "authenticated"\n')
+        argv = [self.args.bin, "serve", "--config", config, "--data-dir", data, "--listen",
+                f"127.0.0.1:{port}", "--tls", "off"]
+        for kv in self.sets:
+            argv += ["--set", kv]
+        with open(os.path.join(data, "server.log"), "wb") as log:
+            self.procs.append(subprocess.Popen(argv, env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT,
+                                               preexec_fn=die_with_parent))
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/readyz", timeout=90)
+        return base
+
+    def _start_balancer(self, port, bases):
+        if not os.path.exists(NGINX):
+            raise RuntimeError(f"{NGINX} not installed: needed for --instances > 1 / --nginx-front")
+        d = tempfile.mkdtemp(prefix="bench-nginx-")
+        self.dirs.append(d)
+        self.nginx_dir = d
+        os.makedirs(os.path.join(d, "tmp"))
+        servers = "\n".join(f"    server {b.split('://')[1]} max_fails=0;" for b in bases)
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(BALANCER_CONF.format(dir=d, port=port, servers=servers))
+        self.nginx = subprocess.Popen([NGINX, "-p", d, "-c", os.path.join(d, "nginx.conf"),
+                                       "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for proc in ([self.nginx] if self.nginx else []) + self.procs:
+            try:
+                stop(proc)
+            except Exception as e:  # noqa: BLE001 - keep closing the rest
+                print(f"stopping pid {proc.pid}: {e}", file=sys.stderr)
+        self.nginx, self.procs = None, []
+        self._collect_findings()
+        if self.pg is not None:
+            self.pg.close()
+            self.pg = None
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self.dirs = []
+
+    def _collect_findings(self):
+        """Counts warn/error lines of every instance log, nginx's error log and postgres.log."""
+        counts = {}
+
+        def add(where, what):
+            counts[(where, what)] = counts.get((where, what), 0) + 1
+
+        for i, d in enumerate(self.data_dirs):
+            try:
+                lines = open(os.path.join(d, "server.log"), errors="replace").read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    add(f"instance {i + 1}", "non-JSON: " + line[:120])
+                    continue
+                if ev.get("level") in ("warn", "error") and ev.get("event") != "master_key.created":
+                    add(f"instance {i + 1}", f"{ev.get('level')} {ev.get('event')}")
+        if self.nginx_dir:
+            try:
+                for line in open(os.path.join(self.nginx_dir, "error.log"), errors="replace"):
+                    m = re.search(
+                        r"\[(warn|error|crit|alert|emerg)\] \d+#\d+: (?:\*\d+ )?(.{0,80})", line)
+                    if m:
+                        add("nginx", f"{m.group(1)} {m.group(2)}")
+            except OSError:
+                pass
+        if self.pg is not None and self.pg.dir:
+            try:
+                for line in open(os.path.join(self.pg.dir, "postgres.log"), errors="replace"):
+                    m = re.search(r"\b(WARNING|ERROR|FATAL|PANIC):\s+(.{0,80})", line)
+                    if m:
+                        add("postgres", f"{m.group(1)} {m.group(2)}")
+            except OSError:
+                pass
+        self.findings = [(w, what, n) for (w, what), n in sorted(counts.items())]
 
 
 def token_from(url, form):
@@ -274,9 +504,9 @@ def start_nginx(portcullis_base):
     ports = {"app_port": free_port(), "auth_port": free_port(), "plain_port": free_port()}
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(dir=d, portcullis=portcullis_base.split("://")[1], **ports))
-    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
+    proc = subprocess.Popen([NGINX, "-p", d, "-c", os.path.join(d, "nginx.conf"),
                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     wait_http(f"http://127.0.0.1:{ports['plain_port']}/")
     return proc, ports
 
@@ -331,53 +561,94 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--workloads", default="me,login,refresh,cc,introspect")
-    ap.add_argument("--peers", default="fastapi,oidc")
+    ap.add_argument("--peers", default="fastapi,oidc",
+                    help="comma-separated: fastapi, oidc; 'none' for Portcullis alone")
+    ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                    help="postgres: start a throwaway PostgreSQL 15 cluster for Portcullis")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="Portcullis processes on one PostgreSQL database behind nginx")
+    ap.add_argument("--nginx-front", action="store_true",
+                    help="put the nginx balancer in front even of a single instance")
+    ap.add_argument("--split-cores", action=argparse.BooleanOptionalAction, default=True,
+                    help="with N > 1 instances, server.threads = password.hash_workers = "
+                         "cores / N each (default on)")
+    ap.add_argument("--set", dest="server_sets", action="append", default=[],
+                    metavar="KEY=VALUE", help="extra `portcullis serve --set` for every instance")
     args = ap.parse_args()
+    if args.instances < 1:
+        ap.error("--instances must be at least 1")
+    if args.instances > 1 and args.database != "postgres":
+        ap.error("--instances > 1 needs --database postgres (instances share one database)")
+    peers = set(args.peers.split(",")) - {"", "none"}
+    if peers - {"fastapi", "oidc"}:
+        ap.error(f"unknown --peers value(s): {','.join(sorted(peers - {'fastapi', 'oidc'}))}")
+    args.peers = ",".join(sorted(peers))
+
+    # SIGTERM/SIGHUP unwind like Ctrl-C, through the finally blocks that stop every server,
+    # nginx and PostgreSQL (installed before PgCluster, which then leaves them to us). A signal
+    # the caller ignores (nohup) stays ignored.
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, on_signal)
+
+    scratch = tempfile.mkdtemp(prefix="bench-tokens-")
+    dep = Deployment(args)
+    try:
+        rows = run_all(args, dep, os.path.join(scratch, "refresh.txt"))
+    finally:
+        dep.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    report(args, dep, rows)
+
+
+def run_all(args, dep, tokens_file):
     workloads = args.workloads.split(",")
     login_lua = os.path.join(PEERS, "wrk", "login.lua")
+    post_lua = os.path.join(PEERS, "wrk", "post.lua")
     rows = []
 
-    post_lua = os.path.join(PEERS, "wrk", "post.lua")
-    tokens_file = os.path.join(tempfile.mkdtemp(prefix="bench-tokens-"), "refresh.txt")
-
-    proc, base, _ = start_portcullis(args)
+    dep.start()
+    base = dep.base
+    meters = dep.meters()
     try:
         tok = token_from(base + "/oauth2/token",
                          {"grant_type": "password", "username": "alice", "password": PASSWORD})
         if "me" in workloads:
-            rows.append(("portcullis", "me", run_wrk(args, proc.pid, base + "/v1/me",
+            rows.append(("portcullis", "me", run_wrk(args, meters, base + "/v1/me",
                                                      ["-H", f"Authorization: Bearer {tok}"])))
         if "login" in workloads:
-            rows.append(("portcullis", "login", run_wrk(args, proc.pid, base + "/oauth2/token",
+            rows.append(("portcullis", "login", run_wrk(args, meters, base + "/oauth2/token",
                                                         ["-s", login_lua], ("alice", PASSWORD))))
         if "refresh" in workloads:
             mint_refresh_tokens(base + "/oauth2/token", {"grant_type": "password",
                                 "username": "alice", "password": PASSWORD}, args.conns * 2,
                                 tokens_file)
             rows.append(("portcullis", "refresh", run_wrk(
-                args, proc.pid, base + "/oauth2/token",
+                args, meters, base + "/oauth2/token",
                 ["-s", os.path.join(HERE, "refresh_form.lua")], (tokens_file, "2"),
                 before_each=lambda: mint_refresh_tokens(
                     base + "/oauth2/token", {"grant_type": "password", "username": "alice",
                                              "password": PASSWORD}, args.conns * 2, tokens_file))))
         if "flood" in workloads:
-            rows.extend(login_flood(args, proc.pid, base, tok, login_lua))
+            rows.extend(login_flood(args, meters, base, tok, login_lua))
         if "apikey" in workloads:
             key = create_api_key(base, tok)
-            rows.append(("portcullis", "apikey", run_wrk(args, proc.pid, base + "/v1/me",
+            rows.append(("portcullis", "apikey", run_wrk(args, meters, base + "/v1/me",
                                                          ["-H", f"X-API-Key: {key}"])))
         if "basic" in workloads:
             basic = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
-            rows.append(("portcullis", "basic", run_wrk(args, proc.pid, base + "/v1/me",
+            rows.append(("portcullis", "basic", run_wrk(args, meters, base + "/v1/me",
                                                         ["-H", f"Authorization: Basic {basic}"])))
         if "fwd" in workloads:
             rows.append(("portcullis", "fwd", run_wrk(
-                args, proc.pid, base + "/v1/forward-auth",
+                args, meters, base + "/v1/forward-auth",
                 ["-H", f"Authorization: Bearer {tok}", "-H", "X-Forwarded-Method: GET",
                  "-H", "X-Forwarded-Uri: /api/orders/42?x=1", "-H",
                  "X-Forwarded-Host: api.example.com"])))
         if "fwd-nginx" in workloads:
-            if not os.path.exists("/usr/sbin/nginx"):
+            if not os.path.exists(NGINX):
                 print("nginx not installed; fwd-nginx skipped", file=sys.stderr)
             else:
                 nproc, ports = start_nginx(base)
@@ -398,15 +669,15 @@ def main():
                 f"{client['client_id']}:{client['client_secret']}".encode()).decode()
             if "cc" in workloads:
                 rows.append(("portcullis", "cc", run_wrk(
-                    args, proc.pid, base + "/oauth2/token",
+                    args, meters, base + "/oauth2/token",
                     ["-H", f"Authorization: {auth}", "-s", post_lua],
                     ("grant_type=client_credentials",))))
             if "introspect" in workloads:
                 rows.append(("portcullis", "introspect", run_wrk(
-                    args, proc.pid, base + "/oauth2/introspect",
+                    args, meters, base + "/oauth2/introspect",
                     ["-H", f"Authorization: {auth}", "-s", post_lua], (f"token={tok}",))))
     finally:
-        stop(proc)
+        dep.close()
 
     if "fastapi" in args.peers.split(","):
         for workers in (1, 2):
@@ -459,15 +730,31 @@ def main():
                             (f"token={otok}&token_type_hint=access_token",))))
                 finally:
                     stop(oproc)
+    return rows
 
+
+def report(args, dep, rows):
     print(f"\nwrk -t2 -c{args.conns} -d{args.duration} --latency (best of {args.repeats}), "
           f"loopback, {os.cpu_count()} cores shared by client and server\n")
-    print("| server | workload | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"portcullis: {dep.describe()}\n")
+    extra = [k for k in ("postgres_cpu_us", "nginx_cpu_us") if any(k in r for _, _, r in rows)]
+    titles = {"postgres_cpu_us": "PostgreSQL CPU µs/req", "nginx_cpu_us": "nginx CPU µs/req"}
+    print("| server | workload | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |"
+          + "".join(f" {titles[k]} |" for k in extra))
+    print("|---|---|---|---|---|---|---|" + "---|" * len(extra))
     for name, w, r in rows:
+        cells = "".join(f" {r[k]:.1f} |" if k in r else " – |" for k in extra)
         print(f"| {name} | {w} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-              f"{r['non2xx']} | {r['cpu_us']:.1f} |")
+              f"{r['non2xx']} | {r['cpu_us']:.1f} |{cells}")
+    if dep.findings:
+        print("\nwarnings and errors in the logs (count):")
+        for where, what, n in dep.findings:
+            print(f"  {where}: {what} x{n}")
+    else:
+        print("\nno warnings or errors in the portcullis, nginx or PostgreSQL logs")
     ours = {w: r for n, w, r in rows if n == "portcullis"}
+    if not any(name != "portcullis" and w in ours for name, w, _ in rows):
+        return
     print("\n| ratio portcullis / peer | workload | req/s | CPU per request (peer / ours) |")
     print("|---|---|---|---|")
     for name, w, r in rows:

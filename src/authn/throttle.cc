@@ -269,12 +269,17 @@ Admission Throttle::DecideAdmission(const Keys& keys, std::set<std::string>& dir
         ++stats_.refused_ip;
         break;
     }
-    // DESIGN §5: a refused attempt is not a failure of the user or account, but it does count
-    // toward its source's limit; if that trips the limit, Retry-After covers the new lock too.
-    admission.ip_lock_s = CountIpFailure(ip_key, now);
-    dirty.insert(ip_key);
-    if (admission.ip_lock_s > 0) {
-      refusal = Check(pair_key, account_key, ip_key, account_applies, now);
+    // DESIGN §5: an attempt refused while locked is not a failure of the user or account, but it
+    // does count toward its source's limit; if that trips the limit, Retry-After covers the new
+    // lock too. An attempt refused only because others are in flight (no lock applies: a busy
+    // client sending its right secret in parallel, maybe to several instances) is no evidence of
+    // guessing and counts nowhere, or a client could lock its own address out.
+    if (refusal->until != 0) {
+      admission.ip_lock_s = CountIpFailure(ip_key, now);
+      dirty.insert(ip_key);
+      if (admission.ip_lock_s > 0) {
+        refusal = Check(pair_key, account_key, ip_key, account_applies, now);
+      }
     }
     admission.kind = refusal->kind;
     admission.retry_after_s = std::max<std::int64_t>(1, refusal->until - now);

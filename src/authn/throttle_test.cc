@@ -294,6 +294,23 @@ TEST_P(ThrottleTest, InFlightAttemptsHoldTheRemainingBudget) {
   EXPECT_EQ(Attempt("alice", kAttacker, false).pair_lock_s, 60);
 }
 
+TEST_P(ThrottleTest, AttemptsRefusedOnlyForTheInFlightBudgetDoNotCountTowardTheSource) {
+  // A busy client sending its right secret in parallel: max_failures attempts in flight, many
+  // more refused while they are — none of those refusals may lock its own address out.
+  std::vector<Admission> in_flight;
+  for (int i = 0; i < DefaultPolicy().max_failures; ++i) {
+    in_flight.push_back(throttle_->Admit("svc", kOwnerHome));
+    ASSERT_TRUE(in_flight.back().allowed);
+  }
+  for (int i = 0; i < 2 * DefaultPolicy().ip_max_failures; ++i) {
+    Admission refused = throttle_->Admit("svc", kOwnerHome);
+    ASSERT_FALSE(refused.allowed);
+    EXPECT_EQ(refused.ip_lock_s, 0);
+  }
+  for (const Admission& admission : in_flight) throttle_->Complete(admission.ticket, true);
+  EXPECT_TRUE(throttle_->Admit("other-user", kOwnerHome).allowed);
+}
+
 TEST_P(ThrottleTest, LockSurvivesARestartOnTheSameStore) {
   Fail("alice", kAttacker, 5);
   clock_.Advance(seconds(10));
