@@ -572,11 +572,13 @@ constexpr int kMaxSwapAttempts = 64;
 
 Result<std::map<std::string, std::int64_t>> Throttle::Refresh(
     std::initializer_list<const std::string*> keys) {
+  std::vector<std::string> wanted;
+  for (const std::string* key : keys) wanted.push_back(*key);
+  Result<std::vector<std::optional<store::ThrottleRecord>>> records = store_.GetThrottles(wanted);
+  if (!records.ok()) return records.status();
   std::vector<std::pair<std::string, std::optional<store::ThrottleRecord>>> read;
-  for (const std::string* key : keys) {
-    Result<std::optional<store::ThrottleRecord>> record = store_.GetThrottle(*key);
-    if (!record.ok()) return record.status();
-    read.emplace_back(*key, std::move(*record));
+  for (std::size_t i = 0; i < wanted.size() && i < records->size(); ++i) {
+    read.emplace_back(std::move(wanted[i]), std::move((*records)[i]));
   }
   const UnixSeconds now = clock_.Now();
   std::map<std::string, std::int64_t> versions;

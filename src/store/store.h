@@ -493,6 +493,19 @@ class ThrottleStore {
   // The record stored under `key`, or nullopt if there is none.
   virtual Result<std::optional<ThrottleRecord>> GetThrottle(std::string_view key) = 0;
 
+  // The records of several keys, in the order of `keys` (nullopt where there is none); one round
+  // trip on PostgreSQL. Each record is read atomically; together they are not a snapshot.
+  virtual Result<std::vector<std::optional<ThrottleRecord>>> GetThrottles(
+      const std::vector<std::string>& keys) {
+    std::vector<std::optional<ThrottleRecord>> records;
+    for (const std::string& key : keys) {
+      Result<std::optional<ThrottleRecord>> record = GetThrottle(key);
+      if (!record.ok()) return record.status();
+      records.push_back(std::move(*record));
+    }
+    return records;
+  }
+
   // Inserts the record or replaces every field of the one with the same key (record.version is
   // ignored; the stored version is bumped), in one atomic statement (instances sharing a
   // database never see a half-written record). kInvalidArgument if the key is empty.

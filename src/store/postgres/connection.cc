@@ -217,21 +217,71 @@ Statement& Statement::BindOptionalInt64(int index, std::optional<std::int64_t> v
   return *this;
 }
 
+Statement::~Statement() {
+  if (queued_) connection_->Dequeue(this);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : connection_(other.connection_),
+      sql_(other.sql_),
+      params_(std::move(other.params_)),
+      result_(std::move(other.result_)),
+      row_(other.row_),
+      rows_(other.rows_),
+      executed_(other.executed_),
+      queued_(std::exchange(other.queued_, false)),
+      changes_(other.changes_),
+      bind_error_(std::move(other.bind_error_)),
+      exec_error_(std::move(other.exec_error_)) {
+  if (queued_) connection_->Requeue(&other, this);
+}
+
+void Statement::Defer() {
+  if (executed_ || queued_) return;
+  if (!bind_error_.ok()) {  // never sent; Step reports it
+    executed_ = true;
+    exec_error_ = bind_error_;
+    return;
+  }
+  queued_ = true;
+  connection_->Enqueue(this);
+}
+
+void Statement::Deliver(Result<ResultPtr> result) {
+  queued_ = false;
+  executed_ = true;
+  if (!result.ok()) {
+    exec_error_ = result.status();
+    return;
+  }
+  result_ = std::move(*result);
+  rows_ = PQntuples(result_.get());
+  const char* tuples = PQcmdTuples(result_.get());
+  std::int64_t changed = 0;
+  if (tuples != nullptr && *tuples != '\0') {
+    std::from_chars(tuples, tuples + std::char_traits<char>::length(tuples), changed);
+  }
+  changes_ = changed;
+}
+
 Result<bool> Statement::Step() {
   if (!executed_) {
-    executed_ = true;
-    if (!bind_error_.ok()) return bind_error_;
-    Result<ResultPtr> result = connection_->ExecPrepared(sql_, params_);
-    if (!result.ok()) return result.status();
-    result_ = std::move(*result);
-    rows_ = PQntuples(result_.get());
-    const char* tuples = PQcmdTuples(result_.get());
-    std::int64_t changed = 0;
-    if (tuples != nullptr && *tuples != '\0') {
-      std::from_chars(tuples, tuples + std::char_traits<char>::length(tuples), changed);
+    if (!bind_error_.ok()) {
+      executed_ = true;
+      exec_error_ = bind_error_;
+    } else if (queued_ || connection_->HasPending()) {
+      if (!queued_) Defer();
+      (void)connection_->Flush();  // delivers this statement's own outcome
+      if (!executed_) {            // not reached: Flush delivers to every queued statement
+        executed_ = true;
+        exec_error_ = InternalError("postgres: statement was not sent");
+      }
+    } else {
+      Result<ResultPtr> result = connection_->ExecPrepared(sql_, params_);
+      Deliver(std::move(result));
     }
-    changes_ = changed;
   }
+  if (!exec_error_.ok()) return exec_error_;
   if (row_ < rows_) ++row_;
   return row_ < rows_;
 }
@@ -318,6 +368,9 @@ Status Connection::Failure(const PGresult* result, std::string_view what) {
 Result<Statement> Connection::Prepare(std::string_view sql) { return Statement(this, sql); }
 
 Status Connection::Exec(const char* sql, std::string_view what) {
+  if (HasPending()) {
+    if (Status s = Flush(); !s.ok()) return s;
+  }
   if (Status s = EnsureConnected(); !s.ok()) return s;
   ResultPtr result(PQexec(conn_.get(), sql));
   const ExecStatusType status =
@@ -326,13 +379,20 @@ Status Connection::Exec(const char* sql, std::string_view what) {
   return Failure(result.get(), what);
 }
 
+std::string Connection::StatementKey(std::string_view sql,
+                                     const std::vector<Statement::Param>& params) {
+  std::string key(sql);
+  key.push_back('\0');
+  for (const Statement::Param& param : params) {
+    key.append(std::to_string(param.type)).push_back(',');
+  }
+  return key;
+}
+
 Result<ResultPtr> Connection::ExecPrepared(std::string_view sql,
                                            const std::vector<Statement::Param>& params) {
   if (Status s = EnsureConnected(); !s.ok()) return s;
-  std::string key(sql);
-  key.push_back('\0');
-  for (const Statement::Param& param : params)
-    key.append(std::to_string(param.type)).push_back(',');
+  std::string key = StatementKey(sql, params);
   auto it = prepared_.find(key);
   if (it == prepared_.end()) {
     std::string name = "pc" + std::to_string(next_statement_++);
@@ -366,50 +426,221 @@ Result<ResultPtr> Connection::ExecPrepared(std::string_view sql,
   return Failure(result.get(), "execute");
 }
 
+void Connection::Dequeue(Statement* statement) {
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), statement), queue_.end());
+}
+
+void Connection::Requeue(Statement* from, Statement* to) {
+  std::replace(queue_.begin(), queue_.end(), from, to);
+}
+
+void Connection::DiscardPending() {
+  pending_begin_.clear();
+  std::vector<Statement*> queue = std::exchange(queue_, {});
+  for (Statement* statement : queue) {
+    statement->Deliver(AbortedError("postgres: statement discarded before it was sent"));
+  }
+}
+
+Status Connection::Flush(const char* trailer, ResultPtr* trailer_result) {
+  std::vector<const char*> begin = std::exchange(pending_begin_, {});
+  std::vector<Statement*> queue = std::exchange(queue_, {});
+  auto fail_all = [&](const Status& status) {
+    for (Statement* statement : queue) statement->Deliver(status);
+    return status;
+  };
+  if (begin.empty() && queue.empty() && trailer == nullptr) return Status::Ok();
+  if (Status s = EnsureConnected(); !s.ok()) return fail_all(s);
+  PGconn* conn = conn_.get();
+  // A connection that cannot carry the pipeline is dropped (it reconnects on next use).
+  auto lost = [&](std::string_view what) {
+    std::string message = "postgres: ";
+    message.append(what).append(": ").append(Trimmed(PQerrorMessage(conn)));
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    Reset();
+    return UnavailableError(target_->Scrub(std::move(message)));
+  };
+  if (PQenterPipelineMode(conn) != 1) return fail_all(lost("enter pipeline mode"));
+
+  // What was sent, in order; each command answers with one result.
+  struct Sent {
+    enum Kind { kCommand, kPrepare, kStatement, kTrailer } kind;
+    Statement* statement = nullptr;
+    std::string key;   // kPrepare: the cache key
+    std::string name;  // kPrepare: the statement name
+  };
+  std::vector<Sent> sent;
+  std::unordered_map<std::string, std::string> preparing;  // key -> name, within this pipeline
+  bool send_failed = false;
+  for (const char* command : begin) {
+    if (PQsendQueryParams(conn, command, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      send_failed = true;
+      break;
+    }
+    sent.push_back(Sent{.kind = Sent::kCommand, .statement = nullptr, .key = {}, .name = {}});
+  }
+  for (std::size_t i = 0; i < queue.size() && !send_failed; ++i) {
+    Statement* statement = queue[i];
+    std::string key = StatementKey(statement->sql_, statement->params_);
+    std::string name;
+    if (auto it = prepared_.find(key); it != prepared_.end()) {
+      name = it->second;
+    } else if (auto p = preparing.find(key); p != preparing.end()) {
+      name = p->second;
+    } else {
+      name = "pc" + std::to_string(next_statement_++);
+      const std::string text = TranslatePlaceholders(statement->sql_);
+      std::vector<Oid> types;
+      for (const Statement::Param& param : statement->params_) types.push_back(param.type);
+      if (PQsendPrepare(conn, name.c_str(), text.c_str(), static_cast<int>(types.size()),
+                        types.data()) != 1) {
+        send_failed = true;
+        break;
+      }
+      preparing.emplace(key, name);
+      sent.push_back(
+          Sent{.kind = Sent::kPrepare, .statement = nullptr, .key = std::move(key), .name = name});
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Statement::Param& param : statement->params_) {
+      values.push_back(param.value.has_value() ? param.value->data() : nullptr);
+      lengths.push_back(param.value.has_value() ? static_cast<int>(param.value->size()) : 0);
+      formats.push_back(param.format);
+    }
+    if (PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(values.size()), values.data(),
+                            lengths.data(), formats.data(), /*resultFormat=*/0) != 1) {
+      send_failed = true;
+      break;
+    }
+    sent.push_back(Sent{.kind = Sent::kStatement, .statement = statement, .key = {}, .name = {}});
+  }
+  if (!send_failed && trailer != nullptr) {
+    if (PQsendQueryParams(conn, trailer, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      send_failed = true;
+    } else {
+      sent.push_back(Sent{.kind = Sent::kTrailer, .statement = nullptr, .key = {}, .name = {}});
+    }
+  }
+  if (send_failed || PQpipelineSync(conn) != 1) return fail_all(lost("send pipeline"));
+
+  Status first_error;
+  std::vector<bool> delivered(queue.size(), false);
+  std::size_t next_statement = 0;
+  bool broken = false;
+  for (Sent& item : sent) {
+    ResultPtr result(broken ? nullptr : PQgetResult(conn));
+    if (result == nullptr) {
+      broken = true;
+    } else {
+      // Each command's results end with a null.
+      while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    }
+    const ExecStatusType status =
+        result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    Status error;
+    if (!ok) {
+      if (status == PGRES_PIPELINE_ABORTED && !first_error.ok()) {
+        error = first_error;
+      } else {
+        error = PgError(*target_, conn, result.get(),
+                        item.kind == Sent::kPrepare ? "prepare" : "execute");
+        if (first_error.ok()) first_error = error;
+      }
+    }
+    switch (item.kind) {
+      case Sent::kCommand:
+        break;
+      case Sent::kPrepare:
+        if (ok) prepared_.emplace(std::move(item.key), std::move(item.name));
+        break;
+      case Sent::kStatement:
+        if (ok) {
+          item.statement->Deliver(std::move(result));
+        } else {
+          item.statement->Deliver(error);
+        }
+        delivered[next_statement++] = true;
+        break;
+      case Sent::kTrailer:
+        if (ok && trailer_result != nullptr) *trailer_result = std::move(result);
+        break;
+    }
+  }
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    if (!delivered[i]) {
+      queue[i]->Deliver(first_error.ok() ? UnavailableError("postgres: pipeline not answered")
+                                         : first_error);
+    }
+  }
+  if (!broken) {
+    ResultPtr sync(PQgetResult(conn));
+    broken = sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+             PQexitPipelineMode(conn) != 1;
+  }
+  if (broken || PQstatus(conn) != CONNECTION_OK) {
+    Status s = lost("pipeline");
+    return first_error.ok() ? s : first_error;
+  }
+  return first_error;
+}
+
 Result<Transaction> Transaction::Begin(Connection& connection) {
-  if (Status s = connection.Exec("BEGIN", "begin transaction"); !s.ok()) return s;
+  // BEGIN travels with the first statement (see the file comment).
+  if (Status s = connection.EnsureConnected(); !s.ok()) return s;
+  connection.set_pending_begin({"BEGIN"});
   connection.set_in_transaction(true);
   return Transaction(connection);
 }
 
 Result<Transaction> Transaction::BeginExclusive(Connection& connection) {
-  static const std::string kBegin = "BEGIN; SELECT pg_advisory_xact_lock(" +
-                                    std::to_string(kAdvisoryLockSpace) + ", " +
-                                    std::to_string(kExclusiveWriteLock) + ")";
-  if (Status s = connection.Exec(kBegin.c_str(), "begin exclusive transaction"); !s.ok()) {
-    (void)connection.Exec("ROLLBACK", "rollback");  // if BEGIN ran but the lock failed
-    return s;
-  }
+  static const std::string kLock = "SELECT pg_advisory_xact_lock(" +
+                                   std::to_string(kAdvisoryLockSpace) + ", " +
+                                   std::to_string(kExclusiveWriteLock) + ")";
+  if (Status s = connection.EnsureConnected(); !s.ok()) return s;
+  connection.set_pending_begin({"BEGIN", kLock.c_str()});
   connection.set_in_transaction(true);
   return Transaction(connection);
 }
 
 Transaction::~Transaction() {
   if (!active_) return;
+  const bool begun = !connection_->BeginPending();
+  // Queued statements belong to this transaction: never send them after it.
+  connection_->DiscardPending();
   connection_->set_in_transaction(false);
-  if (connection_->raw() != nullptr) {
+  if (begun && connection_->raw() != nullptr) {
     PQclear(PQexec(connection_->raw(), "ROLLBACK"));  // best effort; a broken one resets anyway
   }
 }
 
 Status Transaction::Commit() {
   active_ = false;
-  PGconn* conn = connection_->raw();
-  if (conn == nullptr) {
+  if (connection_->BeginPending() && !connection_->HasQueued()) {
+    // No statement ran: nothing to commit, no round trip.
+    connection_->DiscardPending();
+    connection_->set_in_transaction(false);
+    return Status::Ok();
+  }
+  if (connection_->raw() == nullptr) {
+    connection_->DiscardPending();
     connection_->set_in_transaction(false);
     return UnavailableError("postgres: commit: connection lost");
   }
-  ResultPtr result(PQexec(conn, "COMMIT"));
+  ResultPtr result;
+  Status s = connection_->Flush("COMMIT", &result);  // still in_transaction: no silent reconnect
   connection_->set_in_transaction(false);
-  const ExecStatusType status =
-      result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK) {
-    Status s = PgError(connection_->target(), conn, result.get(), "commit");
-    if (PQstatus(conn) != CONNECTION_OK) connection_->Reset();
+  PGconn* conn = connection_->raw();
+  if (!s.ok()) {
+    // A failed statement left the transaction aborted (its COMMIT was not executed).
+    if (conn != nullptr && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+      PQclear(PQexec(conn, "ROLLBACK"));
+    }
     return s;
   }
   // COMMIT of a failed transaction succeeds as a command but reports ROLLBACK.
-  if (std::string_view(PQcmdStatus(result.get())) != "COMMIT") {
+  if (result == nullptr || std::string_view(PQcmdStatus(result.get())) != "COMMIT") {
     return AbortedError("postgres: commit: the transaction was rolled back");
   }
   return Status::Ok();

@@ -8,6 +8,11 @@
 // each statement is prepared once per connection with the parameter types of its binds (text,
 // int8, bytea), so "?1 IS NULL OR x > ?1" needs no casts. Results are read in text format.
 //
+// Pipelining (libpq pipeline mode): a transaction's BEGIN is not sent on its own but with the
+// first statement, and Statement::Defer queues a statement to travel with the next round trip
+// of its connection — the next Step/Run of any statement, or the COMMIT. So a transaction of
+// independent statements costs one round trip, and a read-check-write one costs two.
+//
 // Connection failures: a statement on a broken connection returns kUnavailable and the
 // connection reconnects on its next use. After a failed connect, every connect attempt of the
 // pool within kReconnectIntervalMs fails at once with kUnavailable (no pile-up of requests each
@@ -98,7 +103,8 @@ class Connection;
 class Statement {
  public:
   Statement(Connection* connection, std::string_view sql) : connection_(connection), sql_(sql) {}
-  Statement(Statement&&) noexcept = default;
+  ~Statement();
+  Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -110,7 +116,15 @@ class Statement {
   Statement& BindOptionalText(int index, const std::optional<std::string>& value);
   Statement& BindOptionalInt64(int index, std::optional<std::int64_t> value);
 
-  // The first call executes the statement; then true while a row is available.
+  // Queues the statement to be sent with the connection's next round trip (another statement's
+  // first Step/Run, or Transaction::Commit), after the statements queued before it. Its first
+  // Step/Run then returns its outcome (sending the queue if it has not gone yet). Only for a
+  // statement whose parameters do not depend on the results of statements queued with it.
+  // Every binding must be done before.
+  void Defer();
+
+  // The first call executes the statement (with the statements queued before it); then true
+  // while a row is available.
   Result<bool> Step();
   // Executes, ignoring any rows.
   Status Run();
@@ -132,7 +146,10 @@ class Statement {
   };
 
  private:
+  friend class Connection;
   Param& At(int index);
+  // Called by Connection when the pipeline carrying this statement has answered.
+  void Deliver(Result<ResultPtr> result);
 
   Connection* connection_;
   std::string_view sql_;
@@ -141,8 +158,10 @@ class Statement {
   int row_ = -1;
   int rows_ = 0;
   bool executed_ = false;
+  bool queued_ = false;  // in connection_->queue_
   std::int64_t changes_ = 0;
   Status bind_error_;
+  Status exec_error_;  // the failure delivered by a pipeline
 };
 
 // One (lazily opened) database connection plus its prepared statements.
@@ -162,11 +181,26 @@ class Connection {
   // Executes `sql` (prepared on first use with these parameter types) and returns its result.
   Result<ResultPtr> ExecPrepared(std::string_view sql, const std::vector<Statement::Param>& params);
 
+  // Sends what is pending — a transaction's deferred BEGIN, the queued statements, then
+  // `trailer` (a command without parameters, e.g. "COMMIT", or nullptr) — in one pipeline, and
+  // delivers each statement its result. Returns the first failure; once a statement fails, the
+  // ones after it (and the trailer) are not executed and report that failure too. On success
+  // with a trailer, *trailer_result holds its result.
+  Status Flush(const char* trailer = nullptr, ResultPtr* trailer_result = nullptr);
+  // True when a BEGIN or statements wait to be sent.
+  bool HasPending() const { return !pending_begin_.empty() || !queue_.empty(); }
+  bool BeginPending() const { return !pending_begin_.empty(); }
+  bool HasQueued() const { return !queue_.empty(); }
+  // Drops what is pending without sending it (a transaction that ended before its first
+  // statement, or a connection handed back by the pool).
+  void DiscardPending();
+
   // True when connected and idle (not inside a transaction).
   bool IsIdle() const;
   // Called by the pool when the connection comes back: one left inside a transaction (a bug) or
   // broken is reset, never handed to the next caller in that state.
   void PrepareForReuse() {
+    DiscardPending();
     if (conn_ != nullptr && !IsIdle()) Reset();
   }
   // Drops the connection (it reconnects on next use).
@@ -176,15 +210,28 @@ class Connection {
   const ConnectTarget& target() const { return *target_; }
   // Set by Transaction: while true, a lost connection is not silently replaced.
   void set_in_transaction(bool value) { in_transaction_ = value; }
+  // Set by Transaction: commands sent ahead of the next statement (BEGIN and maybe a lock).
+  void set_pending_begin(std::vector<const char*> commands) {
+    pending_begin_ = std::move(commands);
+  }
 
  private:
+  friend class Statement;
   Status Failure(const PGresult* result, std::string_view what);
+  // The statement cache key of `sql` with these parameter types.
+  static std::string StatementKey(std::string_view sql,
+                                  const std::vector<Statement::Param>& params);
+  void Enqueue(Statement* statement) { queue_.push_back(statement); }
+  void Dequeue(Statement* statement);
+  void Requeue(Statement* from, Statement* to);
 
   std::shared_ptr<ConnectTarget> target_;
   ConnPtr conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql + types -> statement name
   int next_statement_ = 0;
   bool in_transaction_ = false;
+  std::vector<const char*> pending_begin_;  // static text
+  std::vector<Statement*> queue_;           // deferred statements, in order
 };
 
 // BEGIN ... COMMIT, rolled back on destruction unless committed.

@@ -827,38 +827,41 @@ class SqlStore final : public Store {
       return InvalidArgumentError("rotated refresh token must name the old token as its parent");
     }
     Lease connection = backend_.Acquire();
-    // IMMEDIATE takes the write lock before the read below, so across connections and processes
-    // exactly one rotation of a token can see it unused.
+    // SQLite: IMMEDIATE takes the write lock before the read below, so across connections and
+    // processes exactly one rotation of a token can see it unused. PostgreSQL: the conditional
+    // UPDATE is the guard (a concurrent rotation's row version makes it change nothing).
+    // Round trips on PostgreSQL: BEGIN + read + mark, then insert + COMMIT.
     Result<Transaction> tx = Transaction::Begin(*connection);
     if (!tx.ok()) return tx.status();
-    {
-      Result<Statement> state = connection->Prepare(kRefreshTokenState);
-      if (!state.ok()) return state.status();
-      state->BindText(1, old_hash);
-      Result<bool> row = state->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return NotFoundError("refresh token not found");
-      if (state->ColumnOptionalInt64(2).has_value()) {
-        return FailedPreconditionError("refresh token is revoked");
-      }
-      if (state->ColumnOptionalInt64(1).has_value()) {
-        return AbortedError("refresh token was already used");
-      }
-      if (state->ColumnText(0) != next.family_id) {
-        return InvalidArgumentError("rotated refresh token must stay in its family");
-      }
+    Result<Statement> state = connection->Prepare(kRefreshTokenState);
+    if (!state.ok()) return state.status();
+    state->BindText(1, old_hash);
+    state->Defer();
+    // Marking before the checks is harmless: any refusal below rolls the transaction back.
+    Result<Statement> mark = connection->Prepare(kMarkRefreshTokenUsed);
+    if (!mark.ok()) return mark.status();
+    mark->BindText(1, old_hash).BindInt64(2, now);
+    mark->Defer();
+    Result<bool> row = state->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("refresh token not found");
+    if (state->ColumnOptionalInt64(2).has_value()) {
+      return FailedPreconditionError("refresh token is revoked");
     }
-    {
-      // Conditional even though the row was just read: the guard against a lost update does not
-      // rely on the locking mode alone.
-      Result<Statement> mark = connection->Prepare(kMarkRefreshTokenUsed);
-      if (!mark.ok()) return mark.status();
-      mark->BindText(1, old_hash).BindInt64(2, now);
-      if (Status s = mark->Run(); !s.ok()) return s;
-      if (mark->Changes() != 1) return AbortedError("refresh token was already used");
+    if (state->ColumnOptionalInt64(1).has_value()) {
+      return AbortedError("refresh token was already used");
     }
-    if (Status s = InsertRefreshTokenRow(*connection, next); !s.ok()) return s;
-    return tx->Commit();
+    if (state->ColumnText(0) != next.family_id) {
+      return InvalidArgumentError("rotated refresh token must stay in its family");
+    }
+    // Conditional even though the row was just read: the guard against a lost update does not
+    // rely on the locking mode alone.
+    if (Status s = mark->Run(); !s.ok()) return s;
+    if (mark->Changes() != 1) return AbortedError("refresh token was already used");
+    Result<Statement> insert = PrepareRefreshTokenInsert(*connection, next);
+    if (!insert.ok()) return insert.status();
+    insert->Defer();  // travels with the COMMIT
+    return RefreshInsertStatus(tx->Commit());
   }
 
   Status ReplaceUnusedSuccessor(std::string_view successor_hash, const RefreshToken& next,
@@ -875,8 +878,10 @@ class SqlStore final : public Store {
         return AbortedError("successor refresh token is absent, used or revoked");
       }
     }
-    if (Status s = InsertRefreshTokenRow(*connection, next); !s.ok()) return s;
-    return tx->Commit();
+    Result<Statement> insert = PrepareRefreshTokenInsert(*connection, next);
+    if (!insert.ok()) return insert.status();
+    insert->Defer();  // travels with the COMMIT
+    return RefreshInsertStatus(tx->Commit());
   }
 
   Result<int> RevokeRefreshFamily(std::string_view family_id, UnixSeconds now) override {
@@ -1152,6 +1157,29 @@ class SqlStore final : public Store {
     return std::optional<ThrottleRecord>(ReadThrottleRecord(*stmt));
   }
 
+  Result<std::vector<std::optional<ThrottleRecord>>> GetThrottles(
+      const std::vector<std::string>& keys) override {
+    Lease connection = backend_.Acquire();
+    std::vector<Statement> reads;
+    reads.reserve(keys.size());
+    for (const std::string& key : keys) {
+      Result<Statement> stmt = connection->Prepare(kGetThrottle);
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindText(1, key);
+      stmt->Defer();  // all in one round trip
+      reads.push_back(std::move(*stmt));
+    }
+    std::vector<std::optional<ThrottleRecord>> records;
+    records.reserve(keys.size());
+    for (Statement& stmt : reads) {
+      Result<bool> row = stmt.Step();
+      if (!row.ok()) return row.status();
+      records.push_back(*row ? std::optional<ThrottleRecord>(ReadThrottleRecord(stmt))
+                             : std::nullopt);
+    }
+    return records;
+  }
+
   Status PutThrottle(const ThrottleRecord& record) override {
     if (record.key.empty()) return InvalidArgumentError("throttle key is empty");
     Lease connection = backend_.Acquire();
@@ -1168,16 +1196,23 @@ class SqlStore final : public Store {
     }
     if (records.empty()) return true;
     Lease connection = backend_.Acquire();
+    // Round trips on PostgreSQL: BEGIN + every write, then COMMIT (or ROLLBACK).
     Result<Transaction> tx = Transaction::Begin(*connection);
     if (!tx.ok()) return tx.status();
+    std::vector<Statement> writes;
+    writes.reserve(records.size());
     for (const ThrottleRecord& record : records) {
       Result<Statement> stmt =
           connection->Prepare(record.version == 0 ? kCasInsertThrottle : kCasUpdateThrottle);
       if (!stmt.ok()) return stmt.status();
       BindThrottleRecord(*stmt, record);
       if (record.version != 0) stmt->BindInt64(9, record.version);
-      if (Status s = stmt->Run(); !s.ok()) return s;
-      if (stmt->Changes() != 1) return false;  // changed meanwhile: the guard rolls back
+      stmt->Defer();
+      writes.push_back(std::move(*stmt));
+    }
+    for (Statement& stmt : writes) {
+      if (Status s = stmt.Run(); !s.ok()) return s;
+      if (stmt.Changes() != 1) return false;  // changed meanwhile: the guard rolls back
     }
     if (Status s = tx->Commit(); !s.ok()) return s;
     return true;
@@ -1271,7 +1306,8 @@ class SqlStore final : public Store {
 
  private:
   // Inserts `token` on `connection`; a token_hash clash is kAlreadyExists.
-  static Status InsertRefreshTokenRow(Connection& connection, const RefreshToken& token) {
+  static Result<Statement> PrepareRefreshTokenInsert(Connection& connection,
+                                                     const RefreshToken& token) {
     Result<Statement> stmt = connection.Prepare(kInsertRefreshToken);
     if (!stmt.ok()) return stmt.status();
     stmt->BindText(1, token.token_hash)
@@ -1285,9 +1321,19 @@ class SqlStore final : public Store {
         .BindOptionalText(9, token.parent_hash)
         .BindOptionalInt64(10, token.used_at)
         .BindOptionalInt64(11, token.revoked_at);
-    Status s = stmt->Run();
+    return stmt;
+  }
+
+  // A refresh-token insert's outcome, without the database's wording of a duplicate.
+  static Status RefreshInsertStatus(Status s) {
     if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("refresh token exists");
     return s;
+  }
+
+  static Status InsertRefreshTokenRow(Connection& connection, const RefreshToken& token) {
+    Result<Statement> stmt = PrepareRefreshTokenInsert(connection, token);
+    if (!stmt.ok()) return stmt.status();
+    return RefreshInsertStatus(stmt->Run());
   }
 
   // The verdict on one imported row: OK, kAlreadyExists or kInvalidArgument.

@@ -36,12 +36,28 @@ Statement::~Statement() {
   if (stmt_ == nullptr) return;
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  if (busy_ != nullptr) *busy_ = false;
 }
 
 Statement::Statement(Statement&& other) noexcept
     : db_(other.db_),
       stmt_(std::exchange(other.stmt_, nullptr)),
-      bind_error_(std::move(other.bind_error_)) {}
+      busy_(std::exchange(other.busy_, nullptr)),
+      owned_(std::move(other.owned_)),
+      deferred_failure_(other.deferred_failure_),
+      bind_error_(std::move(other.bind_error_)),
+      first_step_(std::move(other.first_step_)),
+      deferred_(other.deferred_),
+      changes_(other.changes_) {}
+
+void Statement::Defer() {
+  if (deferred_) return;
+  deferred_ = true;
+  first_step_ = StepNow();
+  if (!first_step_->ok() && deferred_failure_ != nullptr && deferred_failure_->ok()) {
+    *deferred_failure_ = first_step_->status();
+  }
+}
 
 void Statement::RecordBindError(int rc) {
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteError(db_, rc, "bind");
@@ -80,10 +96,22 @@ Statement& Statement::BindOptionalInt64(int index, std::optional<std::int64_t> v
 }
 
 Result<bool> Statement::Step() {
+  if (first_step_.has_value()) {
+    Result<bool> first = std::move(*first_step_);
+    first_step_.reset();
+    return first;
+  }
+  return StepNow();
+}
+
+Result<bool> Statement::StepNow() {
   if (!bind_error_.ok()) return bind_error_;
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    changes_ = sqlite3_changes64(db_);
+    return false;
+  }
   return SqliteError(db_, rc, "step");
 }
 
@@ -160,16 +188,28 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, in
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql) {
-  auto it = statements_.find(std::string(sql));
-  if (it == statements_.end()) {
+  auto prepare = [&](unsigned flags) -> Result<StmtPtr> {
     sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
-                                      SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), flags,
+                                      &raw, nullptr);
     StmtPtr stmt(raw);
     if (rc != SQLITE_OK) return SqliteError(db_.get(), rc, "prepare");
-    it = statements_.emplace(std::string(sql), std::move(stmt)).first;
+    return stmt;
+  };
+  auto it = statements_.find(std::string(sql));
+  if (it == statements_.end()) {
+    Result<StmtPtr> stmt = prepare(SQLITE_PREPARE_PERSISTENT);
+    if (!stmt.ok()) return stmt.status();
+    it = statements_.emplace(std::string(sql), Cached{.stmt = std::move(*stmt)}).first;
   }
-  return Statement(db_.get(), it->second.get());
+  if (it->second.busy) {  // borrowed (e.g. deferred) by a live statement: use one of our own
+    Result<StmtPtr> stmt = prepare(0);
+    if (!stmt.ok()) return stmt.status();
+    sqlite3_stmt* raw = stmt->get();
+    return Statement(db_.get(), raw, nullptr, std::move(*stmt), &deferred_failure_);
+  }
+  it->second.busy = true;
+  return Statement(db_.get(), it->second.stmt.get(), &it->second.busy, nullptr, &deferred_failure_);
 }
 
 int Connection::OnBusy(void* self, int attempt) {
@@ -199,6 +239,7 @@ Result<Transaction> Transaction::Begin(Connection& connection) {
     writer_lock = std::unique_lock<std::mutex>(*connection.writer_mutex());
   }
   if (Status s = connection.Exec("BEGIN IMMEDIATE", "begin transaction"); !s.ok()) return s;
+  connection.deferred_failure() = Status::Ok();
   return Transaction(connection, std::move(writer_lock));
 }
 
@@ -210,6 +251,10 @@ Transaction::~Transaction() {
 
 Status Transaction::Commit() {
   active_ = false;
+  if (Status failed = std::exchange(connection_->deferred_failure(), Status::Ok()); !failed.ok()) {
+    sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return failed;
+  }
   Status s = connection_->Exec("COMMIT", "commit");
   if (!s.ok()) sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
   return s;

@@ -52,7 +52,15 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what);
 // user of the cached statement starts clean and no read snapshot is held open.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // `busy` (the cache's in-use flag, cleared on destruction) and `owned` (a statement prepared
+  // because the cached one was in use) may be null; `deferred_failure` collects the failure of a
+  // deferred step for Transaction::Commit.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool* busy, StmtPtr owned, Status* deferred_failure)
+      : db_(db),
+        stmt_(stmt),
+        busy_(busy),
+        owned_(std::move(owned)),
+        deferred_failure_(deferred_failure) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -66,6 +74,12 @@ class Statement {
   Statement& BindOptionalText(int index, const std::optional<std::string>& value);
   Statement& BindOptionalInt64(int index, std::optional<std::int64_t> value);
 
+  // The PostgreSQL statement's pipelining hint (send with the next round trip). SQLite has no
+  // round trips: the first step runs now and the first Step/Run returns its outcome, so the
+  // statements of a transaction run in the order they were deferred, on both backends. A
+  // failure is also reported by Transaction::Commit.
+  void Defer();
+
   // Advances one row: true if a row is available, false when the statement is done.
   Result<bool> Step();
   // Steps to completion, ignoring any rows.
@@ -78,15 +92,22 @@ class Statement {
   std::optional<std::string> ColumnOptionalText(int column) const;
   std::optional<std::int64_t> ColumnOptionalInt64(int column) const;
 
-  // Rows changed by the last completed INSERT/UPDATE/DELETE on this connection.
-  std::int64_t Changes() const { return sqlite3_changes64(db_); }
+  // Rows changed by this INSERT/UPDATE/DELETE once it has run to completion.
+  std::int64_t Changes() const { return changes_; }
 
  private:
   void RecordBindError(int rc);
+  Result<bool> StepNow();
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* busy_;
+  StmtPtr owned_;
+  Status* deferred_failure_;
   Status bind_error_;
+  std::optional<Result<bool>> first_step_;  // the outcome of a deferred first step, until read
+  bool deferred_ = false;
+  std::int64_t changes_ = 0;
 };
 
 // One open database handle plus its statement cache.
@@ -98,8 +119,8 @@ class Connection {
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags,
                                                   int busy_timeout_ms);
 
-  // The cached prepared statement for `sql`, prepared on first use. A statement must not be
-  // borrowed twice at the same time.
+  // The cached prepared statement for `sql`, prepared on first use; while it is borrowed, a
+  // second Prepare of the same text gets a statement of its own.
   Result<Statement> Prepare(std::string_view sql);
 
   // Runs one or more statements that return no rows (not cached).
@@ -117,6 +138,9 @@ class Connection {
   void SetWriterMutex(std::shared_ptr<std::mutex> mu) { writer_mu_ = std::move(mu); }
   std::mutex* writer_mutex() const { return writer_mu_.get(); }
 
+  // The first failure of a deferred statement since the last Transaction::Begin.
+  Status& deferred_failure() { return deferred_failure_; }
+
  private:
   explicit Connection(DbPtr db) : db_(std::move(db)) {}
   static int OnBusy(void* self, int attempt);  // sqlite3_busy_handler callback
@@ -124,7 +148,12 @@ class Connection {
   int busy_timeout_ms_ = 0;
   std::shared_ptr<std::mutex> writer_mu_;
 
-  std::unordered_map<std::string, StmtPtr> statements_;
+  struct Cached {
+    StmtPtr stmt;
+    bool busy = false;  // borrowed by a live Statement
+  };
+  std::unordered_map<std::string, Cached> statements_;
+  Status deferred_failure_;
   DbPtr db_;  // declared last: destroyed after the statements are finalized
 };
 

@@ -633,6 +633,22 @@ TYPED_TEST_P(StoreConformanceTest, RotateRejectsSuccessorWithWrongParentOrFamily
   EXPECT_EQ(old_token->used_at, std::nullopt);
 }
 
+TYPED_TEST_P(StoreConformanceTest, RotateIntoAnExistingHashChangesNothing) {
+  // The successor's insert is the transaction's last statement (sent with the COMMIT on
+  // PostgreSQL): its failure must undo the mark made before it.
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h1", "f1")).ok());
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("taken", "f2")).ok());
+  RefreshToken next = this->MakeRefresh("taken", "f1", "u1", std::string("h1"));
+  EXPECT_TRUE(
+      HasCode(this->store_->RotateRefreshToken("h1", next, 1'100), StatusCode::kAlreadyExists));
+  Result<RefreshToken> old_token = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(old_token.ok());
+  EXPECT_EQ(old_token->used_at, std::nullopt);
+  // The connection is clean afterwards: the next rotation works.
+  RefreshToken fresh = this->MakeRefresh("h2", "f1", "u1", std::string("h1"));
+  EXPECT_TRUE(this->store_->RotateRefreshToken("h1", fresh, 1'200).ok());
+}
+
 TYPED_TEST_P(StoreConformanceTest, ConcurrentRotationsOfOneTokenLetExactlyOneWin) {
   ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("h0", "f1")).ok());
   constexpr int kThreads = 16;
@@ -1087,6 +1103,24 @@ TYPED_TEST_P(StoreConformanceTest, UnknownThrottleKeyIsNulloptAndEmptyKeyIsInval
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(*got, std::nullopt);
   EXPECT_TRUE(HasCode(this->store_->PutThrottle(ThrottleRecord{}), StatusCode::kInvalidArgument));
+}
+
+TYPED_TEST_P(StoreConformanceTest, GetThrottlesReadsEveryKeyInOrder) {
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:a", .failures = 1, .updated_at = 5}).ok());
+  ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:c", .failures = 3, .updated_at = 5}).ok());
+  Result<std::vector<std::optional<ThrottleRecord>>> got =
+      this->store_->GetThrottles({"ip:c", "ip:b", "ip:a"});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 3u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ((*got)[0]->key, "ip:c");
+  EXPECT_EQ((*got)[0]->failures, 3);
+  EXPECT_EQ((*got)[1], std::nullopt);
+  ASSERT_TRUE((*got)[2].has_value());
+  EXPECT_EQ((*got)[2]->failures, 1);
+  Result<std::vector<std::optional<ThrottleRecord>>> none = this->store_->GetThrottles({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 TYPED_TEST_P(StoreConformanceTest, DeleteThrottleIsIdempotent) {
@@ -1949,16 +1983,16 @@ TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreConformanceTest, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
-    UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
-    DuplicateIdIsAlreadyExists, NonAsciiBytesAreNotCaseFolded,
-    CreateUserWithUnknownRoleIsNotFoundAndWritesNothing, CreateUserSortsAndDeduplicatesRoles,
-    UnknownUserIsNotFound, ListUsersPagesInNormalizedOrderUntilNoCursor,
-    ListUsersExactPageHasNoCursorAndCarriesRoles, ListUsersWithZeroLimitIsInvalidArgument,
-    CountUsersCountsEveryUser, UpdatePasswordHashReplacesHashAndKeepsCredentialVersion,
-    RecordLoginSetsLastLoginAt, BuiltInRolesAreSeeded,
-    UpsertRoleCreatesThenReplacesPermissionsKeepingCreatedAt, UnknownRoleIsNotFound,
-    ListRolesIsOrderedByName, PermissionsOfUserIsSortedUniqueUnionOfRoles,
+    StoreConformanceTest, RotateIntoAnExistingHashChangesNothing, GetThrottlesReadsEveryKeyInOrder,
+    CreatedUserIsFoundByIdAndByUsernameInAnyCase, UserWithoutEmailOrRolesRoundTrips,
+    UsernameDifferingOnlyInCaseIsAlreadyExists, DuplicateIdIsAlreadyExists,
+    NonAsciiBytesAreNotCaseFolded, CreateUserWithUnknownRoleIsNotFoundAndWritesNothing,
+    CreateUserSortsAndDeduplicatesRoles, UnknownUserIsNotFound,
+    ListUsersPagesInNormalizedOrderUntilNoCursor, ListUsersExactPageHasNoCursorAndCarriesRoles,
+    ListUsersWithZeroLimitIsInvalidArgument, CountUsersCountsEveryUser,
+    UpdatePasswordHashReplacesHashAndKeepsCredentialVersion, RecordLoginSetsLastLoginAt,
+    BuiltInRolesAreSeeded, UpsertRoleCreatesThenReplacesPermissionsKeepingCreatedAt,
+    UnknownRoleIsNotFound, ListRolesIsOrderedByName, PermissionsOfUserIsSortedUniqueUnionOfRoles,
     SigningKeysAreListedOldestFirstWithOpaqueBytesIntact, DuplicateKidIsAlreadyExists,
     UnknownKeyStateIsInvalidArgument, UpdateSigningKeyStateSetsAndClearsDeactivatedAt,
     MigrateAgainAppliesNothingAndKeepsVersion, PingSucceedsAndBackendHasAName,
