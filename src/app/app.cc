@@ -348,7 +348,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                       config.tokens.refresh_absolute_ttl_s,
                                       config.tokens.refresh_reuse_grace_s};
   token::RefreshService refresh(**store, refresh_policy, clock, random);
-  authn::ClientAuthenticator client_authenticator(**store);
+  authn::ClientAuthenticator client_authenticator(**store, clock);
   authn::BasicCache basic_cache(clock, config.basic.cache_ttl_s, random);
   // Successful API-key verifications, kept as long as Basic ones (DESIGN §3 basic.cache_ttl_s).
   authn::ApiKeyCache api_key_cache(clock, config.basic.cache_ttl_s);
@@ -361,7 +361,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                            .api_keys = &api_key_cache,
                            .revocations = &revocations,
                            .keys = keys->get(),
-                           .tokens = &tokens},
+                           .tokens = &tokens,
+                           .clients = &client_authenticator},
                           clock);
   if (Status s = follower.Init(); !s.ok()) return fail(s);
   if (Status s = revocations.LoadFrom(**store, clock.Now()); !s.ok()) return fail(s);

@@ -14,6 +14,11 @@ ChangeFollower::ChangeFollower(store::Store& store, Targets targets, const Clock
 
 ChangeFollower::~ChangeFollower() { Stop(); }
 
+void ChangeFollower::ClientDeleted(const store::ChangeEvent& event) {
+  if (targets_.tokens != nullptr) targets_.tokens->ClientDeleted(event.subject, event.at);
+  if (targets_.clients != nullptr) targets_.clients->Forget(event.subject);
+}
+
 Status ChangeFollower::Init() {
   Result<std::int64_t> users = store_.LatestUserChange();
   if (!users.ok()) return users.status();
@@ -29,9 +34,7 @@ Status ChangeFollower::Init() {
     if (events->empty()) break;
     for (const store::ChangeEvent& event : *events) {
       if (event.seq > change_seq_) break;
-      if (event.kind == store::kChangeClientDeleted && targets_.tokens != nullptr) {
-        targets_.tokens->ClientDeleted(event.subject, event.at);
-      }
+      if (event.kind == store::kChangeClientDeleted) ClientDeleted(event);
     }
     seq = events->back().seq;
   }
@@ -82,9 +85,7 @@ Status ChangeFollower::PollOnce() {
     for (const store::ChangeEvent& event : *events) {
       jtis = jtis || event.kind == store::kChangeRevokedJti;
       keys = keys || event.kind == store::kChangeSigningKeys;
-      if (event.kind == store::kChangeClientDeleted && targets_.tokens != nullptr) {
-        targets_.tokens->ClientDeleted(event.subject, event.at);
-      }
+      if (event.kind == store::kChangeClientDeleted) ClientDeleted(event);
     }
     if (jtis) {
       // Merged, never replaced: an entry this instance just added stays even if the read

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "authn/api_key_cache.h"
+#include "authn/client_authenticator.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "store/store.h"
@@ -41,7 +42,8 @@ class ChangeFollower {
     authn::ApiKeyCache* api_keys = nullptr;  // optional
     token::RevocationSet* revocations = nullptr;
     token::KeyManager* keys = nullptr;
-    token::TokenService* tokens = nullptr;  // deleted clients
+    token::TokenService* tokens = nullptr;          // deleted clients
+    authn::ClientAuthenticator* clients = nullptr;  // deleted clients; optional
   };
 
   ChangeFollower(store::Store& store, Targets targets, const Clock& clock,
@@ -67,6 +69,7 @@ class ChangeFollower {
 
  private:
   void Run();
+  void ClientDeleted(const store::ChangeEvent& event);
 
   store::Store& store_;
   const Targets targets_;

@@ -40,11 +40,13 @@ struct Instance {
         *token::KeyManager::Create(*store, master, jose::Algorithm::kEdDsa, clock, random));
     tokens =
         std::make_unique<token::TokenService>(*keys, revocations, users, Policy(), clock, random);
+    clients = std::make_unique<authn::ClientAuthenticator>(*store, clock);
     follower = std::make_unique<ChangeFollower>(*store,
                                                 ChangeFollower::Targets{.users = &users,
                                                                         .revocations = &revocations,
                                                                         .keys = keys.get(),
-                                                                        .tokens = tokens.get()},
+                                                                        .tokens = tokens.get(),
+                                                                        .clients = clients.get()},
                                                 clock);
   }
 
@@ -54,6 +56,7 @@ struct Instance {
   token::RevocationSet revocations{30};
   token::UserStateCache users;
   std::unique_ptr<token::TokenService> tokens;
+  std::unique_ptr<authn::ClientAuthenticator> clients;
   std::unique_ptr<ChangeFollower> follower;
 };
 
@@ -117,11 +120,14 @@ TEST_F(ChangeFollowerTest, RevokedTokenAndDeletedClientReachTheOtherInstance) {
   store::Client record;
   record.client_id = "svc";
   record.name = "svc";
-  record.secret_hash = std::string(64, 'a');
+  record.secret_hash = authn::HashClientSecret("svc-secret");
   ASSERT_TRUE(a_->store->CreateClient(record).ok());
+  ASSERT_EQ(b_->clients->Authenticate("svc", "svc-secret").error, authn::ClientAuthError::kOk);
+  ASSERT_TRUE(b_->clients->AuthenticateCached("svc", "svc-secret").has_value());
   ASSERT_TRUE(a_->store->DeleteClient("svc", kStart).ok());
   ASSERT_TRUE(b_->follower->PollOnce().ok());
   EXPECT_EQ(b_->tokens->Validate(other).error, jose::VerifyError::kRevoked);
+  EXPECT_EQ(b_->clients->AuthenticateCached("svc", "svc-secret"), std::nullopt);  // B's cache too
   // A client re-created later with the same id gets working tokens again.
   clock_.Advance(std::chrono::seconds(3600));
   std::string fresh = b_->tokens->Issue(client, {}, "svc")->access_token;

@@ -33,12 +33,38 @@ std::string_view ToString(ClientAuthError error) {
 
 std::string HashClientSecret(std::string_view secret) { return crypto::Sha256Hex(secret); }
 
-ClientAuthenticator::ClientAuthenticator(store::ClientStore& store) : store_(store) {}
+ClientAuthenticator::ClientAuthenticator(store::ClientStore& store, const Clock& clock)
+    : store_(store), clock_(clock) {}
+
+std::optional<store::Client> ClientAuthenticator::AuthenticateCached(std::string_view client_id,
+                                                                     std::string_view secret) {
+  const std::string presented = HashClientSecret(secret);
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(std::string(client_id));
+  if (it == cache_.end()) return std::nullopt;
+  if (clock_.Now() - it->second.cached_at >= kCacheTtlS) {
+    cache_.erase(it);
+    return std::nullopt;
+  }
+  if (!crypto::ConstantTimeEqual(presented, it->second.client.secret_hash)) return std::nullopt;
+  return it->second.client;
+}
+
+void ClientAuthenticator::Forget(std::string_view client_id) {
+  std::lock_guard lock(mu_);
+  cache_.erase(std::string(client_id));
+  ++forgotten_;
+}
 
 ClientAuthOutcome ClientAuthenticator::Authenticate(std::string_view client_id,
                                                     std::string_view secret) {
   ClientAuthOutcome out;
   std::string presented = HashClientSecret(secret);
+  std::uint64_t forgotten_before = 0;
+  {
+    std::lock_guard lock(mu_);
+    forgotten_before = forgotten_;
+  }
   Result<store::Client> client = store_.FindClient(client_id);
   if (!client.ok()) {
     (void)crypto::ConstantTimeEqual(presented, kDummySecretHash);
@@ -53,6 +79,18 @@ ClientAuthOutcome ClientAuthenticator::Authenticate(std::string_view client_id,
   if (!crypto::ConstantTimeEqual(presented, client->secret_hash)) {
     out.error = ClientAuthError::kBadSecret;
     return out;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (forgotten_ == forgotten_before) {
+      const UnixSeconds now = clock_.Now();
+      if (cache_.size() >= kMaxCached) {
+        std::erase_if(cache_,
+                      [&](const auto& item) { return now - item.second.cached_at >= kCacheTtlS; });
+        if (cache_.size() >= kMaxCached) cache_.clear();
+      }
+      cache_[client->client_id] = Cached{.client = *client, .cached_at = now};
+    }
   }
   out.client = std::move(*client);
   return out;

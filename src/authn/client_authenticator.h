@@ -3,13 +3,24 @@
 // comparison as a known one. The public client "default" has no secret and never authenticates
 // here: requests without client credentials use it (DESIGN §4 "Clients").
 //
-// Blocking (a database read): call it off the network threads.
-// Thread-safety: Authenticate may run concurrently.
+// Clients are immutable once created, so a successful Authenticate caches the client record
+// (bounded by count, kCacheTtlS): AuthenticateCached then checks a secret with no database.
+// A deletion drops the entry at once on this instance (Forget, from the admin handler) and on
+// the others through the change feed (app::ChangeFollower).
+//
+// Authenticate blocks (a database read): call it off the network threads. AuthenticateCached
+// and Forget do not block.
+// Thread-safety: every method may run concurrently.
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
+#include "base/clock.h"
 #include "store/store.h"
 
 namespace portcullis::authn {
@@ -34,12 +45,35 @@ inline constexpr std::string_view kPublicClientId = "default";
 
 class ClientAuthenticator {
  public:
-  explicit ClientAuthenticator(store::ClientStore& store);
+  ClientAuthenticator(store::ClientStore& store, const Clock& clock);
 
+  // Reads the client from the store and compares the secret; caches the client on success.
   ClientAuthOutcome Authenticate(std::string_view client_id, std::string_view secret);
 
+  // The cached client when `secret` matches its cached hash (constant-time comparison); nullopt
+  // on a miss, an expired entry or a mismatch — the caller then takes Authenticate (under the
+  // brute-force defence), so a wrong secret is never judged here.
+  std::optional<store::Client> AuthenticateCached(std::string_view client_id,
+                                                  std::string_view secret);
+
+  // The client was deleted: drop its cached record (also one being read right now).
+  void Forget(std::string_view client_id);
+
+  static constexpr std::size_t kMaxCached = 10'000;
+  static constexpr std::int64_t kCacheTtlS = 300;
+
  private:
+  struct Cached {
+    store::Client client;
+    UnixSeconds cached_at = 0;
+  };
+
   store::ClientStore& store_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // guarded by mu_
+  std::uint64_t forgotten_ = 0;  // guarded by mu_; bumped by Forget, so a read that began
+                                 // before a deletion never caches the deleted client
 };
 
 // "<secret hash>" as stored: lower-case hex SHA-256 of the secret.

@@ -369,6 +369,45 @@ Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
   return outcome;
 }
 
+bool Throttle::QuietSuccess(std::string_view username, std::string_view source_ip) {
+  const Keys keys = KeysOf(username, source_ip);
+  const UnixSeconds now = clock_.Now();
+  auto quiet = [now](const store::ThrottleRecord* pair, const store::ThrottleRecord* account,
+                     const store::ThrottleRecord* ip) {
+    if (ip != nullptr && now < ip->locked_until) return false;
+    if (pair != nullptr && !IsEmpty(*pair)) return false;  // a success would reset it
+    // A locked account may still admit a known source: Admit decides that.
+    return account == nullptr || now >= account->locked_until;
+  };
+  std::optional<store::ThrottleRecord> pair, account, ip;
+  if (shared_) {
+    Result<std::vector<std::optional<store::ThrottleRecord>>> records =
+        store_.GetThrottles({keys.pair, keys.account, keys.ip});
+    if (!records.ok() || records->size() != 3) return false;
+    pair = std::move((*records)[0]);
+    account = std::move((*records)[1]);
+    ip = std::move((*records)[2]);
+  }
+  std::lock_guard lock(mu_);
+  if (!shared_) {
+    auto find = [this](const std::string& key) -> std::optional<store::ThrottleRecord> {
+      auto it = entries_.find(key);
+      if (it == entries_.end()) return std::nullopt;
+      return it->second.record;
+    };
+    pair = find(keys.pair);
+    account = find(keys.account);
+    ip = find(keys.ip);
+  }
+  if (!quiet(pair ? &*pair : nullptr, account ? &*account : nullptr, ip ? &*ip : nullptr)) {
+    return false;
+  }
+  auto known = known_sources_.find(KnownSourceCacheKey(keys.user, keys.network));
+  if (known == known_sources_.end() || now - known->second >= kKnownSourceRewriteS) return false;
+  ++stats_.successes;
+  return true;
+}
+
 void Throttle::RecordKnown(const std::optional<Reservation>& reservation) {
   if (!reservation.has_value()) return;
   Status s =

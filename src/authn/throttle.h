@@ -160,6 +160,16 @@ class Throttle {
   // or already completed ticket changes nothing and returns an empty Outcome.
   Outcome Complete(std::uint64_t ticket, bool success);
 
+  // The fast path of a credential already found correct without a reservation (a client secret
+  // matching its cached hash, a cheap comparison): true when no lock applies to the pair, the
+  // account or the source and a success would change no record (the pair is clean, the source
+  // network was recorded as known within the hour), so the caller may answer success with no
+  // Admit/Complete. False: take Admit/Complete, which refuses, counts and records as usual —
+  // the same path a wrong secret takes, so a locked caller learns nothing from the answer.
+  // Local mode: memory only. Shared mode: one read of the three records, no write.
+  bool QuietSuccess(std::string_view username, std::string_view source_ip);
+  bool shared() const { return shared_; }
+
   // Releases an admitted attempt that was never verified (e.g. the hash pool was full): nothing
   // is counted. An unknown ticket is ignored.
   void Abandon(std::uint64_t ticket);

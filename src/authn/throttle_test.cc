@@ -402,6 +402,40 @@ TEST_P(ThrottleTest, RecordSourceFailureCountsOnlyTowardTheSource) {
   EXPECT_EQ(throttle_->Admit("alice", kAttacker).kind, ThrottleKind::kIp);
 }
 
+TEST_P(ThrottleTest, QuietSuccessOnlyWhenNoLockAppliesAndASuccessWouldChangeNothing) {
+  // Never before the source was recorded as known by a full success.
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
+  Attempt("client:app", kOwnerHome, true);
+  EXPECT_TRUE(throttle_->QuietSuccess("client:app", kOwnerHome));
+  EXPECT_TRUE(throttle_->QuietSuccess("CLIENT:APP", kOwnerHome));  // case-folded like Admit
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kAttacker));  // another network
+
+  // A failure on the pair: a success must reset it, so the full path.
+  Attempt("client:app", kOwnerHome, false);
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
+  Attempt("client:app", kOwnerHome, true);
+  EXPECT_TRUE(throttle_->QuietSuccess("client:app", kOwnerHome));
+
+  // A locked source: the full path (which refuses and counts).
+  for (int i = 0; i < 50; ++i) throttle_->RecordSourceFailure(kOwnerHome);
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
+  clock_.Advance(std::chrono::seconds(300));
+  // The known source was recorded more than an hour ago? Not yet: still quiet after the window.
+  EXPECT_TRUE(throttle_->QuietSuccess("client:app", kOwnerHome));
+  // After an hour the known source is due to be rewritten: the full path records it.
+  clock_.Advance(std::chrono::seconds(3'600));
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
+}
+
+TEST_P(ThrottleTest, QuietSuccessIsRefusedWhileTheAccountIsLocked) {
+  Attempt("client:app", kOwnerHome, true);
+  LockoutPolicy policy = DefaultPolicy();
+  for (int i = 0; i < policy.account_max_failures; ++i) {
+    Attempt("client:app", "198.51.100." + std::to_string(i % 250), false);
+  }
+  EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
+}
+
 TEST_P(ThrottleTest, UnknownOrRepeatedTicketChangesNothing) {
   Admission admission = throttle_->Admit("alice", kAttacker);
   ASSERT_TRUE(admission.allowed);

@@ -3,6 +3,7 @@ client_credentials, introspection, revocation, logout, password change, key rota
 import base64
 import concurrent.futures
 import json
+import time
 
 import jwt
 import pytest
@@ -417,8 +418,15 @@ def test_cli_clients_keys_and_audit(server):
     assert secret not in p.stdout
     p = run_cli("client", "delete", cid, data_dir=server.data_dir)
     assert p.returncode == 0
-    r = requests.post(server.url("/oauth2/token"), data={"grant_type": "client_credentials"},
-                      headers=basic(cid, secret), timeout=5)
+    # The CLI is another process: the server learns of the deletion from the change feed,
+    # polled every second (DESIGN §6), and drops its cached client then.
+    deadline = time.monotonic() + 2
+    while True:
+        r = requests.post(server.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                          headers=basic(cid, secret), timeout=5)
+        if r.status_code != 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert r.status_code == 401
     p = run_cli("client", "delete", cid, data_dir=server.data_dir)
     assert p.returncode != 0

@@ -153,7 +153,9 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
     const UnixSeconds now = c->clock->Now();
     Status s = c->store->DeleteClient(*id, now);
     if (s.ok()) {
-      c->tokens->ClientDeleted(*id, now);  // here at once; other instances via the feed
+      // Here at once; other instances via the feed.
+      c->tokens->ClientDeleted(*id, now);
+      c->client_authenticator->Forget(*id);
       c->audit->Record("client.deleted", *audit_context, *id, {});
     }
     return s;

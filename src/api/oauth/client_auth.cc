@@ -84,10 +84,35 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     std::int64_t retry_after_s = 0;
   };
   ApiContext* c = &ctx;
+  // The fast path: the secret matches the cached client and a success changes no throttle
+  // record. Anything else (a miss, a wrong secret, a lock, a pair to reset) takes the full path
+  // below. Local mode decides from memory, here on the network thread; shared mode reads the
+  // throttle records, on the db pool.
+  auto quick = [c](const std::string& id, const SecretString& presented,
+                   const std::string& client_ip) -> std::optional<store::Client> {
+    std::optional<store::Client> client =
+        c->client_authenticator->AuthenticateCached(id, presented.reveal());
+    if (!client || !c->throttle->QuietSuccess("client:" + id, client_ip)) return std::nullopt;
+    return client;
+  };
+  auto resolved = [](const store::Client& client) {
+    return ResolvedClient{client.client_id, true, client.grant_types, client.scopes};
+  };
+  if (!ctx.throttle->shared()) {
+    if (std::optional<store::Client> client = quick(client_id, *secret, req.client_ip)) {
+      co_return resolved(*client);
+    }
+  }
   auto id = std::make_shared<std::string>(client_id);
   auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
-  auto job = [c, id, secret, audit_context] {
+  auto job = [c, id, secret, audit_context, quick] {
     Checked out;
+    if (c->throttle->shared()) {
+      if (std::optional<store::Client> client = quick(*id, *secret, audit_context->client_ip)) {
+        out.outcome.client = std::move(*client);
+        return out;
+      }
+    }
     std::string throttle_key = "client:" + *id;
     authn::Admission admission = c->throttle->Admit(throttle_key, audit_context->client_ip);
     if (!admission.allowed) {
@@ -122,8 +147,7 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     }
     co_return InvalidClient();
   }
-  co_return ResolvedClient{outcome->client.client_id, true, outcome->client.grant_types,
-                           outcome->client.scopes};
+  co_return resolved(outcome->client);
 }
 
 }  // namespace portcullis::api
