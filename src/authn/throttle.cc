@@ -537,6 +537,51 @@ std::optional<UnixSeconds> Throttle::LockedUntil(std::string_view username) cons
   return latest;
 }
 
+std::map<std::string, UnixSeconds> Throttle::LockedUntilOf(
+    const std::vector<std::string>& usernames) {
+  std::map<std::string, UnixSeconds> locked;
+  auto from_memory = [&] {
+    for (const std::string& username : usernames) {
+      if (std::optional<UnixSeconds> until = LockedUntil(username)) locked[username] = *until;
+    }
+    return locked;
+  };
+  if (!shared_ || usernames.empty()) return from_memory();
+  std::vector<std::string> normalized;
+  std::map<std::string, std::vector<const std::string*>> given;  // normalized -> as given
+  for (const std::string& username : usernames) {
+    std::string user = store::NormalizeUsername(username);
+    if (given[user].empty()) normalized.push_back(user);
+    given[user].push_back(&username);
+  }
+  Result<std::vector<store::ThrottleRecord>> records = store_.ThrottlesOfUsers(normalized);
+  if (!records.ok()) {
+    log::Warn("throttle.store_read_failed", {{"error", records.status().message()}});
+    return from_memory();
+  }
+  const UnixSeconds now = clock_.Now();
+  for (const store::ThrottleRecord& record : *records) {
+    if (record.locked_until <= now) continue;
+    // "account:<user>" or "pair:<user>|<source>".
+    std::string_view key = record.key;
+    std::string_view user;
+    if (key.starts_with("account:")) {
+      user = key.substr(8);
+    } else if (key.starts_with("pair:")) {
+      user = key.substr(5, key.rfind('|') - 5);
+    } else {
+      continue;
+    }
+    auto it = given.find(std::string(user));
+    if (it == given.end()) continue;
+    for (const std::string* username : it->second) {
+      UnixSeconds& until = locked[*username];
+      until = std::max(until, record.locked_until);
+    }
+  }
+  return locked;
+}
+
 Status Throttle::Prune() {
   const UnixSeconds now = clock_.Now();
   const UnixSeconds stale_before = now - policy_.retention_s;

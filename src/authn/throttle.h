@@ -187,6 +187,12 @@ class Throttle {
   // none is (for user listings). In-memory state of this instance.
   std::optional<UnixSeconds> LockedUntil(std::string_view username) const;
 
+  // LockedUntil for several users, keyed by the usernames as given (users without a lock in
+  // force are absent). Shared mode: the deployment's records, read in one round trip (blocking:
+  // call it off the network threads), falling back to memory if the read fails. Local mode:
+  // memory, as LockedUntil.
+  std::map<std::string, UnixSeconds> LockedUntilOf(const std::vector<std::string>& usernames);
+
   // Drops entries unlocked and unchanged for retention_s, reservations older than
   // kReservationTimeoutS (a caller that never completed), and known sources older than
   // known_source_days, in memory and in the store. Returns the first store error.

@@ -436,6 +436,49 @@ TEST_P(ThrottleTest, QuietSuccessIsRefusedWhileTheAccountIsLocked) {
   EXPECT_FALSE(throttle_->QuietSuccess("client:app", kOwnerHome));
 }
 
+TEST_P(ThrottleTest, LockedUntilOfReportsPairAndAccountLocksByTheGivenNames) {
+  Fail("Alice", kAttacker, 5);    // the pair locks for 60 s
+  Fail("alice|x", kAttacker, 5);  // a username extending "alice|" is someone else
+  std::map<std::string, UnixSeconds> locks = throttle_->LockedUntilOf({"Alice", "bob", "ALICE"});
+  EXPECT_EQ(locks,
+            (std::map<std::string, UnixSeconds>{{"ALICE", kStart + 60}, {"Alice", kStart + 60}}));
+  EXPECT_EQ(throttle_->LockedUntil("alice"), std::optional<UnixSeconds>(kStart + 60));
+  clock_.Advance(seconds(60));
+  EXPECT_TRUE(throttle_->LockedUntilOf({"Alice"}).empty());
+}
+
+TEST(SharedThrottleTest, LockedUntilOfSeesLocksTakenOnAnotherInstance) {
+  const std::string path =
+      ::testing::TempDir() + "shared_locks_" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(path);
+  FakeClock clock{kStart};
+  std::vector<std::unique_ptr<store::Store>> stores;
+  std::vector<std::unique_ptr<Throttle>> throttles;
+  for (int i = 0; i < 2; ++i) {
+    store::SqliteOptions options;
+    options.path = path;
+    Result<std::unique_ptr<store::Store>> opened = store::OpenSqliteStore(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ASSERT_TRUE((*opened)->Migrate().ok());
+    stores.push_back(std::move(*opened));
+    Result<std::unique_ptr<Throttle>> created =
+        Throttle::Create(*stores.back(), LockoutPolicy{}, clock, /*shared=*/true);
+    ASSERT_TRUE(created.ok());
+    throttles.push_back(std::move(*created));
+  }
+  for (int i = 0; i < 5; ++i) {
+    Admission admission = throttles[0]->Admit("carol", kAttacker);
+    ASSERT_TRUE(admission.allowed);
+    throttles[0]->Complete(admission.ticket, false);
+  }
+  EXPECT_EQ(throttles[1]->LockedUntil("carol"), std::nullopt);  // memory has not seen it
+  EXPECT_EQ(throttles[1]->LockedUntilOf({"carol"}),
+            (std::map<std::string, UnixSeconds>{{"carol", kStart + 60}}));
+  throttles.clear();
+  stores.clear();
+  std::filesystem::remove(path);
+}
+
 TEST_P(ThrottleTest, UnknownOrRepeatedTicketChangesNothing) {
   Admission admission = throttle_->Admit("alice", kAttacker);
   ASSERT_TRUE(admission.allowed);
@@ -465,6 +508,10 @@ class FlakyThrottleStore final : public store::ThrottleStore {
   Result<bool> CompareAndSwapThrottles(const std::vector<store::ThrottleRecord>& records) override {
     if (fail_writes) return UnavailableError("database is locked");
     return real_.CompareAndSwapThrottles(records);
+  }
+  Result<std::vector<store::ThrottleRecord>> ThrottlesOfUsers(
+      const std::vector<std::string>& users) override {
+    return real_.ThrottlesOfUsers(users);
   }
   Result<std::vector<store::ThrottleRecord>> ListThrottles(UnixSeconds since) override {
     if (fail_list) return UnavailableError("database is locked");

@@ -528,6 +528,12 @@ class ThrottleStore {
   // within max_lock_s or the ip window of its record's updated_at).
   virtual Result<int> PruneThrottles(UnixSeconds stale_before) = 0;
 
+  // The "account:<u>" record and every "pair:<u>|<ip>" record of exactly these normalized
+  // usernames (not of usernames that merely start with one), for showing who is locked; one
+  // round trip on PostgreSQL.
+  virtual Result<std::vector<ThrottleRecord>> ThrottlesOfUsers(
+      const std::vector<std::string>& normalized_usernames) = 0;
+
   // Admin unlock: deletes "account:<u>" and every "pair:<u>|<ip>" of exactly this normalized
   // username (not those of a username that merely starts with it); returns how many.
   virtual Result<int> DeleteThrottlesForUser(std::string_view normalized_username) = 0;

@@ -519,6 +519,15 @@ def test_parallel_wrong_passwords_spread_over_three_instances_get_five_verificat
     assert set(codes) <= {400, 429}, codes
     assert ran <= 5, f"{ran:.0f} password verifications for one (user, IP) pair; budget 5"
     assert codes.count(400) <= 5 and codes.count(429) >= 25, codes
+    # Every instance shows the lock, including those that never saw a failed attempt for it
+    # (the listing reads the deployment's throttle records).
+    for s in servers:
+        r = requests.get(s.url(f"/v1/users/{user['id']}"), headers=bearer(admin), timeout=5)
+        assert r.status_code == 200 and r.json()["locked_until"] is not None, (s.base, r.text)
+        r = requests.get(s.url("/v1/users"), params={"username": user["username"]},
+                         headers=bearer(admin), timeout=5)
+        listed = [u for u in r.json()["items"] if u["id"] == user["id"]]
+        assert listed and listed[0]["locked_until"] is not None, (s.base, r.text)
 
 
 # ---------------------------------------------------------------- faults

@@ -220,10 +220,10 @@ boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::R
   auto job = [c, id, audit_context]() -> int {
     Result<store::User> user = c->store->FindUserById(*id);
     if (!user.ok()) return user.status().code() == StatusCode::kNotFound ? 404 : 503;
-    std::optional<UnixSeconds> was = c->throttle->LockedUntil(user->username);
+    const bool was = !c->throttle->LockedUntilOf({user->username}).empty();
     if (!c->throttle->Unlock(user->username).ok()) return 503;
     c->audit->Record("user.unlocked", *audit_context, user->id,
-                     {{"username", user->username}, {"was_locked", was.has_value()}});
+                     {{"username", user->username}, {"was_locked", was}});
     return 204;
   };
   std::optional<int> status = co_await http::RunOn(*ctx.db_pool, job);

@@ -1,6 +1,7 @@
 #include "api/admin/users.h"
 
 #include <charconv>
+#include <map>
 #include <memory>
 
 #include "api/authz.h"
@@ -19,19 +20,37 @@ namespace {
 constexpr int kDefaultUnusedDays = 90;
 constexpr int kMaxUnusedDays = 3650;
 
-http::Response UserResponse(ApiContext& ctx, bhttp::status status, const store::User& user) {
-  return http::JsonResponse(status, UserToJson(user, ctx.throttle->LockedUntil(user.username)));
+// A user with the end of its lock, read on the pool with it (LockedUntilOf: in shared mode the
+// deployment's throttle records, not only the locks this instance has seen).
+struct LockedUser {
+  store::User user;
+  std::optional<UnixSeconds> locked_until;
+};
+
+// Wraps a pool job returning Result<store::User> so that the same job also reads the lock.
+template <typename Fn>
+auto AndLock(ApiContext& ctx, Fn fn) {
+  authn::Throttle* throttle = ctx.throttle;
+  return [throttle, fn = std::move(fn)]() -> Result<LockedUser> {
+    Result<store::User> user = fn();
+    if (!user.ok()) return user.status();
+    std::map<std::string, UnixSeconds> locks = throttle->LockedUntilOf({user->username});
+    auto it = locks.find(user->username);
+    std::optional<UnixSeconds> until;
+    if (it != locks.end()) until = it->second;
+    return LockedUser{std::move(*user), until};
+  };
 }
 
 http::Response NoContent() { return http::Response{bhttp::status::no_content, 11}; }
 
 // The outcome of a service call that ran on a pool: nullopt = the pool was full.
 template <typename T>
-http::Response Render(ApiContext& ctx, const std::optional<Result<T>>& out, bhttp::status status) {
+http::Response Render(const std::optional<Result<T>>& out, bhttp::status status) {
   if (!out) return UnavailableProblem();
   if (!out->ok()) return ProblemFromStatus(out->status());
-  if constexpr (std::is_same_v<T, store::User>) {
-    return UserResponse(ctx, status, **out);
+  if constexpr (std::is_same_v<T, LockedUser>) {
+    return http::JsonResponse(status, UserToJson((*out)->user, (*out)->locked_until));
   } else {
     return http::JsonResponse(status, RoleToJson(**out));
   }
@@ -79,15 +98,30 @@ boost::asio::awaitable<http::Response> HandleListUsers(ApiContext& ctx, http::Re
     q.disabled = *v == "true";
   }
   admin::Directory* directory = ctx.directory;
-  auto list_users = [directory, &q] { return directory->ListUsers(q); };
-  std::optional<Result<store::UserPage>> page = co_await http::RunOn(*ctx.db_pool, list_users);
-  if (!page) co_return UnavailableProblem();
-  if (!page->ok()) co_return ProblemFromStatus(page->status());
+  authn::Throttle* throttle = ctx.throttle;
+  struct Listed {
+    store::UserPage page;
+    std::map<std::string, UnixSeconds> locks;  // by username
+  };
+  auto list_users = [directory, throttle, &q]() -> Result<Listed> {
+    Result<store::UserPage> page = directory->ListUsers(q);
+    if (!page.ok()) return page.status();
+    std::vector<std::string> names;
+    for (const store::User& u : page->items) names.push_back(u.username);
+    std::map<std::string, UnixSeconds> locks = throttle->LockedUntilOf(names);
+    return Listed{std::move(*page), std::move(locks)};
+  };
+  std::optional<Result<Listed>> listed = co_await http::RunOn(*ctx.db_pool, list_users);
+  if (!listed) co_return UnavailableProblem();
+  if (!listed->ok()) co_return ProblemFromStatus(listed->status());
   boost::json::array items;
-  for (const store::User& u : (*page)->items) {
-    items.push_back(UserToJson(u, ctx.throttle->LockedUntil(u.username)));
+  for (const store::User& u : (*listed)->page.items) {
+    auto lock = (*listed)->locks.find(u.username);
+    items.push_back(UserToJson(u, lock != (*listed)->locks.end()
+                                      ? std::optional<UnixSeconds>(lock->second)
+                                      : std::nullopt));
   }
-  const std::optional<std::string>& next = (*page)->next_cursor;
+  const std::optional<std::string>& next = (*listed)->page.next_cursor;
   co_return http::JsonResponse(
       bhttp::status::ok,
       boost::json::object{{"items", std::move(items)},
@@ -130,8 +164,9 @@ boost::asio::awaitable<http::Response> HandleCreateUser(ApiContext& ctx, http::R
     return directory->CreateUser(actor, input, context);
   };
   // Hashing the password: the hash pool (bounded; full -> 503).
-  std::optional<Result<store::User>> created = co_await http::RunOn(*ctx.hash_pool, create_user);
-  co_return Render(ctx, created, bhttp::status::created);
+  std::optional<Result<LockedUser>> created =
+      co_await http::RunOn(*ctx.hash_pool, AndLock(ctx, create_user));
+  co_return Render(created, bhttp::status::created);
 }
 
 boost::asio::awaitable<http::Response> HandleGetUser(ApiContext& ctx, http::Request& req) {
@@ -140,8 +175,9 @@ boost::asio::awaitable<http::Response> HandleGetUser(ApiContext& ctx, http::Requ
   const std::string& id = req.path_params["id"];
   admin::Directory* directory = ctx.directory;
   auto get_user = [directory, &id] { return directory->GetUser(id); };
-  std::optional<Result<store::User>> user = co_await http::RunOn(*ctx.db_pool, get_user);
-  co_return Render(ctx, user, bhttp::status::ok);
+  std::optional<Result<LockedUser>> user =
+      co_await http::RunOn(*ctx.db_pool, AndLock(ctx, get_user));
+  co_return Render(user, bhttp::status::ok);
 }
 
 boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Request& req) {
@@ -168,8 +204,9 @@ boost::asio::awaitable<http::Response> HandlePatchUser(ApiContext& ctx, http::Re
   auto update_user = [directory, &actor, &id, &patch, &context] {
     return directory->UpdateUser(actor, id, patch, context);
   };
-  std::optional<Result<store::User>> user = co_await http::RunOn(*ctx.db_pool, update_user);
-  co_return Render(ctx, user, bhttp::status::ok);
+  std::optional<Result<LockedUser>> user =
+      co_await http::RunOn(*ctx.db_pool, AndLock(ctx, update_user));
+  co_return Render(user, bhttp::status::ok);
 }
 
 boost::asio::awaitable<http::Response> HandleDeleteUser(ApiContext& ctx, http::Request& req) {
@@ -205,8 +242,9 @@ boost::asio::awaitable<http::Response> HandleSetUserRoles(ApiContext& ctx, http:
   auto set_roles = [directory, &actor, &id, &roles, &context] {
     return directory->SetUserRoles(actor, id, *roles, context);
   };
-  std::optional<Result<store::User>> user = co_await http::RunOn(*ctx.db_pool, set_roles);
-  co_return Render(ctx, user, bhttp::status::ok);
+  std::optional<Result<LockedUser>> user =
+      co_await http::RunOn(*ctx.db_pool, AndLock(ctx, set_roles));
+  co_return Render(user, bhttp::status::ok);
 }
 
 // ---------------------------------------------------------------- roles
@@ -255,7 +293,7 @@ boost::asio::awaitable<http::Response> HandleCreateRole(ApiContext& ctx, http::R
     return directory->CreateRole(actor, input, context);
   };
   std::optional<Result<store::Role>> role = co_await http::RunOn(*ctx.db_pool, create_role);
-  co_return Render(ctx, role, bhttp::status::created);
+  co_return Render(role, bhttp::status::created);
 }
 
 boost::asio::awaitable<http::Response> HandleGetRole(ApiContext& ctx, http::Request& req) {
@@ -265,7 +303,7 @@ boost::asio::awaitable<http::Response> HandleGetRole(ApiContext& ctx, http::Requ
   admin::Directory* directory = ctx.directory;
   auto get_role = [directory, &name] { return directory->GetRole(name); };
   std::optional<Result<store::Role>> role = co_await http::RunOn(*ctx.db_pool, get_role);
-  co_return Render(ctx, role, bhttp::status::ok);
+  co_return Render(role, bhttp::status::ok);
 }
 
 boost::asio::awaitable<http::Response> HandlePatchRole(ApiContext& ctx, http::Request& req) {
@@ -294,7 +332,7 @@ boost::asio::awaitable<http::Response> HandlePatchRole(ApiContext& ctx, http::Re
     return directory->UpdateRole(actor, name, patch, context);
   };
   std::optional<Result<store::Role>> role = co_await http::RunOn(*ctx.db_pool, update_role);
-  co_return Render(ctx, role, bhttp::status::ok);
+  co_return Render(role, bhttp::status::ok);
 }
 
 boost::asio::awaitable<http::Response> HandleDeleteRole(ApiContext& ctx, http::Request& req) {
@@ -331,9 +369,13 @@ boost::asio::awaitable<http::Response> HandleAccessReview(ApiContext& ctx, http:
   auto build_review = [c, unused_days] {
     // The review reads what was used up to now: write the pending uses first.
     if (c->permission_usage != nullptr) (void)c->permission_usage->Flush(*c->store);
-    return admin::BuildAccessReview(
-        *c->store, c->clock->Now(), unused_days,
-        [c](const store::User& u) { return c->throttle->LockedUntil(u.username); });
+    return admin::BuildAccessReview(*c->store, c->clock->Now(), unused_days,
+                                    [c](const store::User& u) -> std::optional<UnixSeconds> {
+                                      std::map<std::string, UnixSeconds> locks =
+                                          c->throttle->LockedUntilOf({u.username});
+                                      if (locks.empty()) return std::nullopt;
+                                      return locks.begin()->second;
+                                    });
   };
   std::optional<Result<admin::AccessReview>> review =
       co_await http::RunOn(*ctx.db_pool, build_review);

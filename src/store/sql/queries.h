@@ -250,6 +250,11 @@ constexpr std::string_view kCasUpdateThrottle =
     "UPDATE throttles SET failures = ?2, window_start = ?3, locked_until = ?4, lock_level = ?5, "
     "updated_at = ?6, in_flight = ?7, in_flight_until = ?8, version = version + 1 "
     "WHERE key = ?1 AND version = ?9";
+// Records with keys in [?1, ?2): the caller filters out pairs of longer usernames sharing the
+// prefix.
+constexpr std::string_view kThrottlesInRange =
+    "SELECT " PORTCULLIS_THROTTLE_COLUMNS
+    "FROM throttles WHERE key >= ?1 AND key < ?2 ORDER BY key";
 constexpr std::string_view kListThrottles =
     "SELECT " PORTCULLIS_THROTTLE_COLUMNS "FROM throttles WHERE updated_at >= ?1 ORDER BY key";
 #undef PORTCULLIS_THROTTLE_COLUMNS

@@ -1245,14 +1245,59 @@ class SqlStore final : public Store {
     return RunTimedDelete(kPruneThrottles, stale_before);
   }
 
+  // Pair keys of a user are "pair:<user>|<ip>": the range ["pair:<user>|", "pair:<user>}")
+  // ('}' follows '|') holds them, plus pairs of usernames extending "<user>|", which keep a '|'
+  // after the prefix (IsPairOf is false for them).
+  static std::pair<std::string, std::string> PairRange(std::string_view normalized_username) {
+    std::string prefix = "pair:" + std::string(normalized_username) + "|";
+    std::string end = prefix;
+    end.back() = '}';
+    return {std::move(prefix), std::move(end)};
+  }
+  static bool IsPairOf(std::string_view key, std::string_view prefix) {
+    return key.starts_with(prefix) && key.find('|', prefix.size()) == std::string_view::npos;
+  }
+
+  Result<std::vector<ThrottleRecord>> ThrottlesOfUsers(
+      const std::vector<std::string>& normalized_usernames) override {
+    Lease connection = backend_.Acquire();
+    struct Reads {
+      std::string prefix;
+      Statement account, pairs;
+    };
+    std::vector<Reads> reads;
+    reads.reserve(normalized_usernames.size());
+    for (const std::string& user : normalized_usernames) {
+      auto [prefix, end] = PairRange(user);
+      Result<Statement> account = connection->Prepare(kGetThrottle);
+      if (!account.ok()) return account.status();
+      account->BindText(1, "account:" + user);
+      account->Defer();  // every user's two reads in one round trip
+      Result<Statement> pairs = connection->Prepare(kThrottlesInRange);
+      if (!pairs.ok()) return pairs.status();
+      pairs->BindText(1, prefix).BindText(2, end);
+      pairs->Defer();
+      reads.push_back(Reads{std::move(prefix), std::move(*account), std::move(*pairs)});
+    }
+    std::vector<ThrottleRecord> records;
+    for (Reads& read : reads) {
+      for (Statement* stmt : {&read.account, &read.pairs}) {
+        while (true) {
+          Result<bool> row = stmt->Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          ThrottleRecord record = ReadThrottleRecord(*stmt);
+          if (stmt == &read.pairs && !IsPairOf(record.key, read.prefix)) continue;
+          records.push_back(std::move(record));
+        }
+      }
+    }
+    return records;
+  }
+
   Result<int> DeleteThrottlesForUser(std::string_view normalized_username) override {
-    // Pair keys of this user are "pair:<user>|<ip>": the range ["pair:<user>|", "pair:<user>}")
-    // ('}' follows '|') holds them, plus pairs of usernames extending "<user>|", which keep a
-    // '|' after the prefix and are skipped.
     const std::string account_key = "account:" + std::string(normalized_username);
-    const std::string pair_prefix = "pair:" + std::string(normalized_username) + "|";
-    std::string pair_end = pair_prefix;
-    pair_end.back() = '}';
+    const auto [pair_prefix, pair_end] = PairRange(normalized_username);
 
     Lease connection = backend_.Acquire();
     Result<Transaction> tx = Transaction::Begin(*connection);
@@ -1267,16 +1312,22 @@ class SqlStore final : public Store {
         if (!row.ok()) return row.status();
         if (!*row) break;
         std::string key = select->ColumnText(0);
-        if (key.find('|', pair_prefix.size()) == std::string::npos) keys.push_back(std::move(key));
+        if (IsPairOf(key, pair_prefix)) keys.push_back(std::move(key));
       }
     }
-    std::int64_t deleted = 0;
+    std::vector<Statement> removes;
+    removes.reserve(keys.size());
     for (const std::string& key : keys) {
       Result<Statement> remove = connection->Prepare(kDeleteThrottle);
       if (!remove.ok()) return remove.status();
       remove->BindText(1, key);
-      if (Status s = remove->Run(); !s.ok()) return s;
-      deleted += remove->Changes();
+      remove->Defer();  // all deletes in one round trip
+      removes.push_back(std::move(*remove));
+    }
+    std::int64_t deleted = 0;
+    for (Statement& remove : removes) {
+      if (Status s = remove.Run(); !s.ok()) return s;
+      deleted += remove.Changes();
     }
     if (Status s = tx->Commit(); !s.ok()) return s;
     return ChangesAsInt(deleted);

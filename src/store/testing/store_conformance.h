@@ -1123,6 +1123,27 @@ TYPED_TEST_P(StoreConformanceTest, GetThrottlesReadsEveryKeyInOrder) {
   EXPECT_TRUE(none->empty());
 }
 
+TYPED_TEST_P(StoreConformanceTest, ThrottlesOfUsersReturnsExactlyTheirAccountAndPairRecords) {
+  for (const char* key :
+       {"account:alice", "pair:alice|10.0.0.1", "pair:alice|2001:db8::/64", "pair:alice|x|10.0.0.1",
+        "account:alice|x", "pair:alicia|10.0.0.1", "ip:10.0.0.1", "account:bob"}) {
+    ASSERT_TRUE(this->store_->PutThrottle({.key = key, .locked_until = 99, .updated_at = 5}).ok());
+  }
+  Result<std::vector<ThrottleRecord>> got = this->store_->ThrottlesOfUsers({"alice", "nobody"});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  std::vector<std::string> keys;
+  for (const ThrottleRecord& record : *got) {
+    keys.push_back(record.key);
+    EXPECT_EQ(record.locked_until, 99);
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"account:alice", "pair:alice|10.0.0.1",
+                                            "pair:alice|2001:db8::/64"}));
+  Result<std::vector<ThrottleRecord>> none = this->store_->ThrottlesOfUsers({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TYPED_TEST_P(StoreConformanceTest, DeleteThrottleIsIdempotent) {
   ASSERT_TRUE(this->store_->PutThrottle({.key = "ip:198.51.100.1", .updated_at = 5}).ok());
   EXPECT_TRUE(this->store_->DeleteThrottle("ip:198.51.100.1").ok());
@@ -1984,6 +2005,7 @@ TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, RotateIntoAnExistingHashChangesNothing, GetThrottlesReadsEveryKeyInOrder,
+    ThrottlesOfUsersReturnsExactlyTheirAccountAndPairRecords,
     CreatedUserIsFoundByIdAndByUsernameInAnyCase, UserWithoutEmailOrRolesRoundTrips,
     UsernameDifferingOnlyInCaseIsAlreadyExists, DuplicateIdIsAlreadyExists,
     NonAsciiBytesAreNotCaseFolded, CreateUserWithUnknownRoleIsNotFoundAndWritesNothing,
