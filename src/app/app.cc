@@ -136,9 +136,11 @@ Status EnsureDataDir(const config::Config& config) {
   return Status::Ok();
 }
 
-Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
-                                                const std::map<std::string, std::string>& env,
-                                                crypto::Random& random) {
+namespace {
+
+Result<crypto::MasterKey> LoadOrCreateCurrentMasterKey(
+    const config::Config& config, const std::map<std::string, std::string>& env,
+    crypto::Random& random) {
   std::string from_env = EnvOr(env, "PORTCULLIS_MASTER_KEY");
   if (!from_env.empty()) {
     Result<crypto::MasterKey> key = crypto::MasterKey::FromBase64(from_env);
@@ -181,6 +183,24 @@ Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
              {"message",
               "generated a master key file; back it up and keep it outside the data dir in "
               "production (or set PORTCULLIS_MASTER_KEY)"}});
+  return key;
+}
+
+}  // namespace
+
+Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
+                                                const std::map<std::string, std::string>& env,
+                                                crypto::Random& random) {
+  Result<crypto::MasterKey> key = LoadOrCreateCurrentMasterKey(config, env, random);
+  if (!key.ok()) return key;
+  std::string previous = EnvOr(env, "PORTCULLIS_PREVIOUS_MASTER_KEY");
+  if (previous.empty()) return key;
+  Result<crypto::MasterKey> old = crypto::MasterKey::FromBase64(previous);
+  SecureZero(previous.data(), previous.size());
+  if (!old.ok()) {
+    return InvalidArgumentError("PORTCULLIS_PREVIOUS_MASTER_KEY must be the base64 of 32 bytes");
+  }
+  key->SetPrevious(std::move(*old));
   return key;
 }
 

@@ -27,6 +27,8 @@ Status EnsureDataDir(const config::Config& config);
 
 // PORTCULLIS_MASTER_KEY (base64 of 32 bytes) if set, else the key file; when neither exists the
 // file is created with mode 0600 and a warning is logged. Errors name the source, never the key.
+// PORTCULLIS_PREVIOUS_MASTER_KEY, when set, becomes the key's previous key (MasterKey::SetPrevious:
+// data sealed under it still opens), for rotating the master key (docs/deployment.md).
 Result<crypto::MasterKey> LoadOrCreateMasterKey(const config::Config& config,
                                                 const std::map<std::string, std::string>& env,
                                                 crypto::Random& random);

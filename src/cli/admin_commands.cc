@@ -172,6 +172,37 @@ int RunKeysRotate(const CommonOptions& options) {
   return 0;
 }
 
+int RunKeysReseal(const CommonOptions& options) {
+  std::optional<Database> opened = OpenDatabaseOrReport(options);
+  if (!opened) return 1;
+  crypto::Random& random = crypto::OsRandomInstance();
+  Result<crypto::MasterKey> master =
+      app::LoadOrCreateMasterKey(opened->config, config::ReadEnvironment(), random);
+  if (!master.ok()) {
+    std::cerr << "portcullis: " << master.status().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  // Under the lock of start-up and rotation, so no key is created or rotated meanwhile.
+  Result<int> resealed = 0;
+  Status s = opened->store->RunExclusively("bootstrap", [&]() -> Status {
+    resealed = token::KeyManager::ResealAll(*opened->store, *master);
+    return resealed.ok() ? Status::Ok() : resealed.status();
+  });
+  if (!s.ok()) {
+    std::cerr << "portcullis: " << s.message() << "\n";
+    return 1;
+  }
+  audit::AuditLog(*opened->store, clock)
+      .Record("key.resealed", CliAuditContext(), "",
+              {{"keys", static_cast<std::int64_t>(*resealed)},
+               {"with_previous_key", master->has_previous()}});
+  std::cout << "resealed " << *resealed
+            << " signing keys under the master key; PORTCULLIS_PREVIOUS_MASTER_KEY is no longer "
+               "needed once every instance runs with the new key\n";
+  return 0;
+}
+
 int RunAudit(const CommonOptions& options, const AuditOptions& audit_options) {
   std::optional<Database> opened = OpenDatabaseOrReport(options);
   if (!opened) return 1;

@@ -78,6 +78,9 @@ int RunClientList(const CommonOptions& options, bool json);
 int RunClientDelete(const CommonOptions& options, const std::string& client_id);
 int RunKeysList(const CommonOptions& options, bool json);
 int RunKeysRotate(const CommonOptions& options);
+// Master-key rotation (docs/deployment.md): re-seals every signing key under the master key,
+// opening each with it or PORTCULLIS_PREVIOUS_MASTER_KEY; audited as key.resealed.
+int RunKeysReseal(const CommonOptions& options);
 int RunAudit(const CommonOptions& options, const AuditOptions& audit);
 
 // Users, roles and the access review (issue #5, rbac_commands.cc). Every change goes through

@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
   keys_list->add_flag("--json", keys_list_json, "print JSON");
   CLI::App* keys_rotate = keys->add_subcommand("rotate", "create a new active signing key");
   add_common(keys_rotate);
+  CLI::App* keys_reseal = keys->add_subcommand(
+      "reseal",
+      "re-seal every signing key under the master key (after PORTCULLIS_PREVIOUS_MASTER_KEY)");
+  add_common(keys_reseal);
 
   // audit
   portcullis::cli::AuditOptions audit_opts;
@@ -253,6 +257,7 @@ int main(int argc, char** argv) {
     if (*client_delete) return portcullis::cli::RunClientDelete(common, client_delete_id);
     if (*keys_list) return portcullis::cli::RunKeysList(common, keys_list_json);
     if (*keys_rotate) return portcullis::cli::RunKeysRotate(common);
+    if (*keys_reseal) return portcullis::cli::RunKeysReseal(common);
     if (*audit) return portcullis::cli::RunAudit(common, audit_opts);
     if (*user_show) return portcullis::cli::RunUserShow(common, show_username, show_json);
     if (*user_disable) return portcullis::cli::RunUserSetDisabled(common, disable_username, true);

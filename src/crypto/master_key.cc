@@ -71,6 +71,14 @@ std::string MasterKey::Seal(std::string_view plaintext, std::string_view associa
 
 Result<SecretBytes> MasterKey::Open(std::string_view sealed,
                                     std::string_view associated_data) const {
+  Result<SecretBytes> opened = OpenWith(key_, sealed, associated_data);
+  if (opened.ok() || previous_.size() == 0) return opened;
+  Result<SecretBytes> with_previous = OpenWith(previous_, sealed, associated_data);
+  return with_previous.ok() ? std::move(with_previous) : std::move(opened);
+}
+
+Result<SecretBytes> MasterKey::OpenWith(const SecretBytes& key, std::string_view sealed,
+                                        std::string_view associated_data) {
   if (sealed.size() < kHeaderBytes + kTagBytes) {
     return InvalidArgumentError("sealed data is too short");
   }
@@ -83,7 +91,7 @@ Result<SecretBytes> MasterKey::Open(std::string_view sealed,
   unsigned long long plaintext_length = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
           plaintext.data(), &plaintext_length, nullptr, Bytes(ciphertext), ciphertext.size(),
-          Bytes(associated_data), associated_data.size(), Bytes(nonce), key_.data()) != 0) {
+          Bytes(associated_data), associated_data.size(), Bytes(nonce), key.data()) != 0) {
     return InvalidArgumentError("sealed data failed authentication");
   }
   return plaintext;

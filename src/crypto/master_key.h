@@ -49,13 +49,22 @@ class MasterKey {
   std::string Seal(std::string_view plaintext, std::string_view associated_data) const;
 
   // Reverses Seal. kInvalidArgument when the input is too short, has an unknown version, was
-  // altered, or was sealed under another key or other associated data.
+  // altered, or was sealed under another key (and not under the previous key, if one is set) or
+  // other associated data.
   Result<SecretBytes> Open(std::string_view sealed, std::string_view associated_data) const;
+
+  // Master-key rotation (docs/deployment.md): Open also accepts data sealed under `previous`;
+  // Seal always uses this key. `portcullis keys reseal` then re-seals everything under this key.
+  void SetPrevious(MasterKey previous) { previous_ = std::move(previous.key_); }
+  bool has_previous() const { return previous_.size() != 0; }
 
  private:
   explicit MasterKey(SecretBytes key) : key_(std::move(key)) {}
+  static Result<SecretBytes> OpenWith(const SecretBytes& key, std::string_view sealed,
+                                      std::string_view associated_data);
 
   SecretBytes key_;
+  SecretBytes previous_;  // empty = none
 };
 
 }  // namespace portcullis::crypto

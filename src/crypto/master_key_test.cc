@@ -25,6 +25,23 @@ TEST(MasterKeyTest, SealThenOpenReturnsPlaintext) {
   EXPECT_EQ(opened->view(), "private key bytes");
 }
 
+TEST(MasterKeyTest, APreviousKeyOpensWhatItSealedButNeverSeals) {
+  const MasterKey old_key = TestKey(1);
+  const std::string sealed_old = old_key.Seal("secret", "ad");
+  MasterKey key = TestKey(2);
+  EXPECT_FALSE(key.Open(sealed_old, "ad").ok());
+  EXPECT_FALSE(key.has_previous());
+  key.SetPrevious(TestKey(1));
+  EXPECT_TRUE(key.has_previous());
+  Result<SecretBytes> opened = key.Open(sealed_old, "ad");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->view(), "secret");
+  EXPECT_FALSE(key.Open(sealed_old, "other ad").ok());  // still bound to its context
+  const std::string sealed_new = key.Seal("secret", "ad");
+  EXPECT_FALSE(old_key.Open(sealed_new, "ad").ok());  // sealed under the new key only
+  EXPECT_TRUE(TestKey(2).Open(sealed_new, "ad").ok());
+}
+
 TEST(MasterKeyTest, EmptyPlaintextRoundTrips) {
   const MasterKey key = TestKey();
   Result<SecretBytes> opened = key.Open(key.Seal("", ""), "");

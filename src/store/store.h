@@ -295,6 +295,11 @@ class SigningKeyStore {
   // kid; kInvalidArgument on an unknown state.
   virtual Status UpdateSigningKeyState(std::string_view kid, std::string_view state,
                                        std::optional<UnixSeconds> deactivated_at) = 0;
+
+  // Master-key rotation: replaces the sealed private key of each kid, all in one transaction
+  // (kNotFound, changing nothing, if one of the kids is gone).
+  virtual Status ReplaceSealedPrivateKeys(
+      const std::vector<std::pair<std::string, std::string>>& sealed_by_kid) = 0;
 };
 
 // A refresh token as stored (DESIGN.md §4). Tokens of one login form a family; each rotation

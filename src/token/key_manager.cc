@@ -213,6 +213,24 @@ Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_li
   return retired;
 }
 
+Result<int> KeyManager::ResealAll(store::SigningKeyStore& store,
+                                  const crypto::MasterKey& master_key) {
+  Result<std::vector<store::SigningKey>> records = store.ListSigningKeys();
+  if (!records.ok()) return records.status();
+  std::vector<std::pair<std::string, std::string>> sealed;
+  for (const store::SigningKey& record : *records) {
+    const std::string associated = SigningKeyAssociatedData(record.kid);
+    Result<SecretBytes> der = master_key.Open(record.sealed_private_key, associated);
+    if (!der.ok()) {
+      return FailedPreconditionError("cannot decrypt signing key " + record.kid +
+                                     " with the master key or the previous master key");
+    }
+    sealed.emplace_back(record.kid, master_key.Seal(der->view(), associated));
+  }
+  if (Status s = store.ReplaceSealedPrivateKeys(sealed); !s.ok()) return s;
+  return static_cast<int>(sealed.size());
+}
+
 Status KeyManager::Reload() {
   std::lock_guard lock(write_mu_);
   Result<std::vector<store::SigningKey>> records = store_.ListSigningKeys();

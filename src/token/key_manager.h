@@ -56,6 +56,12 @@ class KeyManager {
                                                     jose::Algorithm alg, const Clock& clock,
                                                     crypto::Random& random);
 
+  // Master-key rotation: re-seals every stored key (retired ones included) under `master_key`,
+  // opening each with it or with its previous key (MasterKey::SetPrevious), all written in one
+  // transaction. Returns how many keys were re-sealed. kFailedPrecondition naming the kid when a
+  // key opens with neither (nothing is written), or the store's error.
+  static Result<int> ResealAll(store::SigningKeyStore& store, const crypto::MasterKey& master_key);
+
   // Signs an access token with the active key (sets nothing in `claims`).
   Result<std::string> Sign(const jose::AccessTokenClaims& claims) const;
 

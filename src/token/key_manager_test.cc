@@ -56,6 +56,41 @@ TEST(KeyManagerTest, WrongMasterKeyFailsWithFailedPrecondition) {
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(KeyManagerTest, ResealAllMovesEveryKeyToTheNewMasterKey) {
+  FakeSigningKeyStore store;
+  FakeClock clock(kStart);
+  crypto::FakeRandom random(3);
+  crypto::FakeRandom old_seed(30), new_seed(31);
+  crypto::MasterKey old_key = crypto::MasterKey::Generate(old_seed);
+  auto keys = *KeyManager::Create(store, old_key, jose::Algorithm::kEdDsa, clock, random);
+  ASSERT_TRUE(keys->Rotate().ok());  // two keys: one verify-only, one active
+  const std::string active = keys->active_kid();
+  ASSERT_EQ(store.keys_.size(), 2u);
+
+  crypto::MasterKey new_key = crypto::MasterKey::Generate(new_seed);
+  // Without the previous key nothing opens, and nothing is written.
+  const std::vector<store::SigningKey> before = store.keys_;
+  Result<int> refused = KeyManager::ResealAll(store, new_key);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.keys_[0].sealed_private_key, before[0].sealed_private_key);
+
+  crypto::FakeRandom again(30);
+  new_key.SetPrevious(crypto::MasterKey::Generate(again));
+  Result<int> resealed = KeyManager::ResealAll(store, new_key);
+  ASSERT_TRUE(resealed.ok()) << resealed.status().ToString();
+  EXPECT_EQ(*resealed, 2);
+  // The new key alone now opens every key, the old one none; the key set itself is unchanged.
+  crypto::FakeRandom new_again(31);
+  crypto::MasterKey new_only = crypto::MasterKey::Generate(new_again);
+  auto reloaded = KeyManager::Create(store, new_only, jose::Algorithm::kEdDsa, clock, random);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ((*reloaded)->active_kid(), active);
+  EXPECT_EQ(store.keys_.size(), 2u);
+  EXPECT_EQ(
+      KeyManager::Create(store, old_key, jose::Algorithm::kEdDsa, clock, random).status().code(),
+      StatusCode::kFailedPrecondition);
+}
+
 TEST(KeyManagerTest, SealedKeyCannotBeMovedToAnotherKid) {
   FakeSigningKeyStore store;
   FakeClock clock(kStart);

@@ -44,6 +44,19 @@ class FakeSigningKeyStore final : public store::SigningKeyStore {
     }
     return NotFoundError("kid");
   }
+  Status ReplaceSealedPrivateKeys(
+      const std::vector<std::pair<std::string, std::string>>& sealed_by_kid) override {
+    std::lock_guard lock(mu_);
+    if (fail_updates_) return UnavailableError("database is locked");
+    std::vector<store::SigningKey> next = keys_;
+    for (const auto& [kid, sealed] : sealed_by_kid) {
+      auto it = std::find_if(next.begin(), next.end(), [&](const auto& k) { return k.kid == kid; });
+      if (it == next.end()) return NotFoundError("kid");
+      it->sealed_private_key = sealed;
+    }
+    keys_ = std::move(next);
+    return Status::Ok();
+  }
   // The stored record with this kid (a copy); fails the test's expectations if absent.
   std::optional<store::SigningKey> Get(std::string_view kid) {
     std::lock_guard lock(mu_);

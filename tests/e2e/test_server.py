@@ -1,4 +1,5 @@
 """Start-up, TLS, shutdown, configuration errors and the CLI, against the real binary."""
+import base64
 import json
 import os
 import re
@@ -147,6 +148,51 @@ def test_wrong_master_key_stops_startup():
                         "--tls", "off"], env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "decrypt" in p.stderr
+
+
+def test_master_key_rotation_reseals_the_signing_keys():
+    # docs/deployment.md "Rotating the master key": re-seal under a new key with the old one as
+    # PORTCULLIS_PREVIOUS_MASTER_KEY; the signing keys (and every token they signed) stay.
+    issuer = ["--set", "tokens.issuer=https://auth.example.test"]
+    s = start_server(args=issuer)
+    token = login(s).json()["access_token"]
+    s.stop()
+    with open(os.path.join(s.data_dir, "master.key"), encoding="ascii") as f:
+        old_key = f.read().strip()
+    new_key = base64.b64encode(os.urandom(32)).decode()
+
+    p = run_cli("keys", "reseal", data_dir=s.data_dir, env={"PORTCULLIS_MASTER_KEY": new_key})
+    assert p.returncode != 0 and "decrypt" in p.stderr  # the new key alone opens nothing
+    p = run_cli("keys", "reseal", data_dir=s.data_dir,
+                env={"PORTCULLIS_MASTER_KEY": new_key, "PORTCULLIS_PREVIOUS_MASTER_KEY": old_key})
+    assert p.returncode == 0, p.stderr
+    assert "resealed 1 signing keys" in p.stdout
+    assert old_key not in p.stdout + p.stderr and new_key not in p.stdout + p.stderr
+
+    # The old key (still in master.key) no longer opens the signing keys.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTCULLIS_")}
+    if s.database_url:
+        env["PORTCULLIS_DATABASE_URL"] = s.database_url
+    p = subprocess.run([BIN, "serve", "--data-dir", s.data_dir, "--listen", "127.0.0.1:0",
+                        "--tls", "off", *issuer], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "decrypt" in p.stderr
+
+    s2 = start_server(data_dir=s.data_dir, args=issuer, env={"PORTCULLIS_MASTER_KEY": new_key})
+    try:
+        r = requests.get(s2.url("/v1/me"), headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert r.status_code == 200, r.text  # signed before the rotation, same key
+        assert login(s2).status_code == 200
+    finally:
+        s2.stop()
+    p = run_cli("audit", "--json", "--type", "key.resealed", data_dir=s.data_dir,
+                env={"PORTCULLIS_MASTER_KEY": new_key})
+    assert p.returncode == 0, p.stderr
+    events = json.loads(p.stdout)
+    assert len(events) == 1 and events[0]["details"]["keys"] == 1
+    with open(s2.log_path, encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    assert old_key not in log and new_key not in log
 
 
 def config_error(*args, env=None):

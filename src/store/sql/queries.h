@@ -132,6 +132,8 @@ constexpr std::string_view kInsertSigningKey =
 constexpr std::string_view kListSigningKeys =
     "SELECT kid, alg, state, sealed_private_key, public_jwk, created_at, deactivated_at "
     "FROM signing_keys ORDER BY created_at, rowid";
+constexpr std::string_view kReplaceSealedPrivateKey =
+    "UPDATE signing_keys SET sealed_private_key = ?2 WHERE kid = ?1";
 constexpr std::string_view kUpdateSigningKeyState =
     "UPDATE signing_keys SET state = ?2, deactivated_at = ?3 WHERE kid = ?1";
 

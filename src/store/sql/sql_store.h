@@ -683,6 +683,27 @@ class SqlStore final : public Store {
     return Status::Ok();
   }
 
+  Status ReplaceSealedPrivateKeys(
+      const std::vector<std::pair<std::string, std::string>>& sealed_by_kid) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    std::vector<Statement> updates;
+    updates.reserve(sealed_by_kid.size());
+    for (const auto& [kid, sealed] : sealed_by_kid) {
+      Result<Statement> stmt = connection->Prepare(kReplaceSealedPrivateKey);
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindText(1, kid).BindBlob(2, sealed);
+      stmt->Defer();  // all in one round trip
+      updates.push_back(std::move(*stmt));
+    }
+    for (Statement& stmt : updates) {
+      if (Status s = stmt.Run(); !s.ok()) return s;
+      if (stmt.Changes() == 0) return NotFoundError("signing key not found");
+    }
+    return tx->Commit();
+  }
+
   Status Ping() override {
     Lease connection = backend_.Acquire();
     Result<Statement> stmt = connection->Prepare(kPing);

@@ -388,6 +388,25 @@ TYPED_TEST_P(StoreConformanceTest, SigningKeysAreListedOldestFirstWithOpaqueByte
   EXPECT_EQ((*keys)[1].deactivated_at, std::optional<UnixSeconds>(250));
 }
 
+TYPED_TEST_P(StoreConformanceTest, ReplaceSealedPrivateKeysIsAllOrNothing) {
+  ASSERT_TRUE(this->store_->InsertSigningKey(this->MakeKey("k1", 100)).ok());
+  ASSERT_TRUE(this->store_->InsertSigningKey(this->MakeKey("k2", 200)).ok());
+  const std::string resealed1("\x01new\x00one", 8);
+  EXPECT_TRUE(HasCode(this->store_->ReplaceSealedPrivateKeys({{"k1", resealed1}, {"gone", "x"}}),
+                      StatusCode::kNotFound));
+  Result<std::vector<SigningKey>> keys = this->store_->ListSigningKeys();
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ((*keys)[0].sealed_private_key, std::string("\x00\x01\xff\xfe sealed", 10));
+
+  ASSERT_TRUE(
+      this->store_->ReplaceSealedPrivateKeys({{"k1", resealed1}, {"k2", "\x01new two"}}).ok());
+  keys = this->store_->ListSigningKeys();
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ((*keys)[0].sealed_private_key, resealed1);
+  EXPECT_EQ((*keys)[1].sealed_private_key, "\x01new two");
+  EXPECT_EQ((*keys)[0].state, "active");  // nothing else changes
+}
+
 TYPED_TEST_P(StoreConformanceTest, DuplicateKidIsAlreadyExists) {
   ASSERT_TRUE(this->store_->InsertSigningKey(this->MakeKey("k1", 100)).ok());
   EXPECT_TRUE(HasCode(this->store_->InsertSigningKey(this->MakeKey("k1", 200)),
@@ -2006,15 +2025,16 @@ TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, RotateIntoAnExistingHashChangesNothing, GetThrottlesReadsEveryKeyInOrder,
     ThrottlesOfUsersReturnsExactlyTheirAccountAndPairRecords,
-    CreatedUserIsFoundByIdAndByUsernameInAnyCase, UserWithoutEmailOrRolesRoundTrips,
-    UsernameDifferingOnlyInCaseIsAlreadyExists, DuplicateIdIsAlreadyExists,
-    NonAsciiBytesAreNotCaseFolded, CreateUserWithUnknownRoleIsNotFoundAndWritesNothing,
-    CreateUserSortsAndDeduplicatesRoles, UnknownUserIsNotFound,
-    ListUsersPagesInNormalizedOrderUntilNoCursor, ListUsersExactPageHasNoCursorAndCarriesRoles,
-    ListUsersWithZeroLimitIsInvalidArgument, CountUsersCountsEveryUser,
-    UpdatePasswordHashReplacesHashAndKeepsCredentialVersion, RecordLoginSetsLastLoginAt,
-    BuiltInRolesAreSeeded, UpsertRoleCreatesThenReplacesPermissionsKeepingCreatedAt,
-    UnknownRoleIsNotFound, ListRolesIsOrderedByName, PermissionsOfUserIsSortedUniqueUnionOfRoles,
+    ReplaceSealedPrivateKeysIsAllOrNothing, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
+    UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
+    DuplicateIdIsAlreadyExists, NonAsciiBytesAreNotCaseFolded,
+    CreateUserWithUnknownRoleIsNotFoundAndWritesNothing, CreateUserSortsAndDeduplicatesRoles,
+    UnknownUserIsNotFound, ListUsersPagesInNormalizedOrderUntilNoCursor,
+    ListUsersExactPageHasNoCursorAndCarriesRoles, ListUsersWithZeroLimitIsInvalidArgument,
+    CountUsersCountsEveryUser, UpdatePasswordHashReplacesHashAndKeepsCredentialVersion,
+    RecordLoginSetsLastLoginAt, BuiltInRolesAreSeeded,
+    UpsertRoleCreatesThenReplacesPermissionsKeepingCreatedAt, UnknownRoleIsNotFound,
+    ListRolesIsOrderedByName, PermissionsOfUserIsSortedUniqueUnionOfRoles,
     SigningKeysAreListedOldestFirstWithOpaqueBytesIntact, DuplicateKidIsAlreadyExists,
     UnknownKeyStateIsInvalidArgument, UpdateSigningKeyStateSetsAndClearsDeactivatedAt,
     MigrateAgainAppliesNothingAndKeepsVersion, PingSucceedsAndBackendHasAName,
