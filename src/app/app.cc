@@ -322,6 +322,7 @@ Result<std::unique_ptr<store::Store>> OpenStoreRetrying(const config::Config& co
 }  // namespace
 
 int Serve(const config::Config& config, const std::map<std::string, std::string>& env) {
+  log::WriteInfoInBatches();  // the access log never waits for stderr on a network thread
   auto fail = [](const Status& s) {
     log::Error("serve.failed", {{"error", s.ToString()}});
     return 1;
@@ -534,6 +535,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   db_pool.Shutdown();
   if (!run.ok()) return fail(run);
   log::Info("serve.stopped");
+  log::Flush();  // also at exit; explicit so nothing depends on how main returns
   return 0;
 }
 

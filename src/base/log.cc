@@ -1,31 +1,115 @@
 #include "base/log.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <cstdio>
-#include <memory>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace portcullis::log {
 namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<Format> g_format{Format::kJson};
+std::atomic<bool> g_batched{false};
 
-std::shared_ptr<spdlog::logger> Logger() {
-  // One stderr logger for the process; spdlog's sink is internally synchronized.
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = std::make_shared<spdlog::logger>("portcullis",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("%v");
-    l->set_level(spdlog::level::trace);
-    l->flush_on(spdlog::level::trace);
-    return l;
-  }();
-  return logger;
-}
+// Where lines go: stderr. Once WriteInfoInBatches was called (the server), info and debug lines
+// are appended to a buffer that one
+// writer thread hands to write(2) whenever it is idle, so a request never waits for the terminal
+// or the journal and a burst of lines costs one system call. Warn and error lines are written
+// by the caller before Write returns (with everything queued before them, in order), as is the
+// queue at exit (atexit) and on Flush. The buffer is bounded: a writer that falls behind makes
+// callers wait rather than lose lines.
+class Sink {
+ public:
+  static Sink& Get() {
+    static Sink* sink = [] {
+      auto* s = new Sink;  // never destroyed: the writer thread may outlive static destructors
+      std::atexit([] { Sink::Get().Flush(); });
+      return s;
+    }();
+    return *sink;
+  }
+
+  void Enqueue(std::string_view line, bool now) {
+    if (now) {
+      std::lock_guard io(io_mu_);
+      {
+        std::lock_guard lock(mu_);
+        Append(line);
+        batch_.swap(pending_);
+      }
+      space_.notify_all();
+      WriteBatch();
+      return;
+    }
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return pending_.size() < kMaxPendingBytes; });
+    Append(line);
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { Run(); }).detach();
+    } else if (writer_waiting_) {
+      wake_.notify_one();
+    }
+  }
+
+  void Flush() {
+    std::lock_guard io(io_mu_);
+    {
+      std::lock_guard lock(mu_);
+      batch_.swap(pending_);
+    }
+    space_.notify_all();
+    WriteBatch();
+  }
+
+ private:
+  static constexpr std::size_t kMaxPendingBytes = 8 << 20;
+
+  void Append(std::string_view line) {
+    pending_.append(line);
+    pending_.push_back('\n');
+  }
+
+  void Run() {
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        writer_waiting_ = true;
+        wake_.wait(lock, [&] { return !pending_.empty(); });
+        writer_waiting_ = false;
+      }
+      Flush();
+    }
+  }
+
+  // Writes batch_ (guarded by io_mu_) and empties it, keeping its capacity.
+  void WriteBatch() {
+    const char* p = batch_.data();
+    std::size_t left = batch_.size();
+    while (left > 0) {
+      const ssize_t n = ::write(STDERR_FILENO, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // nowhere to write: drop rather than spin
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    batch_.clear();
+  }
+
+  std::mutex io_mu_;   // held while writing: batches reach stderr in order
+  std::string batch_;  // guarded by io_mu_
+  std::mutex mu_;
+  std::condition_variable wake_, space_;
+  std::string pending_;          // guarded by mu_
+  bool started_ = false;         // guarded by mu_
+  bool writer_waiting_ = false;  // guarded by mu_
+};
 
 std::string_view LevelName(Level l) {
   switch (l) {
@@ -76,6 +160,19 @@ void AppendValue(std::string& out, const Field::Value& v) {
     AppendJsonString(out, *s);
   } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
     out += std::to_string(*i);
+  } else if (const auto* m = std::get_if<Micros>(&v)) {
+    // Milliseconds with three decimals, from integer microseconds (no floating point).
+    std::int64_t us = m->us;
+    if (us < 0) {
+      out += '-';
+      us = -us;
+    }
+    out += std::to_string(us / 1000);
+    out += '.';
+    const auto frac = static_cast<int>(us % 1000);
+    out += static_cast<char>('0' + frac / 100);
+    out += static_cast<char>('0' + frac / 10 % 10);
+    out += static_cast<char>('0' + frac % 10);
   } else if (const auto* d = std::get_if<double>(&v)) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", *d);
@@ -163,7 +260,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void Init(Level level, Format format) {
   g_level.store(level);
   g_format.store(format);
-  Logger();
+  Sink::Get();
 }
 
 bool ParseLevel(std::string_view text, Level& out) {
@@ -182,8 +279,13 @@ bool ParseLevel(std::string_view text, Level& out) {
 
 void Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (level < g_level.load()) return;
-  Logger()->info(FormatLine(level, event, fields, /*with_time=*/true));
+  Sink::Get().Enqueue(FormatLine(level, event, fields, /*with_time=*/true),
+                      /*now=*/level >= Level::kWarn || !g_batched.load(std::memory_order_relaxed));
 }
+
+void WriteInfoInBatches() { g_batched.store(true); }
+
+void Flush() { Sink::Get().Flush(); }
 
 std::string FormatForTesting(Level level, std::string_view event,
                              std::initializer_list<Field> fields) {

@@ -1,4 +1,8 @@
-// Structured logging: one JSON object per line on stderr (spdlog underneath).
+// Structured logging: one JSON object per line on stderr, written before Write returns. In the
+// server (after WriteInfoInBatches), info and debug lines are written in batches by a background
+// thread instead (a request never waits for stderr); warn and error lines, and everything queued
+// before them, are still on stderr when Write returns; Flush and process exit write whatever is
+// queued.
 //
 //   log::Info("login.failed", {{"user_id", id}, {"client_ip", ip}, {"reason", 3}});
 //   -> {"ts":"2026-11-29T01:02:03.456Z","level":"info","event":"login.failed","user_id":...}
@@ -20,8 +24,13 @@ namespace portcullis::log {
 enum class Level : std::uint8_t { kDebug, kInfo, kWarn, kError };
 enum class Format : std::uint8_t { kJson, kText };
 
+// A duration in integer microseconds, logged as milliseconds with three decimals (a JSON number).
+struct Micros {
+  std::int64_t us = 0;
+};
+
 struct Field {
-  using Value = std::variant<std::string_view, std::int64_t, double, bool>;
+  using Value = std::variant<std::string_view, std::int64_t, double, bool, Micros>;
   Field(std::string_view k, std::string_view v) : key(k), value(v) {}
   Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
@@ -31,6 +40,7 @@ struct Field {
   Field(std::string_view k, std::uint64_t v) : key(k), value(static_cast<std::int64_t>(v)) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
   Field(std::string_view k, bool v) : key(k), value(v) {}
+  Field(std::string_view k, Micros v) : key(k), value(v) {}
   std::string_view key;
   Value value;
 };
@@ -41,6 +51,11 @@ void Init(Level level, Format format);
 bool ParseLevel(std::string_view text, Level& out);
 
 void Write(Level level, std::string_view event, std::initializer_list<Field> fields);
+// Writes every queued line now (before a graceful exit, or when a test reads the log).
+void Flush();
+// From now on, info and debug lines go through the background writer (the server calls this;
+// the CLI does not, so its log lines never interleave with its own stderr output).
+void WriteInfoInBatches();
 inline void Debug(std::string_view e, std::initializer_list<Field> f = {}) {
   Write(Level::kDebug, e, f);
 }

@@ -12,6 +12,31 @@ TEST(LogTest, JsonLineHasEventAndTypedFields) {
             R"({"level":"info","event":"http.request","status":200,"route":"/v1/me","tls":true})");
 }
 
+TEST(LogTest, MicrosAreMillisecondsWithThreeDecimals) {
+  Init(Level::kInfo, Format::kJson);
+  EXPECT_EQ(FormatForTesting(Level::kInfo, "e",
+                             {{"a", Micros{1'234'567}}, {"b", Micros{5}}, {"c", Micros{-1'500}}}),
+            R"({"level":"info","event":"e","a":1234.567,"b":0.005,"c":-1.500})");
+}
+
+TEST(LogTest, QueuedInfoLinesReachStderrBeforeAnErrorAndOnFlush) {
+  Init(Level::kInfo, Format::kJson);
+  WriteInfoInBatches();
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 100; ++i) Info("queued.line", {{"n", i}});
+  Error("then.error");
+  Info("after.error");
+  Flush();
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  const std::size_t last_queued = out.find(R"("n":99)");
+  const std::size_t error = out.find("then.error");
+  ASSERT_NE(last_queued, std::string::npos) << out;
+  ASSERT_NE(error, std::string::npos);
+  EXPECT_LT(last_queued, error);  // in order, none lost
+  EXPECT_NE(out.find("after.error"), std::string::npos);
+  EXPECT_EQ(out.find(R"("n":0)"), out.rfind(R"("n":0)"));  // each line once
+}
+
 TEST(LogTest, ControlCharactersAndInvalidUtf8AreEscaped) {
   std::string out;
   AppendJsonString(out, std::string_view("a\"b\\c\n\x01\xff", 8));

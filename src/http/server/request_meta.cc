@@ -1,6 +1,7 @@
 #include "http/server/request_meta.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
@@ -37,13 +38,24 @@ bool IsValidRequestId(std::string_view id) {
 }
 
 std::string GenerateRequestId() {
-  std::array<unsigned char, kRequestIdBytes> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    // A request id is not a secret; an all-zero id is better than failing the request.
-    ERR_clear_error();
-    log::Error("http.request_id.rand_failed", {});
-    bytes.fill(0);
+  // Random bytes are drawn from the OS CSPRNG (OpenSSL) a few kilobytes at a time per thread,
+  // not per request: RAND_bytes takes locks and checks the process id on every call.
+  constexpr std::size_t kBatchBytes = 256 * kRequestIdBytes;
+  thread_local std::array<unsigned char, kBatchBytes> random_batch{};
+  thread_local std::size_t used = kBatchBytes;
+  if (used + kRequestIdBytes > kBatchBytes) {
+    if (RAND_bytes(random_batch.data(), static_cast<int>(random_batch.size())) != 1) {
+      // A request id is not a secret; an all-zero id is better than failing the request.
+      ERR_clear_error();
+      log::Error("http.request_id.rand_failed", {});
+      random_batch.fill(0);
+    }
+    used = 0;
   }
+  std::array<unsigned char, kRequestIdBytes> bytes{};
+  std::memcpy(bytes.data(), random_batch.data() + used, bytes.size());
+  OPENSSL_cleanse(random_batch.data() + used, bytes.size());  // each id is handed out once
+  used += kRequestIdBytes;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * bytes.size());

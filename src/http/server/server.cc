@@ -583,17 +583,21 @@ void Server::Impl::RecordRequest(std::string_view method, std::string_view route
                                  std::string_view path, const Response& res,
                                  std::chrono::steady_clock::time_point start,
                                  std::string_view request_id, std::string_view client_ip) const {
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const auto elapsed = std::chrono::steady_clock::now() - start;
   const unsigned status = res.result_int();
-  log::Info("http.request", {{"method", method},
-                             {"route", route},
-                             {"path", path},
-                             {"status", status},
-                             {"latency_ms", elapsed.count() * 1000.0},
-                             {"request_id", request_id},
-                             {"client_ip", client_ip},
-                             {"bytes", static_cast<std::uint64_t>(res.body().size())}});
-  if (options_.on_request) options_.on_request(route, status, elapsed.count());
+  log::Info("http.request",
+            {{"method", method},
+             {"route", route},
+             {"path", path},
+             {"status", status},
+             {"latency_ms",
+              log::Micros{std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()}},
+             {"request_id", request_id},
+             {"client_ip", client_ip},
+             {"bytes", static_cast<std::uint64_t>(res.body().size())}});
+  if (options_.on_request) {
+    options_.on_request(route, status, std::chrono::duration<double>(elapsed).count());
+  }
 }
 
 Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, const Router& router) {
