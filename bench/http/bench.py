@@ -511,6 +511,38 @@ def start_nginx(portcullis_base):
     return proc, ports
 
 
+def start_nginx_ceiling():
+    d = tempfile.mkdtemp(prefix="bench-nginx-ceiling-")
+    conf = os.path.join(PEERS, "nginx-ceiling", "nginx.conf")
+    proc = subprocess.Popen([NGINX, "-p", d + "/", "-c", conf, "-g",
+                             f"worker_processes 2; pid {d}/nginx.pid;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_parent)
+    base = "http://127.0.0.1:18080"
+    wait_http(base + "/")
+    return proc, base
+
+
+def mint_access_tokens(base, path, count):
+    """`count` distinct access tokens (client_credentials: no Argon2id), one per line."""
+    admin_tok = token_from(base + "/oauth2/token", {
+        "grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})
+    client = create_client(base, admin_tok)
+    auth = "Basic " + base64.b64encode(
+        f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    url = base + "/oauth2/token"
+
+    def one(_):
+        return post_form(url, {"grant_type": "client_credentials"},
+                         {"Authorization": auth})["access_token"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        tokens = list(pool.map(one, range(count)))
+    assert len(set(tokens)) == count
+    with open(path, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+
+
 def start_oidc(fmt):
     port = free_port()
     env = dict(os.environ, PORT=str(port), TOKEN_FORMAT=fmt, SIGN_ALG="EdDSA",
@@ -561,8 +593,9 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--workloads", default="me,login,refresh,cc,introspect")
-    ap.add_argument("--peers", default="fastapi,oidc",
-                    help="comma-separated: fastapi, oidc; 'none' for Portcullis alone")
+    ap.add_argument("--peers", default="fastapi,oidc,nginx",
+                    help="comma-separated: fastapi, oidc, nginx (the static ceiling, for me, "
+                         "me10k and fwd); 'none' for Portcullis alone")
     ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                     help="postgres: start a throwaway PostgreSQL 15 cluster for Portcullis")
     ap.add_argument("--instances", type=int, default=1,
@@ -580,8 +613,9 @@ def main():
     if args.instances > 1 and args.database != "postgres":
         ap.error("--instances > 1 needs --database postgres (instances share one database)")
     peers = set(args.peers.split(",")) - {"", "none"}
-    if peers - {"fastapi", "oidc"}:
-        ap.error(f"unknown --peers value(s): {','.join(sorted(peers - {'fastapi', 'oidc'}))}")
+    known = {"fastapi", "oidc", "nginx"}
+    if peers - known:
+        ap.error(f"unknown --peers value(s): {','.join(sorted(peers - known))}")
     args.peers = ",".join(sorted(peers))
 
     # SIGTERM/SIGHUP unwind like Ctrl-C, through the finally blocks that stop every server,
@@ -618,6 +652,12 @@ def run_all(args, dep, tokens_file):
         if "me" in workloads:
             rows.append(("portcullis", "me", run_wrk(args, meters, base + "/v1/me",
                                                      ["-H", f"Authorization: Bearer {tok}"])))
+        if "me10k" in workloads:
+            tokens_path = os.path.join(os.path.dirname(tokens_file), "access-tokens.txt")
+            mint_access_tokens(base, tokens_path, 10_000)
+            rows.append(("portcullis", "me10k", run_wrk(
+                args, meters, base + "/v1/me",
+                ["-s", os.path.join(HERE, "tokens.lua")], (tokens_path,))))
         if "login" in workloads:
             rows.append(("portcullis", "login", run_wrk(args, meters, base + "/oauth2/token",
                                                         ["-s", login_lua], ("alice", PASSWORD))))
@@ -678,6 +718,17 @@ def run_all(args, dep, tokens_file):
                     ["-H", f"Authorization: {auth}", "-s", post_lua], (f"token={tok}",))))
     finally:
         dep.close()
+
+    if "nginx" in args.peers.split(",") and os.path.exists(NGINX):
+        # shared/peers/nginx-ceiling: `return 200` with 2 workers, the machine's HTTP ceiling.
+        nproc, nbase = start_nginx_ceiling()
+        try:
+            for w in ("me", "me10k", "fwd"):
+                if w in workloads:
+                    rows.append(("nginx static (2 workers)", w,
+                                 run_wrk(args, nproc.pid, nbase + "/", [])))
+        finally:
+            stop(nproc)
 
     if "fastapi" in args.peers.split(","):
         for workers in (1, 2):
