@@ -116,11 +116,36 @@ void AddHttpMetrics(Metrics& metrics, http::ServerOptions& options) {
   Histogram& latency = metrics.AddHistogram(
       "portcullis_http_request_duration_seconds", "HTTP request latency by route", {"route"},
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  // The series of each (route, status) are found once per network thread, then updated
+  // without a lock or an allocation.
   options.on_request = [&requests, &latency](std::string_view route, unsigned status,
                                              double seconds) {
-    std::string r(route);
-    requests.Inc({r, std::to_string(status)});
-    latency.Observe({r}, seconds);
+    struct RouteCells {
+      Histogram::Series* latency = nullptr;
+      std::vector<std::pair<unsigned, std::atomic<std::uint64_t>*>> by_status;
+    };
+    struct Cache {
+      const Counter* owner = nullptr;  // a later server in the same process starts over
+      std::map<std::string, RouteCells, std::less<>> routes;
+    };
+    thread_local Cache cache;
+    if (cache.owner != &requests) cache = Cache{&requests, {}};
+    auto it = cache.routes.find(route);
+    if (it == cache.routes.end()) {
+      it = cache.routes.emplace(std::string(route), RouteCells{}).first;
+      it->second.latency = &latency.SeriesFor({std::string(route)});
+    }
+    RouteCells& cells = it->second;
+    std::atomic<std::uint64_t>* count = nullptr;
+    for (const auto& [known, cell] : cells.by_status) {
+      if (known == status) count = cell;
+    }
+    if (count == nullptr) {
+      count = &requests.Cell({std::string(route), std::to_string(status)});
+      cells.by_status.emplace_back(status, count);
+    }
+    count->fetch_add(1, std::memory_order_relaxed);
+    cells.latency->Observe(seconds);
   };
 }
 
@@ -322,7 +347,6 @@ Result<std::unique_ptr<store::Store>> OpenStoreRetrying(const config::Config& co
 }  // namespace
 
 int Serve(const config::Config& config, const std::map<std::string, std::string>& env) {
-  log::WriteInfoInBatches();  // the access log never waits for stderr on a network thread
   auto fail = [](const Status& s) {
     log::Error("serve.failed", {{"error", s.ToString()}});
     return 1;

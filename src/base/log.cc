@@ -16,14 +16,12 @@ namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<Format> g_format{Format::kJson};
-std::atomic<bool> g_batched{false};
 
-// Where lines go: stderr. Once WriteInfoInBatches was called (the server), info and debug lines
-// are appended to a buffer that one
-// writer thread hands to write(2) whenever it is idle, so a request never waits for the terminal
-// or the journal and a burst of lines costs one system call. Warn and error lines are written
-// by the caller before Write returns (with everything queued before them, in order), as is the
-// queue at exit (atexit) and on Flush. The buffer is bounded: a writer that falls behind makes
+// Where lines go: stderr. Lines of WriteBatched (the access log) below warn are appended to a
+// buffer that one writer thread hands to write(2) whenever it is idle, so a request never waits for
+// the terminal or the journal and a burst of lines costs one system call. Warn and error lines are
+// written by the caller before Write returns (with everything queued before them, in order), as is
+// the queue at exit (atexit) and on Flush. The buffer is bounded: a writer that falls behind makes
 // callers wait rather than lose lines.
 class Sink {
  public:
@@ -292,11 +290,14 @@ bool ParseLevel(std::string_view text, Level& out) {
 
 void Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (level < g_level.load()) return;
-  Sink::Get().Enqueue(FormatLine(level, event, fields, /*with_time=*/true),
-                      /*now=*/level >= Level::kWarn || !g_batched.load(std::memory_order_relaxed));
+  Sink::Get().Enqueue(FormatLine(level, event, fields, /*with_time=*/true), /*now=*/true);
 }
 
-void WriteInfoInBatches() { g_batched.store(true); }
+void WriteBatched(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (level < g_level.load()) return;
+  Sink::Get().Enqueue(FormatLine(level, event, fields, /*with_time=*/true),
+                      /*now=*/level >= Level::kWarn);
+}
 
 void Flush() { Sink::Get().Flush(); }
 

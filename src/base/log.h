@@ -1,8 +1,7 @@
-// Structured logging: one JSON object per line on stderr, written before Write returns. In the
-// server (after WriteInfoInBatches), info and debug lines are written in batches by a background
-// thread instead (a request never waits for stderr); warn and error lines, and everything queued
-// before them, are still on stderr when Write returns; Flush and process exit write whatever is
-// queued.
+// Structured logging: one JSON object per line on stderr, written before Write returns.
+// WriteBatched (the access log: a line per request) hands info and debug lines to a background
+// writer instead, which writes them in batches (a request never waits for stderr); anything
+// written later with Write comes after them, and Flush and process exit write what is queued.
 //
 //   log::Info("login.failed", {{"user_id", id}, {"client_ip", ip}, {"reason", 3}});
 //   -> {"ts":"2026-11-29T01:02:03.456Z","level":"info","event":"login.failed","user_id":...}
@@ -51,11 +50,10 @@ void Init(Level level, Format format);
 bool ParseLevel(std::string_view text, Level& out);
 
 void Write(Level level, std::string_view event, std::initializer_list<Field> fields);
+// Like Write, but below warn the line is queued for the background writer (see above).
+void WriteBatched(Level level, std::string_view event, std::initializer_list<Field> fields);
 // Writes every queued line now (before a graceful exit, or when a test reads the log).
 void Flush();
-// From now on, info and debug lines go through the background writer (the server calls this;
-// the CLI does not, so its log lines never interleave with its own stderr output).
-void WriteInfoInBatches();
 inline void Debug(std::string_view e, std::initializer_list<Field> f = {}) {
   Write(Level::kDebug, e, f);
 }

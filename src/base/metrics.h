@@ -1,7 +1,8 @@
 // Metrics: a small Prometheus registry (counters with labels, histograms, gauges read on scrape).
 //
 // Every metric is created once at start-up by the composition root and handed to the code that
-// updates it; updates are lock-free for plain counters and take one short mutex for labelled ones.
+// updates it. Updates are lock-free; finding a labelled series takes one short mutex, so hot
+// paths find it once (Counter::Cell, Histogram::SeriesFor) and keep the reference.
 // Render() produces the Prometheus text exposition format (version 0.0.4).
 //
 //   Metrics m;
@@ -35,15 +36,20 @@ class Counter {
       unlabelled_.fetch_add(by, std::memory_order_relaxed);
       return;
     }
+    Cell(label_values).fetch_add(by, std::memory_order_relaxed);
+  }
+  // The value of one labelled series, created (at 0) on first use. The reference stays valid as
+  // long as the Counter: hot paths look it up once and then add to it without a lock.
+  std::atomic<std::uint64_t>& Cell(const std::vector<std::string>& label_values) {
     std::lock_guard lock(mu_);
-    series_[label_values] += by;
+    return series_.try_emplace(label_values).first->second;
   }
   // The current value of one series; for tests and the /metrics renderer.
   std::uint64_t Value(const std::vector<std::string>& label_values = {}) const {
     if (label_names_.empty()) return unlabelled_.load(std::memory_order_relaxed);
     std::lock_guard lock(mu_);
     auto it = series_.find(label_values);
-    return it == series_.end() ? 0 : it->second;
+    return it == series_.end() ? 0 : it->second.load(std::memory_order_relaxed);
   }
   void Render(std::string& out) const;
 
@@ -52,11 +58,36 @@ class Counter {
   std::vector<std::string> label_names_;
   std::atomic<std::uint64_t> unlabelled_{0};
   mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::uint64_t> series_;
+  std::map<std::vector<std::string>, std::atomic<std::uint64_t>> series_;  // nodes never move
 };
 
 class Histogram {
  public:
+  // One labelled series: lock-free to observe.
+  class Series {
+   public:
+    explicit Series(const std::vector<double>& bounds)
+        : bounds_(bounds), buckets_(new std::atomic<std::uint64_t>[bounds.size()]) {
+      for (std::size_t i = 0; i < bounds.size(); ++i) buckets_[i].store(0);
+    }
+    void Observe(double value) {
+      for (std::size_t i = 0; i < bounds_.size(); ++i) {
+        if (value <= bounds_[i]) buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      }
+      count_.fetch_add(1, std::memory_order_relaxed);
+      double sum = sum_.load(std::memory_order_relaxed);
+      while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+      }
+    }
+
+   private:
+    friend class Histogram;
+    const std::vector<double>& bounds_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<double> sum_{0};
+  };
+
   Histogram(std::string name, std::string help, std::vector<std::string> label_names,
             std::vector<double> bounds)
       : name_(std::move(name)),
@@ -65,28 +96,21 @@ class Histogram {
         bounds_(std::move(bounds)) {}
 
   void Observe(const std::vector<std::string>& label_values, double value) {
+    SeriesFor(label_values).Observe(value);
+  }
+  // The series with these label values, created on first use; valid as long as the Histogram.
+  Series& SeriesFor(const std::vector<std::string>& label_values) {
     std::lock_guard lock(mu_);
-    Series& s = series_[label_values];
-    if (s.buckets.empty()) s.buckets.assign(bounds_.size(), 0);
-    for (std::size_t i = 0; i < bounds_.size(); ++i) {
-      if (value <= bounds_[i]) ++s.buckets[i];
-    }
-    ++s.count;
-    s.sum += value;
+    return series_.try_emplace(label_values, bounds_).first->second;
   }
   void Render(std::string& out) const;
 
  private:
-  struct Series {
-    std::vector<std::uint64_t> buckets;
-    std::uint64_t count = 0;
-    double sum = 0;
-  };
   std::string name_, help_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;
   mutable std::mutex mu_;
-  std::map<std::vector<std::string>, Series> series_;
+  std::map<std::vector<std::string>, Series> series_;  // nodes never move
 };
 
 class Metrics {
@@ -176,7 +200,7 @@ inline void Counter::Render(std::string& out) const {
   for (const auto& [values, v] : series_) {
     out += name_;
     metrics_internal::AppendLabels(out, label_names_, values);
-    out += " " + std::to_string(v) + "\n";
+    out += " " + std::to_string(v.load(std::memory_order_relaxed)) + "\n";
   }
 }
 
@@ -184,21 +208,22 @@ inline void Histogram::Render(std::string& out) const {
   out += "# HELP " + name_ + " " + help_ + "\n# TYPE " + name_ + " histogram\n";
   std::lock_guard lock(mu_);
   for (const auto& [values, s] : series_) {
+    const std::uint64_t count = s.count_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < bounds_.size(); ++i) {
       out += name_ + "_bucket";
       metrics_internal::AppendLabels(out, label_names_, values, "le",
                                      metrics_internal::FormatDouble(bounds_[i]));
-      out += " " + std::to_string(s.buckets[i]) + "\n";
+      out += " " + std::to_string(s.buckets_[i].load(std::memory_order_relaxed)) + "\n";
     }
     out += name_ + "_bucket";
     metrics_internal::AppendLabels(out, label_names_, values, "le", "+Inf");
-    out += " " + std::to_string(s.count) + "\n";
+    out += " " + std::to_string(count) + "\n";
     out += name_ + "_sum";
     metrics_internal::AppendLabels(out, label_names_, values);
-    out += " " + metrics_internal::FormatDouble(s.sum) + "\n";
+    out += " " + metrics_internal::FormatDouble(s.sum_.load(std::memory_order_relaxed)) + "\n";
     out += name_ + "_count";
     metrics_internal::AppendLabels(out, label_names_, values);
-    out += " " + std::to_string(s.count) + "\n";
+    out += " " + std::to_string(count) + "\n";
   }
 }
 

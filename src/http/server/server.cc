@@ -585,16 +585,18 @@ void Server::Impl::RecordRequest(std::string_view method, std::string_view route
                                  std::string_view request_id, std::string_view client_ip) const {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   const unsigned status = res.result_int();
-  log::Info("http.request",
-            {{"method", method},
-             {"route", route},
-             {"path", path},
-             {"status", status},
-             {"latency_ms",
-              log::Micros{std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()}},
-             {"request_id", request_id},
-             {"client_ip", client_ip},
-             {"bytes", static_cast<std::uint64_t>(res.body().size())}});
+  // The access log: batched, so a network thread never waits for stderr.
+  log::WriteBatched(
+      log::Level::kInfo, "http.request",
+      {{"method", method},
+       {"route", route},
+       {"path", path},
+       {"status", status},
+       {"latency_ms",
+        log::Micros{std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()}},
+       {"request_id", request_id},
+       {"client_ip", client_ip},
+       {"bytes", static_cast<std::uint64_t>(res.body().size())}});
   if (options_.on_request) {
     options_.on_request(route, status, std::chrono::duration<double>(elapsed).count());
   }
