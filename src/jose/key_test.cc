@@ -51,6 +51,29 @@ INSTANTIATE_TEST_SUITE_P(AllAlgorithms, KeyTest, ::testing::ValuesIn(kAllAlgorit
                            return std::string(ToString(param_info.param));
                          });
 
+std::string FromHex(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+TEST(Ed25519Test, SignatureMatchesRfc8032TestVector1) {
+  // RFC 8032 §7.1 TEST 1 (empty message), the seed wrapped in PKCS#8 (RFC 8410).
+  const std::string der =
+      FromHex("302e020100300506032b657004220420") +
+      FromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  Result<PrivateKey> key = PrivateKey::FromPkcs8Der(Algorithm::kEdDsa, "rfc8032", der);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  Result<std::string> signature = key->Sign("");
+  ASSERT_TRUE(signature.ok());
+  EXPECT_EQ(*signature, FromHex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901"
+                                "555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a"
+                                "100b"));
+  EXPECT_TRUE(key->public_key().VerifySignature("", *signature));
+}
+
 TEST_P(KeyTest, SignatureVerifiesOnlyForSameInputAndKey) {
   const PrivateKey key = GenerateKey(GetParam());
   EXPECT_EQ(key.alg(), GetParam());
