@@ -511,6 +511,36 @@ def start_nginx(portcullis_base):
     return proc, ports
 
 
+def _argon2id_worker(secs):
+    """Hashes/s and CPU µs per hash of libsodium's crypto_pwhash (Argon2id, m=19456 KiB, t=2:
+    Portcullis' defaults) in this process for `secs` seconds."""
+    so = ctypes.CDLL("libsodium.so.23")
+    so.sodium_init()
+    out = ctypes.create_string_buffer(32)
+    pw, salt = b"correct horse battery staple", b"0123456789abcdef"
+    n, t0, c0 = 0, time.monotonic(), time.process_time()
+    while time.monotonic() - t0 < secs:
+        if so.crypto_pwhash(out, ctypes.c_ulonglong(32), pw, ctypes.c_ulonglong(len(pw)), salt,
+                            ctypes.c_ulonglong(2), ctypes.c_size_t(19456 * 1024),
+                            ctypes.c_int(2)) != 0:  # 2 = crypto_pwhash_ALG_ARGON2ID13
+            raise RuntimeError("crypto_pwhash failed")
+        n += 1
+    return n, time.monotonic() - t0, time.process_time() - c0
+
+
+def raw_argon2id(args):
+    """The primitive under the password grant, on every core at once: the login ceiling."""
+    import multiprocessing
+    secs = float(args.duration.rstrip("s"))
+    with multiprocessing.Pool(os.cpu_count()) as pool:
+        results = pool.map(_argon2id_worker, [secs] * os.cpu_count())
+    hashes = sum(n for n, _, _ in results)
+    wall = max(w for _, w, _ in results)
+    cpu = sum(c for _, _, c in results)
+    return {"rps": hashes / wall, "p50": 0.0, "p99": 0.0, "non2xx": 0, "requests": hashes,
+            "cpu_us": cpu / max(hashes, 1) * 1e6}
+
+
 def start_nginx_ceiling():
     d = tempfile.mkdtemp(prefix="bench-nginx-ceiling-")
     conf = os.path.join(PEERS, "nginx-ceiling", "nginx.conf")
@@ -593,9 +623,11 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--workloads", default="me,login,refresh,cc,introspect")
-    ap.add_argument("--peers", default="fastapi,oidc,nginx",
+    ap.add_argument("--peers", default="fastapi,oidc,nginx,argon2",
                     help="comma-separated: fastapi, oidc, nginx (the static ceiling, for me, "
-                         "me10k and fwd); 'none' for Portcullis alone")
+                         "me10k and fwd), argon2 (raw libsodium Argon2id with the same "
+                         "parameters, one process per core, for login); 'none' for Portcullis "
+                         "alone")
     ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                     help="postgres: start a throwaway PostgreSQL 15 cluster for Portcullis")
     ap.add_argument("--instances", type=int, default=1,
@@ -613,7 +645,7 @@ def main():
     if args.instances > 1 and args.database != "postgres":
         ap.error("--instances > 1 needs --database postgres (instances share one database)")
     peers = set(args.peers.split(",")) - {"", "none"}
-    known = {"fastapi", "oidc", "nginx"}
+    known = {"fastapi", "oidc", "nginx", "argon2"}
     if peers - known:
         ap.error(f"unknown --peers value(s): {','.join(sorted(peers - known))}")
     args.peers = ",".join(sorted(peers))
@@ -729,6 +761,9 @@ def run_all(args, dep, tokens_file):
                                  run_wrk(args, nproc.pid, nbase + "/", [])))
         finally:
             stop(nproc)
+
+    if "argon2" in args.peers.split(",") and "login" in workloads:
+        rows.append(("raw libsodium Argon2id (1 process per core)", "login", raw_argon2id(args)))
 
     if "fastapi" in args.peers.split(","):
         for workers in (1, 2):
