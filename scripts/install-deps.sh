@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format git
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev openssl libsodium-dev libcrypt-dev libsqlite3-dev sqlite3
+  libssl-dev openssl libsodium-dev libargon2-dev libcrypt-dev libsqlite3-dev sqlite3
   libcli11-dev libtomlplusplus-dev libpq-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,5 +1,7 @@
-// Password hashing: Argon2id (libsodium) for new hashes, stored as PHC strings; verification of
-// Argon2id/Argon2i PHC strings with any parameters and of imported bcrypt hashes.
+// Password hashing: Argon2id (libargon2, the reference implementation — on x86-64 about twice as
+// fast as libsodium for the same parameters) for new hashes, stored as PHC strings (salt from the
+// OS CSPRNG); verification of Argon2id/Argon2i PHC strings with any parameters and of imported
+// bcrypt hashes.
 //
 // After every successful login call NeedsRehash and, when it is true, store Hash(password): that
 // is how parameter changes and imported bcrypt hashes are upgraded (DESIGN.md, "rehash on login").
@@ -81,13 +83,13 @@ class Hasher {
   static Result<Hasher> Create(const Argon2Params& params);
 
   // A new Argon2id PHC string for `password` with a random 16-byte salt:
-  // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>". ResourceExhausted if libsodium cannot
+  // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>". ResourceExhausted if libargon2 cannot
   // allocate the memory.
   Result<std::string> Hash(std::string_view password) const;
 
   // Checks `password` against `encoded`:
   // - Argon2id and Argon2i PHC strings (v=19) with any parameters ParsePhc accepts, p > 1
-  //   included, verified by libsodium;
+  //   included, verified by libargon2 (constant-time comparison);
   // - bcrypt "$2a$", "$2b$", "$2y$" (cost 04-31, 60 characters), verified by libxcrypt's crypt_rn
   //   with a constant-time comparison. bcrypt reads at most 72 bytes of the password and cannot
   //   represent a NUL byte: a password containing one never matches a bcrypt hash.
