@@ -511,29 +511,42 @@ def start_nginx(portcullis_base):
     return proc, ports
 
 
-def _argon2id_worker(secs):
-    """Hashes/s and CPU µs per hash of libsodium's crypto_pwhash (Argon2id, m=19456 KiB, t=2:
-    Portcullis' defaults) in this process for `secs` seconds."""
-    so = ctypes.CDLL("libsodium.so.23")
-    so.sodium_init()
+def _argon2id_worker(job):
+    """Hashes, wall seconds and CPU seconds of Argon2id (m=19456 KiB, t=2, p=1: Portcullis'
+    defaults) in this process for `secs` seconds, through libargon2 (what Portcullis uses) or
+    libsodium's crypto_pwhash."""
+    lib_name, secs = job
     out = ctypes.create_string_buffer(32)
     pw, salt = b"correct horse battery staple", b"0123456789abcdef"
+    if lib_name == "libargon2":
+        lib = ctypes.CDLL("libargon2.so.1")
+
+        def one():
+            return lib.argon2id_hash_raw(ctypes.c_uint32(2), ctypes.c_uint32(19456),
+                                         ctypes.c_uint32(1), pw, ctypes.c_size_t(len(pw)), salt,
+                                         ctypes.c_size_t(len(salt)), out, ctypes.c_size_t(32))
+    else:
+        lib = ctypes.CDLL("libsodium.so.23")
+        lib.sodium_init()
+
+        def one():  # 2 = crypto_pwhash_ALG_ARGON2ID13
+            return lib.crypto_pwhash(out, ctypes.c_ulonglong(32), pw, ctypes.c_ulonglong(len(pw)),
+                                     salt, ctypes.c_ulonglong(2), ctypes.c_size_t(19456 * 1024),
+                                     ctypes.c_int(2))
     n, t0, c0 = 0, time.monotonic(), time.process_time()
     while time.monotonic() - t0 < secs:
-        if so.crypto_pwhash(out, ctypes.c_ulonglong(32), pw, ctypes.c_ulonglong(len(pw)), salt,
-                            ctypes.c_ulonglong(2), ctypes.c_size_t(19456 * 1024),
-                            ctypes.c_int(2)) != 0:  # 2 = crypto_pwhash_ALG_ARGON2ID13
-            raise RuntimeError("crypto_pwhash failed")
+        if one() != 0:
+            raise RuntimeError(f"{lib_name} Argon2id failed")
         n += 1
     return n, time.monotonic() - t0, time.process_time() - c0
 
 
-def raw_argon2id(args):
+def raw_argon2id(args, lib_name):
     """The primitive under the password grant, on every core at once: the login ceiling."""
     import multiprocessing
     secs = float(args.duration.rstrip("s"))
     with multiprocessing.Pool(os.cpu_count()) as pool:
-        results = pool.map(_argon2id_worker, [secs] * os.cpu_count())
+        results = pool.map(_argon2id_worker, [(lib_name, secs)] * os.cpu_count())
     hashes = sum(n for n, _, _ in results)
     wall = max(w for _, w, _ in results)
     cpu = sum(c for _, _, c in results)
@@ -625,8 +638,8 @@ def main():
     ap.add_argument("--workloads", default="me,login,refresh,cc,introspect")
     ap.add_argument("--peers", default="fastapi,oidc,nginx,argon2",
                     help="comma-separated: fastapi, oidc, nginx (the static ceiling, for me, "
-                         "me10k and fwd), argon2 (raw libsodium Argon2id with the same "
-                         "parameters, one process per core, for login); 'none' for Portcullis "
+                         "me10k and fwd), argon2 (raw Argon2id, libargon2 and libsodium, "
+                         "same parameters, one process per core, for login); 'none' for Portcullis "
                          "alone")
     ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                     help="postgres: start a throwaway PostgreSQL 15 cluster for Portcullis")
@@ -763,7 +776,9 @@ def run_all(args, dep, tokens_file):
             stop(nproc)
 
     if "argon2" in args.peers.split(",") and "login" in workloads:
-        rows.append(("raw libsodium Argon2id (1 process per core)", "login", raw_argon2id(args)))
+        for lib_name in ("libargon2", "libsodium"):
+            rows.append((f"raw {lib_name} Argon2id (1 process per core)", "login",
+                         raw_argon2id(args, lib_name)))
 
     if "fastapi" in args.peers.split(","):
         for workers in (1, 2):
