@@ -51,6 +51,10 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kBootstrapPasswordLength = 24;
 constexpr std::size_t kDbQueue = 1024;
+// Database worker threads per pooled connection. A job spends most of its time waiting — for a
+// connection, or for the group commit carrying its write (store/sql/group_commit.h) — and the
+// writes of all waiting jobs share one commit, so more waiting jobs mean fewer commits per write.
+constexpr std::size_t kDbThreadsPerConnection = 8;
 // How long user change feed entries are kept (a follower needs only the last seconds).
 constexpr std::int64_t kUserChangeRetentionS = 86400;
 
@@ -440,7 +444,11 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                          "Lockouts and throttle trips by kind", {"kind"});
 
   WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
-  WorkerPool db_pool("db", config.database.pool_size, kDbQueue);
+  WorkerPool db_pool(
+      "db",
+      std::max(config.database.pool_size,
+               std::min<std::size_t>(config.database.pool_size * kDbThreadsPerConnection, 256)),
+      kDbQueue);
   metrics.AddGauge("portcullis_hash_queue_depth", "Password hashing jobs waiting",
                    [&hash_pool] { return static_cast<double>(hash_pool.QueueDepth()); });
 

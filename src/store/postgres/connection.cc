@@ -218,7 +218,7 @@ Statement& Statement::BindOptionalInt64(int index, std::optional<std::int64_t> v
 }
 
 Statement::~Statement() {
-  if (queued_) connection_->Dequeue(this);
+  if (queued_) connection_->Adopt(this);
 }
 
 Statement::Statement(Statement&& other) noexcept
@@ -426,12 +426,13 @@ Result<ResultPtr> Connection::ExecPrepared(std::string_view sql,
   return Failure(result.get(), "execute");
 }
 
-void Connection::Dequeue(Statement* statement) {
-  queue_.erase(std::remove(queue_.begin(), queue_.end(), statement), queue_.end());
-}
-
 void Connection::Requeue(Statement* from, Statement* to) {
   std::replace(queue_.begin(), queue_.end(), from, to);
+}
+
+void Connection::Adopt(Statement* statement) {
+  // Moving requeues the statement under its new address.
+  orphans_.push_back(std::make_unique<Statement>(std::move(*statement)));
 }
 
 void Connection::DiscardPending() {
@@ -440,11 +441,14 @@ void Connection::DiscardPending() {
   for (Statement* statement : queue) {
     statement->Deliver(AbortedError("postgres: statement discarded before it was sent"));
   }
+  orphans_.clear();
 }
 
 Status Connection::Flush(const char* trailer, ResultPtr* trailer_result) {
   std::vector<const char*> begin = std::exchange(pending_begin_, {});
   std::vector<Statement*> queue = std::exchange(queue_, {});
+  // Deferred statements whose objects are gone live until their results are in.
+  std::vector<std::unique_ptr<Statement>> orphans = std::exchange(orphans_, {});
   auto fail_all = [&](const Status& status) {
     for (Statement* statement : queue) statement->Deliver(status);
     return status;

@@ -120,7 +120,9 @@ class Statement {
   // first Step/Run, or Transaction::Commit), after the statements queued before it. Its first
   // Step/Run then returns its outcome (sending the queue if it has not gone yet). Only for a
   // statement whose parameters do not depend on the results of statements queued with it.
-  // Every binding must be done before.
+  // Every binding must be done before. A deferred statement destroyed before it was sent is
+  // still sent (the connection keeps it): its failure is reported by that round trip (Flush,
+  // FlushDeferred, Transaction::Commit), as SQLite's twin reports it.
   void Defer();
 
   // The first call executes the statement (with the statements queued before it); then true
@@ -187,6 +189,8 @@ class Connection {
   // ones after it (and the trailer) are not executed and report that failure too. On success
   // with a trailer, *trailer_result holds its result.
   Status Flush(const char* trailer = nullptr, ResultPtr* trailer_result = nullptr);
+  // Sends what is pending (as Flush without a trailer), if anything; the first failure.
+  Status FlushDeferred() { return HasPending() ? Flush() : Status::Ok(); }
   // True when a BEGIN or statements wait to be sent.
   bool HasPending() const { return !pending_begin_.empty() || !queue_.empty(); }
   bool BeginPending() const { return !pending_begin_.empty(); }
@@ -222,16 +226,18 @@ class Connection {
   static std::string StatementKey(std::string_view sql,
                                   const std::vector<Statement::Param>& params);
   void Enqueue(Statement* statement) { queue_.push_back(statement); }
-  void Dequeue(Statement* statement);
   void Requeue(Statement* from, Statement* to);
+  // Keeps a queued statement whose object is being destroyed until its round trip.
+  void Adopt(Statement* statement);
 
   std::shared_ptr<ConnectTarget> target_;
   ConnPtr conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql + types -> statement name
   int next_statement_ = 0;
   bool in_transaction_ = false;
-  std::vector<const char*> pending_begin_;  // static text
-  std::vector<Statement*> queue_;           // deferred statements, in order
+  std::vector<const char*> pending_begin_;           // static text
+  std::vector<Statement*> queue_;                    // deferred statements, in order
+  std::vector<std::unique_ptr<Statement>> orphans_;  // queued, their objects gone (Adopt)
 };
 
 // BEGIN ... COMMIT, rolled back on destruction unless committed.

@@ -36,6 +36,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "store/sql/group_commit.h"
 #include "store/sql/queries.h"
 #include "store/sql/sql_common.h"
 #include "store/store.h"
@@ -827,8 +828,8 @@ class SqlStore final : public Store {
   }
 
   Status InsertRefreshToken(const RefreshToken& token) override {
-    Lease connection = backend_.Acquire();
-    return InsertRefreshTokenRow(*connection, token);
+    return commits_.Run(
+        [&](Connection& connection) { return InsertRefreshTokenRow(connection, token); });
   }
 
   Result<RefreshToken> FindRefreshToken(std::string_view token_hash) override {
@@ -847,62 +848,59 @@ class SqlStore final : public Store {
     if (next.parent_hash != std::optional<std::string>(old_hash)) {
       return InvalidArgumentError("rotated refresh token must name the old token as its parent");
     }
-    Lease connection = backend_.Acquire();
-    // SQLite: IMMEDIATE takes the write lock before the read below, so across connections and
-    // processes exactly one rotation of a token can see it unused. PostgreSQL: the conditional
-    // UPDATE is the guard (a concurrent rotation's row version makes it change nothing).
-    // Round trips on PostgreSQL: BEGIN + read + mark, then insert + COMMIT.
-    Result<Transaction> tx = Transaction::Begin(*connection);
-    if (!tx.ok()) return tx.status();
-    Result<Statement> state = connection->Prepare(kRefreshTokenState);
-    if (!state.ok()) return state.status();
-    state->BindText(1, old_hash);
-    state->Defer();
-    // Marking before the checks is harmless: any refusal below rolls the transaction back.
-    Result<Statement> mark = connection->Prepare(kMarkRefreshTokenUsed);
-    if (!mark.ok()) return mark.status();
-    mark->BindText(1, old_hash).BindInt64(2, now);
-    mark->Defer();
-    Result<bool> row = state->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return NotFoundError("refresh token not found");
-    if (state->ColumnOptionalInt64(2).has_value()) {
-      return FailedPreconditionError("refresh token is revoked");
-    }
-    if (state->ColumnOptionalInt64(1).has_value()) {
-      return AbortedError("refresh token was already used");
-    }
-    if (state->ColumnText(0) != next.family_id) {
-      return InvalidArgumentError("rotated refresh token must stay in its family");
-    }
-    // Conditional even though the row was just read: the guard against a lost update does not
-    // rely on the locking mode alone.
-    if (Status s = mark->Run(); !s.ok()) return s;
-    if (mark->Changes() != 1) return AbortedError("refresh token was already used");
-    Result<Statement> insert = PrepareRefreshTokenInsert(*connection, next);
-    if (!insert.ok()) return insert.status();
-    insert->Defer();  // travels with the COMMIT
-    return RefreshInsertStatus(tx->Commit());
+    // Group-committed (store/sql/group_commit.h). SQLite: the batch's IMMEDIATE transaction holds
+    // the write lock before the read below, so across connections and processes exactly one
+    // rotation of a token can see it unused. PostgreSQL: the conditional UPDATE is the guard (a
+    // concurrent rotation's row version makes it change nothing). Round trips on PostgreSQL:
+    // read + mark, then insert (with the COMMIT when it is the batch's last write).
+    return commits_.Run([&](Connection& connection) -> Status {
+      Result<Statement> state = connection.Prepare(kRefreshTokenState);
+      if (!state.ok()) return state.status();
+      state->BindText(1, old_hash);
+      state->Defer();
+      // Marking before the checks is harmless: any refusal below rolls this write back.
+      Result<Statement> mark = connection.Prepare(kMarkRefreshTokenUsed);
+      if (!mark.ok()) return mark.status();
+      mark->BindText(1, old_hash).BindInt64(2, now);
+      mark->Defer();
+      Result<bool> row = state->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("refresh token not found");
+      if (state->ColumnOptionalInt64(2).has_value()) {
+        return FailedPreconditionError("refresh token is revoked");
+      }
+      if (state->ColumnOptionalInt64(1).has_value()) {
+        return AbortedError("refresh token was already used");
+      }
+      if (state->ColumnText(0) != next.family_id) {
+        return InvalidArgumentError("rotated refresh token must stay in its family");
+      }
+      // Conditional even though the row was just read: the guard against a lost update does
+      // not rely on the locking mode alone.
+      if (Status s = mark->Run(); !s.ok()) return s;
+      if (mark->Changes() != 1) return AbortedError("refresh token was already used");
+      Result<Statement> insert = PrepareRefreshTokenInsert(connection, next);
+      if (!insert.ok()) return insert.status();
+      insert->Defer();
+      return Status::Ok();
+    });
   }
 
   Status ReplaceUnusedSuccessor(std::string_view successor_hash, const RefreshToken& next,
                                 UnixSeconds now) override {
-    Lease connection = backend_.Acquire();
-    Result<Transaction> tx = Transaction::Begin(*connection);
-    if (!tx.ok()) return tx.status();
-    {
-      Result<Statement> revoke = connection->Prepare(kRevokeUnusedRefreshToken);
+    return commits_.Run([&](Connection& connection) -> Status {
+      Result<Statement> revoke = connection.Prepare(kRevokeUnusedRefreshToken);
       if (!revoke.ok()) return revoke.status();
       revoke->BindText(1, successor_hash).BindInt64(2, now);
       if (Status s = revoke->Run(); !s.ok()) return s;
       if (revoke->Changes() != 1) {
         return AbortedError("successor refresh token is absent, used or revoked");
       }
-    }
-    Result<Statement> insert = PrepareRefreshTokenInsert(*connection, next);
-    if (!insert.ok()) return insert.status();
-    insert->Defer();  // travels with the COMMIT
-    return RefreshInsertStatus(tx->Commit());
+      Result<Statement> insert = PrepareRefreshTokenInsert(connection, next);
+      if (!insert.ok()) return insert.status();
+      insert->Defer();
+      return Status::Ok();
+    });
   }
 
   Result<int> RevokeRefreshFamily(std::string_view family_id, UnixSeconds now) override {
@@ -1123,23 +1121,25 @@ class SqlStore final : public Store {
     if (!parsed.ok() || !parsed->is_object()) {
       return InvalidArgumentError("audit details must be a JSON object");
     }
-    Lease connection = backend_.Acquire();
-    [[maybe_unused]] auto writer = Backend::AutocommitWriteLock(*connection);
-    Result<Statement> stmt = connection->Prepare(kAppendAudit);
-    if (!stmt.ok()) return stmt.status();
-    stmt->BindInt64(1, event.time)
-        .BindText(2, event.type)
-        .BindText(3, event.actor)
-        .BindText(4, event.subject)
-        .BindText(5, event.client_ip)
-        .BindText(6, event.user_agent)
-        .BindText(7, event.request_id)
-        .BindText(8, details);
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return InternalError("audit insert returned no id");
-    const std::int64_t id = stmt->ColumnInt64(0);
-    if (Status s = FinishStatement(*stmt); !s.ok()) return s;
+    std::int64_t id = 0;
+    Status s = commits_.Run([&](Connection& connection) -> Status {
+      Result<Statement> stmt = connection.Prepare(kAppendAudit);
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindInt64(1, event.time)
+          .BindText(2, event.type)
+          .BindText(3, event.actor)
+          .BindText(4, event.subject)
+          .BindText(5, event.client_ip)
+          .BindText(6, event.user_agent)
+          .BindText(7, event.request_id)
+          .BindText(8, details);
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return InternalError("audit insert returned no id");
+      id = stmt->ColumnInt64(0);
+      return FinishStatement(*stmt);
+    });
+    if (!s.ok()) return s;
     return id;
   }
 
@@ -1640,6 +1640,8 @@ class SqlStore final : public Store {
   }
 
   Backend backend_;
+  // Refresh-token writes and audit rows: one transaction for all that arrive together.
+  sql::GroupCommit<Backend> commits_{backend_};
 };
 
 }  // namespace portcullis::store::sql

@@ -140,6 +140,9 @@ class Connection {
 
   // The first failure of a deferred statement since the last Transaction::Begin.
   Status& deferred_failure() { return deferred_failure_; }
+  // The failure of a deferred statement since the last call (or Transaction::Begin), cleared;
+  // deferred statements already ran, so nothing is sent (the PostgreSQL twin sends its queue).
+  Status FlushDeferred() { return std::exchange(deferred_failure_, Status::Ok()); }
 
  private:
   explicit Connection(DbPtr db) : db_(std::move(db)) {}

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <latch>
@@ -666,6 +667,64 @@ TYPED_TEST_P(StoreConformanceTest, RotateIntoAnExistingHashChangesNothing) {
   // The connection is clean afterwards: the next rotation works.
   RefreshToken fresh = this->MakeRefresh("h2", "f1", "u1", std::string("h1"));
   EXPECT_TRUE(this->store_->RotateRefreshToken("h1", fresh, 1'200).ok());
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentWritesEachKeepTheirOwnOutcome) {
+  // Rotations, audit rows and clashing rotations from many threads at once: the writes that
+  // arrive together share a commit (store/sql/group_commit.h), and each keeps its own outcome —
+  // a clash (detected only at the commit on PostgreSQL) fails alone and changes nothing.
+  constexpr int kThreads = 8, kRounds = 12;
+  ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh("taken", "fx")).ok());
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string family = "f" + std::to_string(t);
+    ASSERT_TRUE(this->store_->InsertRefreshToken(this->MakeRefresh(family + "-0", family)).ok());
+  }
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string family = "f" + std::to_string(t);
+      start.arrive_and_wait();
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string current = family + "-" + std::to_string(i);
+        if (t % 4 == 0) {  // a clash first: the successor's hash is taken
+          RefreshToken clash = this->MakeRefresh("taken", family, "u1", current);
+          if (!HasCode(this->store_->RotateRefreshToken(current, clash, 1'100),
+                       StatusCode::kAlreadyExists)) {
+            ++failures;
+          }
+        }
+        RefreshToken next =
+            this->MakeRefresh(family + "-" + std::to_string(i + 1), family, "u1", current);
+        if (!this->store_->RotateRefreshToken(current, next, 1'100).ok()) ++failures;
+        AuditEvent event;
+        event.time = 1'100;
+        event.type = "token.refreshed";
+        event.subject = family;
+        event.details_json = "{}";
+        if (!this->store_->AppendAudit(event).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string family = "f" + std::to_string(t);
+    for (int i = 0; i <= kRounds; ++i) {
+      Result<RefreshToken> token = this->store_->FindRefreshToken(family + "-" + std::to_string(i));
+      ASSERT_TRUE(token.ok()) << family << " " << i;
+      EXPECT_EQ(token->used_at.has_value(), i < kRounds) << family << " " << i;
+    }
+  }
+  Result<RefreshToken> taken = this->store_->FindRefreshToken("taken");
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->family_id, "fx");
+  AuditFilter filter;
+  filter.limit = 500;
+  Result<AuditPage> page = this->store_->ListAudit(filter);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), static_cast<std::size_t>(kThreads * kRounds));
 }
 
 TYPED_TEST_P(StoreConformanceTest, ConcurrentRotationsOfOneTokenLetExactlyOneWin) {
@@ -2023,7 +2082,8 @@ TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreConformanceTest, RotateIntoAnExistingHashChangesNothing, GetThrottlesReadsEveryKeyInOrder,
+    StoreConformanceTest, RotateIntoAnExistingHashChangesNothing,
+    ConcurrentWritesEachKeepTheirOwnOutcome, GetThrottlesReadsEveryKeyInOrder,
     ThrottlesOfUsersReturnsExactlyTheirAccountAndPairRecords,
     ReplaceSealedPrivateKeysIsAllOrNothing, CreatedUserIsFoundByIdAndByUsernameInAnyCase,
     UserWithoutEmailOrRolesRoundTrips, UsernameDifferingOnlyInCaseIsAlreadyExists,
