@@ -35,6 +35,11 @@ Workloads (wrk -t2 -cCONNS --latency, keep-alive HTTP/1.1 over loopback, plain H
               next to that nginx without auth_request (the ceiling); needs /usr/sbin/nginx
 For each cell it prints req/s, p50/p99 latency, non-2xx count, and server CPU microseconds per
 request (utime+stime of the server process tree / requests), then the ratios Portcullis/peer.
+Memory, per cell: idle RSS (VmRSS of the server process tree after the warm-up, once idle, just
+before the measured run) and peak RSS (VmRSS of the tree sampled every 100 ms during the run, and
+VmHWM when the server is one process); a tree's RSS is the sum over its processes (nginx master
++ workers, uvicorn + workers), so pages they share count once per process. Above the table:
+Portcullis' RSS once ready, before any request, and its VmHWM over the whole run.
 Needs: wrk, and for the peer ../shared/peers/install-deps.sh (Debian python3-fastapi, uvicorn...);
 postgresql-15 for --database postgres, /usr/sbin/nginx for --instances > 1 and fwd-nginx.
 Every load run is bounded by --duration and wrapped in a timeout; all traffic is on 127.0.0.1.
@@ -54,6 +59,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -105,6 +111,67 @@ def cpu_ticks(root):
         except OSError:
             pass
     return total
+
+
+def status_kb(pid, field):
+    """A "VmRSS"/"VmHWM"-style field of /proc/<pid>/status in KiB; 0 for a process gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_rss_kb(roots):
+    """VmRSS summed over the process trees of `roots` (e.g. nginx master + workers). Pages shared
+    between the processes (text, libraries, copy-on-write after fork) count once per process."""
+    return sum(status_kb(p, "VmRSS") for root in roots for p in tree_pids(root))
+
+
+class RssSampler:
+    """Peak VmRSS of a group of process trees while a load runs: a background thread sums VmRSS
+    of every process in the trees every `interval` seconds (the tree is re-read once a second,
+    the rest is one /proc read per process). For a group that is one process, VmHWM (the
+    kernel's exact high-water mark) also counts when it rose during the run, so a spike between
+    two samples is not missed."""
+
+    def __init__(self, roots, interval=0.1):
+        self.roots = list(roots)
+        self.interval = interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._single = None
+
+    def __enter__(self):
+        pids = [p for r in self.roots for p in tree_pids(r)]
+        if len(pids) == 1:
+            self._single = (pids[0], status_kb(pids[0], "VmHWM"))
+        self._thread.start()
+        return self
+
+    def _run(self):
+        pids, listed = [], 0.0
+        while True:
+            now = time.monotonic()
+            if now - listed >= 1.0:
+                pids, listed = [p for r in self.roots for p in tree_pids(r)], now
+            self.peak_kb = max(self.peak_kb, sum(status_kb(p, "VmRSS") for p in pids))
+            if self._stop.wait(self.interval):
+                return
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self._single is not None:
+            pid, hwm_before = self._single
+            hwm = status_kb(pid, "VmHWM")
+            if hwm > hwm_before:
+                self.peak_kb = max(self.peak_kb, hwm)
+        return False
 
 
 def as_meters(target):
@@ -170,10 +237,14 @@ def run_wrk(args, target, url, extra, script_args=(), before_each=None):
     for _ in range(args.repeats):
         if before_each:
             before_each()
+        idle_kb = tree_rss_kb(meters["server"])
         c0 = group_ticks(meters)
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs).stdout
+        with RssSampler(meters["server"]) as rss:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs).stdout
         c1 = group_ticks(meters)
         r = parse_wrk(out)
+        r["idle_rss_mb"] = idle_kb / 1024
+        r["peak_rss_mb"] = rss.peak_kb / 1024
         for name in meters:
             key = "cpu_us" if name == "server" else f"{name}_cpu_us"
             r[key] = (c1[name] - c0[name]) / CLK_TCK * 1e6 / max(r["requests"], 1)
@@ -261,6 +332,8 @@ class Deployment:
         self.env = None
         self.sets = []
         self.findings = []    # warnings/errors found in the logs at close()
+        self.startup_rss_kb = 0  # VmRSS of the instances once ready, before any request
+        self.hwm_kb = 0          # their VmHWM (peak RSS since start) when stopped
         self.closed = False
 
     @property
@@ -319,6 +392,9 @@ class Deployment:
             self.base = f"http://127.0.0.1:{front_port}"
         else:
             self.base = bases[0]
+        roots = [p.pid for p in self.procs]
+        wait_idle({"server": roots})
+        self.startup_rss_kb = tree_rss_kb(roots)
         return self
 
     def _start_instance(self):
@@ -360,6 +436,7 @@ class Deployment:
         if self.closed:
             return
         self.closed = True
+        self.hwm_kb = sum(status_kb(p.pid, "VmHWM") for p in self.procs)
         for proc in ([self.nginx] if self.nginx else []) + self.procs:
             try:
                 stop(proc)
@@ -837,9 +914,13 @@ def run_all(args, dep, tokens_file):
 def report(args, dep, rows):
     print(f"\nwrk -t2 -c{args.conns} -d{args.duration} --latency (best of {args.repeats}), "
           f"loopback, {os.cpu_count()} cores shared by client and server\n")
-    print(f"portcullis: {dep.describe()}\n")
+    print(f"portcullis: {dep.describe()}")
+    print(f"portcullis RSS: {dep.startup_rss_kb / 1024:.1f} MB once ready (before any request), "
+          f"{dep.hwm_kb / 1024:.1f} MB peak over the whole run (VmHWM)\n")
     extra = [k for k in ("postgres_cpu_us", "nginx_cpu_us") if any(k in r for _, _, r in rows)]
-    titles = {"postgres_cpu_us": "PostgreSQL CPU µs/req", "nginx_cpu_us": "nginx CPU µs/req"}
+    extra += ["idle_rss_mb", "peak_rss_mb"]
+    titles = {"postgres_cpu_us": "PostgreSQL CPU µs/req", "nginx_cpu_us": "nginx CPU µs/req",
+              "idle_rss_mb": "idle RSS MB", "peak_rss_mb": "peak RSS MB"}
     print("| server | workload | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |"
           + "".join(f" {titles[k]} |" for k in extra))
     print("|---|---|---|---|---|---|---|" + "---|" * len(extra))
