@@ -234,7 +234,10 @@ boost::json::object AccessReviewToJson(const AccessReview& review);
 
 // Remembers which permission checks each user passed, in memory, cheaply enough for the request
 // path (one short mutex section; repeated uses within `resolution_s` are not re-recorded), and
-// hands the batch to the store off the hot path (Flush, from housekeeping).
+// hands the batch to the store off the hot path (Flush, from housekeeping). A use is forgotten at
+// the flush after the one that wrote it, so memory holds only the (user, permission) pairs used
+// since the last two flushes; with flushes at least `resolution_s` apart (housekeeping: once a
+// minute) that re-records nothing, and the store keeps the later time anyway.
 class PermissionUsage {
  public:
   explicit PermissionUsage(std::int64_t resolution_s = 60) : resolution_s_(resolution_s) {}
@@ -242,9 +245,12 @@ class PermissionUsage {
   // Notes that `user_id` passed a check requiring `permission` at `at`.
   void Record(std::string_view user_id, std::string_view permission, UnixSeconds at);
 
-  // Writes everything recorded since the last flush (RecordPermissionUses) and clears it; on a
-  // store error the batch is kept for the next flush. Returns how many uses were written.
+  // Writes everything recorded since the last flush (RecordPermissionUses); on a store error the
+  // batch is kept for the next flush. Forgets the uses the previous flush wrote and nothing has
+  // renewed since. Returns how many uses were written.
   Result<std::size_t> Flush(store::UserStore& store);
+
+  std::size_t SizeForTesting();
 
  private:
   std::int64_t resolution_s_;

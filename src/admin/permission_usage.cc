@@ -36,8 +36,9 @@ Result<std::size_t> PermissionUsage::Flush(store::UserStore& store) {
   std::vector<store::PermissionUse> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Written by an earlier flush and not used since: the store has it.
+    std::erase_if(uses_, [](const auto& item) { return item.second.second; });
     for (auto& [key, entry] : uses_) {
-      if (entry.second) continue;
       const std::size_t newline = key.rfind('\n');
       batch.push_back({key.substr(0, newline), key.substr(newline + 1), entry.first});
       entry.second = true;
@@ -54,6 +55,11 @@ Result<std::size_t> PermissionUsage::Flush(store::UserStore& store) {
     return s;
   }
   return batch.size();
+}
+
+std::size_t PermissionUsage::SizeForTesting() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return uses_.size();
 }
 
 }  // namespace portcullis::admin

@@ -66,6 +66,26 @@ TEST_F(PermissionUsageTest, RepeatedUseWithinResolutionIsNotRecordedAgain) {
   EXPECT_EQ(Stored().at(0).at, 160);
 }
 
+TEST_F(PermissionUsageTest, AUseIsForgottenAtTheFlushAfterTheOneThatWroteIt) {
+  PermissionUsage usage(60);
+  usage.Record(alice_, "users:read", 100);
+  usage.Record(bob_, "users:read", 100);
+  EXPECT_EQ(FlushOk(usage), 2u);
+  EXPECT_EQ(usage.SizeForTesting(), 2u);    // still suppresses near repeats
+  usage.Record(alice_, "users:read", 130);  // near repeat: not recorded
+  usage.Record(bob_, "users:read", 170);    // renewed
+  EXPECT_EQ(FlushOk(usage), 1u);
+  EXPECT_EQ(usage.SizeForTesting(), 1u);  // alice's forgotten, bob's written again
+  EXPECT_EQ(FlushOk(usage), 0u);
+  EXPECT_EQ(usage.SizeForTesting(), 0u);
+  // A use after the entry is gone is recorded again; the store keeps the later time.
+  usage.Record(alice_, "users:read", 90);
+  EXPECT_EQ(FlushOk(usage), 1u);
+  for (const store::PermissionUse& use : Stored()) {
+    EXPECT_EQ(use.at, use.user_id == alice_ ? 100 : 170);
+  }
+}
+
 TEST_F(PermissionUsageTest, FailedFlushKeepsTheBatchForTheNextFlush) {
   // A store without the schema: every write fails.
   store::SqliteOptions options;

@@ -1,10 +1,24 @@
 #include "authn/api_key_cache.h"
 
+#include <iterator>
 #include <vector>
 
 namespace portcullis::authn {
 
-ApiKeyCache::ApiKeyCache(const Clock& clock, std::int64_t ttl_s) : clock_(clock), ttl_s_(ttl_s) {}
+ApiKeyCache::ApiKeyCache(const Clock& clock, std::int64_t ttl_s, CacheLimits limits)
+    : clock_(clock), ttl_s_(ttl_s), limits_(limits) {}
+
+std::size_t ApiKeyCache::EntryBytes(const VerifiedApiKey& key) {
+  // The map's key is a copy of key_id, hence twice.
+  return kCacheNodeBytes + sizeof(Entry) + 2 * EstimatedBytes(key.key_id) +
+         EstimatedBytes(key.secret_hash) + EstimatedBytes(key.user_id) +
+         EstimatedBytes(key.username) + EstimatedBytes(key.roles) + EstimatedBytes(key.permissions);
+}
+
+void ApiKeyCache::EraseLocked(Map::iterator it) {
+  bytes_ -= EntryBytes(it->second.key);
+  entries_.erase(it);
+}
 
 std::optional<VerifiedApiKey> ApiKeyCache::Find(std::string_view key_id) {
   if (ttl_s_ <= 0) return std::nullopt;
@@ -13,7 +27,7 @@ std::optional<VerifiedApiKey> ApiKeyCache::Find(std::string_view key_id) {
   if (it == entries_.end()) return std::nullopt;
   const UnixSeconds now = clock_.Now();
   if (now >= it->second.cached_until) {
-    if (now >= it->second.cached_until + kMaxStaleS) entries_.erase(it);
+    if (now >= it->second.cached_until + kMaxStaleS) EraseLocked(it);
     return std::nullopt;  // kept for FindStale
   }
   return it->second.key;
@@ -39,26 +53,42 @@ void ApiKeyCache::Put(VerifiedApiKey key, std::uint64_t epoch) {
   std::lock_guard lock(mu_);
   // Something was revoked while this verification read the store: it may be this key.
   if (epoch != epoch_) return;
-  if (entries_.size() >= kMaxEntries) entries_.clear();
+  const std::size_t bytes = EntryBytes(key);
+  if (bytes > limits_.max_bytes) return;
+  if (auto it = entries_.find(key.key_id); it != entries_.end()) EraseLocked(it);
+  if (entries_.size() >= limits_.max_entries || bytes_ + bytes > limits_.max_bytes) {
+    entries_.clear();
+    bytes_ = 0;
+  }
   std::string id = key.key_id;
-  entries_[std::move(id)] = Entry{std::move(key), clock_.Now() + ttl_s_};
+  entries_.emplace(std::move(id), Entry{std::move(key), clock_.Now() + ttl_s_});
+  bytes_ += bytes;
 }
 
 void ApiKeyCache::Erase(std::string_view key_id) {
   std::lock_guard lock(mu_);
   ++epoch_;
-  entries_.erase(std::string(key_id));
+  if (auto it = entries_.find(std::string(key_id)); it != entries_.end()) EraseLocked(it);
 }
 
 void ApiKeyCache::EraseOwner(std::string_view user_id) {
   std::lock_guard lock(mu_);
   ++epoch_;
-  std::erase_if(entries_, [&](const auto& item) { return item.second.key.user_id == user_id; });
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto next = std::next(it);
+    if (it->second.key.user_id == user_id) EraseLocked(it);
+    it = next;
+  }
 }
 
 std::size_t ApiKeyCache::SizeForTesting() const {
   std::lock_guard lock(mu_);
   return entries_.size();
+}
+
+std::size_t ApiKeyCache::BytesForTesting() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
 }
 
 void ApiKeyUsage::Record(std::string_view key_id, UnixSeconds at) {
@@ -74,8 +104,9 @@ Result<std::size_t> ApiKeyUsage::Flush(store::ApiKeyStore& store) {
   std::vector<store::ApiKeyUse> batch;
   {
     std::lock_guard lock(mu_);
+    // Written by an earlier flush and not used since: the store has it.
+    std::erase_if(uses_, [](const auto& item) { return item.second.flushed; });
     for (auto& [id, use] : uses_) {
-      if (use.flushed) continue;
       batch.push_back({id, use.at});
       use.flushed = true;
     }
@@ -91,6 +122,11 @@ Result<std::size_t> ApiKeyUsage::Flush(store::ApiKeyStore& store) {
     return s;
   }
   return batch.size();
+}
+
+std::size_t ApiKeyUsage::SizeForTesting() {
+  std::lock_guard lock(mu_);
+  return uses_.size();
 }
 
 }  // namespace portcullis::authn

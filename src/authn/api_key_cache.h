@@ -13,9 +13,16 @@
 // just dropped: take Epoch() before reading the store and pass it to Put, which ignores the
 // entry if anything was erased since.
 //
+// Bounded by count and by bytes (CacheLimits, default kDefaultLimits): a Put that would pass
+// either bound first empties the cache, which refills from the keys in use; an entry larger than
+// the byte bound alone is not cached.
+//
 // ApiKeyUsage records last-used times in memory (cheap on the request path; uses within
 // `resolution_s` of the last recorded one are not re-recorded) and writes them in batches from
 // housekeeping (Flush -> ApiKeyStore::RecordApiKeyUses); never a database write per request.
+// A key's entry is forgotten at the flush after the one that wrote it, so memory holds only the
+// keys used since the last two flushes; with flushes at least `resolution_s` apart (housekeeping:
+// once a minute) that re-records nothing, and the store keeps the later time anyway.
 //
 // Thread-safety: every method of both classes may be called from any thread.
 //
@@ -34,6 +41,7 @@
 #include <utility>
 
 #include "authn/api_key.h"
+#include "base/cache_limits.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "store/store.h"
@@ -42,8 +50,12 @@ namespace portcullis::authn {
 
 class ApiKeyCache {
  public:
+  // An entry with two roles and ten permissions estimates at about 1.1 KiB: 10,000 such keys
+  // (11 MiB) fit; larger entries reach the byte cap first.
+  static constexpr CacheLimits kDefaultLimits{.max_entries = 10'000, .max_bytes = 16 << 20};
+
   // `clock` must outlive the cache. ttl_s <= 0 disables caching (Find always misses).
-  ApiKeyCache(const Clock& clock, std::int64_t ttl_s);
+  ApiKeyCache(const Clock& clock, std::int64_t ttl_s, CacheLimits limits = kDefaultLimits);
   ApiKeyCache(const ApiKeyCache&) = delete;
   ApiKeyCache& operator=(const ApiKeyCache&) = delete;
 
@@ -60,8 +72,8 @@ class ApiKeyCache {
   // The erase counter to pass to Put; read it before the store read that produced the entry.
   std::uint64_t Epoch() const;
 
-  // Caches `key` unless Erase/EraseOwner ran after `epoch` was read. Bounded: when full, the
-  // cache is cleared and refills from active clients.
+  // Caches `key` unless Erase/EraseOwner ran after `epoch` was read. Bounded: when full (by
+  // count or bytes), the cache is cleared and refills from active clients.
   void Put(VerifiedApiKey key, std::uint64_t epoch);
 
   // Drops the entry of this key id (revoked here).
@@ -71,20 +83,26 @@ class ApiKeyCache {
   void EraseOwner(std::string_view user_id);
 
   std::size_t SizeForTesting() const;
+  // The EstimatedBytes of every entry, keys included (what CacheLimits::max_bytes bounds).
+  std::size_t BytesForTesting() const;
 
  private:
-  static constexpr std::size_t kMaxEntries = 10'000;
-
   struct Entry {
     VerifiedApiKey key;
     UnixSeconds cached_until = 0;  // fresh until; kept as stale for kMaxStaleS more
   };
+  using Map = std::unordered_map<std::string, Entry>;
+
+  static std::size_t EntryBytes(const VerifiedApiKey& key);
+  void EraseLocked(Map::iterator it);  // caller holds mu_
 
   const Clock& clock_;
   std::int64_t ttl_s_;
+  const CacheLimits limits_;
   mutable std::mutex mu_;
-  std::uint64_t epoch_ = 0;                         // guarded by mu_
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
+  std::uint64_t epoch_ = 0;  // guarded by mu_
+  Map entries_;              // guarded by mu_
+  std::size_t bytes_ = 0;    // guarded by mu_; EntryBytes of every entry
 };
 
 class ApiKeyUsage {
@@ -95,8 +113,11 @@ class ApiKeyUsage {
   void Record(std::string_view key_id, UnixSeconds at);
 
   // Writes every use recorded since the last flush (RecordApiKeyUses) and marks them flushed; on
-  // a store error they are kept for the next flush. Returns how many were written.
+  // a store error they are kept for the next flush. Forgets the uses the previous flush wrote
+  // and nothing has renewed since. Returns how many were written.
   Result<std::size_t> Flush(store::ApiKeyStore& store);
+
+  std::size_t SizeForTesting();
 
  private:
   struct Use {

@@ -113,6 +113,66 @@ TEST(ApiKeyCacheTest, ZeroTtlDisablesTheCache) {
   EXPECT_EQ(cache.SizeForTesting(), 0u);
 }
 
+TEST(ApiKeyCacheTest, BytesAreCountedOnPutAndGivenBackOnEveryErase) {
+  FakeClock clock(1000);
+  ApiKeyCache cache(clock, 30);
+  cache.Put(MakeKey("k1", "u1"), cache.Epoch());
+  const std::size_t one = cache.BytesForTesting();
+  EXPECT_GT(one, MakeKey("k1").secret_hash.size());
+  cache.Put(MakeKey("k2", "u1"), cache.Epoch());
+  cache.Put(MakeKey("k3", "u2"), cache.Epoch());
+  EXPECT_EQ(cache.BytesForTesting(), 3 * one);
+  cache.Put(MakeKey("k3", "u2"), cache.Epoch());  // replaced, not added
+  EXPECT_EQ(cache.BytesForTesting(), 3 * one);
+  cache.Erase("k1");
+  EXPECT_EQ(cache.BytesForTesting(), 2 * one);
+  cache.EraseOwner("u1");
+  EXPECT_EQ(cache.BytesForTesting(), one);
+  clock.Advance(std::chrono::seconds(30 + ApiKeyCache::kMaxStaleS));
+  EXPECT_FALSE(cache.Find("k3"));  // dropped for good
+  EXPECT_EQ(cache.SizeForTesting(), 0u);
+  EXPECT_EQ(cache.BytesForTesting(), 0u);
+}
+
+TEST(ApiKeyCacheTest, APutPastTheByteCapStartsTheCacheOver) {
+  FakeClock clock(1000);
+  ApiKeyCache probe(clock, 30);
+  probe.Put(MakeKey("k1"), probe.Epoch());
+  const std::size_t one = probe.BytesForTesting();
+  // Room for two entries by bytes, many by count.
+  ApiKeyCache cache(clock, 30, CacheLimits{.max_entries = 100, .max_bytes = 2 * one + one / 2});
+  cache.Put(MakeKey("k1"), cache.Epoch());
+  cache.Put(MakeKey("k2"), cache.Epoch());
+  cache.Put(MakeKey("k2"), cache.Epoch());  // a replacement fits
+  EXPECT_TRUE(cache.Find("k1"));
+  cache.Put(MakeKey("k3"), cache.Epoch());
+  EXPECT_FALSE(cache.Find("k1"));
+  EXPECT_FALSE(cache.Find("k2"));
+  EXPECT_TRUE(cache.Find("k3"));
+  EXPECT_EQ(cache.BytesForTesting(), one);
+}
+
+TEST(ApiKeyCacheTest, APutPastTheCountCapStartsTheCacheOver) {
+  FakeClock clock(1000);
+  ApiKeyCache cache(clock, 30, CacheLimits{.max_entries = 2, .max_bytes = 1 << 20});
+  cache.Put(MakeKey("k1"), cache.Epoch());
+  cache.Put(MakeKey("k2"), cache.Epoch());
+  cache.Put(MakeKey("k3"), cache.Epoch());
+  EXPECT_EQ(cache.SizeForTesting(), 1u);
+  EXPECT_TRUE(cache.Find("k3"));
+}
+
+TEST(ApiKeyCacheTest, AnEntryLargerThanTheByteCapIsNeverCached) {
+  FakeClock clock(1000);
+  ApiKeyCache cache(clock, 30, CacheLimits{.max_entries = 100, .max_bytes = 4096});
+  cache.Put(MakeKey("k1"), cache.Epoch());
+  VerifiedApiKey huge = MakeKey("k2");
+  huge.permissions.assign(100, std::string(64, 'p'));  // ~10 KiB of permissions
+  cache.Put(huge, cache.Epoch());
+  EXPECT_FALSE(cache.Find("k2"));
+  EXPECT_TRUE(cache.Find("k1"));  // and nothing was dropped for it
+}
+
 class ApiKeyUsageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -133,6 +193,12 @@ class ApiKeyUsageTest : public ::testing::Test {
       key.name = id;
       ASSERT_TRUE(store_->CreateApiKey(key).ok());
     }
+  }
+
+  std::size_t FlushOk(ApiKeyUsage& usage) {
+    Result<std::size_t> n = usage.Flush(*store_);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    return n.ok() ? *n : 0;
   }
 
   std::optional<UnixSeconds> LastUsed(std::string_view id) {
@@ -164,6 +230,26 @@ TEST_F(ApiKeyUsageTest, FlushWritesLatestUsesOnceAndSkipsNearRepeats) {
   ASSERT_TRUE(flushed.ok());
   EXPECT_EQ(*flushed, 1u);
   EXPECT_EQ(LastUsed("k1"), std::optional<UnixSeconds>(1100));
+}
+
+TEST_F(ApiKeyUsageTest, AUseIsForgottenAtTheFlushAfterTheOneThatWroteIt) {
+  ApiKeyUsage usage(60);
+  usage.Record("k1", 1000);
+  usage.Record("k2", 1000);
+  ASSERT_EQ(FlushOk(usage), 2u);
+  EXPECT_EQ(usage.SizeForTesting(), 2u);  // still suppresses near repeats
+  usage.Record("k1", 1030);               // near repeat: not recorded
+  usage.Record("k2", 1070);               // renewed
+  ASSERT_EQ(FlushOk(usage), 1u);
+  EXPECT_EQ(usage.SizeForTesting(), 1u);  // k1 forgotten, k2 written again
+  EXPECT_EQ(FlushOk(usage), 0u);
+  EXPECT_EQ(usage.SizeForTesting(), 0u);
+  EXPECT_EQ(LastUsed("k1"), std::optional<UnixSeconds>(1000));
+  EXPECT_EQ(LastUsed("k2"), std::optional<UnixSeconds>(1070));
+  // A use after the entry is gone is recorded again; the store keeps the later time.
+  usage.Record("k1", 1050);
+  ASSERT_EQ(FlushOk(usage), 1u);
+  EXPECT_EQ(LastUsed("k1"), std::optional<UnixSeconds>(1050));
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "authn/client_authenticator.h"
 
+#include <iterator>
+#include <utility>
+
 #include "base/log.h"
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
@@ -33,8 +36,54 @@ std::string_view ToString(ClientAuthError error) {
 
 std::string HashClientSecret(std::string_view secret) { return crypto::Sha256Hex(secret); }
 
-ClientAuthenticator::ClientAuthenticator(store::ClientStore& store, const Clock& clock)
-    : store_(store), clock_(clock) {}
+ClientAuthenticator::ClientAuthenticator(store::ClientStore& store, const Clock& clock,
+                                         CacheLimits limits)
+    : store_(store), clock_(clock), limits_(limits) {}
+
+std::size_t ClientAuthenticator::EntryBytes(const store::Client& client) {
+  // The map's key is a copy of client_id, hence twice.
+  return kCacheNodeBytes + sizeof(Cached) + 2 * EstimatedBytes(client.client_id) +
+         EstimatedBytes(client.name) + EstimatedBytes(client.secret_hash) +
+         EstimatedBytes(client.grant_types) + EstimatedBytes(client.scopes);
+}
+
+void ClientAuthenticator::EraseLocked(Map::iterator it) {
+  bytes_ -= EntryBytes(it->second.client);
+  cache_.erase(it);
+}
+
+void ClientAuthenticator::CacheLocked(store::Client client, UnixSeconds now) {
+  const std::size_t bytes = EntryBytes(client);
+  if (bytes > limits_.max_bytes) return;
+  if (auto it = cache_.find(client.client_id); it != cache_.end()) EraseLocked(it);
+  const auto full = [&] {
+    return cache_.size() >= limits_.max_entries || bytes_ + bytes > limits_.max_bytes;
+  };
+  if (full()) {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      auto next = std::next(it);
+      if (now - it->second.cached_at >= kCacheTtlS) EraseLocked(it);
+      it = next;
+    }
+    if (full()) {
+      cache_.clear();
+      bytes_ = 0;
+    }
+  }
+  std::string id = client.client_id;
+  cache_.emplace(std::move(id), Cached{.client = std::move(client), .cached_at = now});
+  bytes_ += bytes;
+}
+
+std::size_t ClientAuthenticator::CacheSizeForTesting() {
+  std::lock_guard lock(mu_);
+  return cache_.size();
+}
+
+std::size_t ClientAuthenticator::CacheBytesForTesting() {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
 
 std::optional<store::Client> ClientAuthenticator::AuthenticateCached(std::string_view client_id,
                                                                      std::string_view secret) {
@@ -43,7 +92,7 @@ std::optional<store::Client> ClientAuthenticator::AuthenticateCached(std::string
   auto it = cache_.find(std::string(client_id));
   if (it == cache_.end()) return std::nullopt;
   if (clock_.Now() - it->second.cached_at >= kCacheTtlS) {
-    cache_.erase(it);
+    EraseLocked(it);
     return std::nullopt;
   }
   if (!crypto::ConstantTimeEqual(presented, it->second.client.secret_hash)) return std::nullopt;
@@ -52,7 +101,7 @@ std::optional<store::Client> ClientAuthenticator::AuthenticateCached(std::string
 
 void ClientAuthenticator::Forget(std::string_view client_id) {
   std::lock_guard lock(mu_);
-  cache_.erase(std::string(client_id));
+  if (auto it = cache_.find(std::string(client_id)); it != cache_.end()) EraseLocked(it);
   ++forgotten_;
 }
 
@@ -82,15 +131,7 @@ ClientAuthOutcome ClientAuthenticator::Authenticate(std::string_view client_id,
   }
   {
     std::lock_guard lock(mu_);
-    if (forgotten_ == forgotten_before) {
-      const UnixSeconds now = clock_.Now();
-      if (cache_.size() >= kMaxCached) {
-        std::erase_if(cache_,
-                      [&](const auto& item) { return now - item.second.cached_at >= kCacheTtlS; });
-        if (cache_.size() >= kMaxCached) cache_.clear();
-      }
-      cache_[client->client_id] = Cached{.client = *client, .cached_at = now};
-    }
+    if (forgotten_ == forgotten_before) CacheLocked(*client, clock_.Now());
   }
   out.client = std::move(*client);
   return out;

@@ -4,7 +4,9 @@
 // here: requests without client credentials use it (DESIGN §4 "Clients").
 //
 // Clients are immutable once created, so a successful Authenticate caches the client record
-// (bounded by count, kCacheTtlS): AuthenticateCached then checks a secret with no database.
+// (for kCacheTtlS; bounded by count and bytes, CacheLimits: a full cache drops its expired
+// entries, then everything if still full): AuthenticateCached then checks a secret with no
+// database.
 // A deletion drops the entry at once on this instance (Forget, from the admin handler) and on
 // the others through the change feed (app::ChangeFollower).
 //
@@ -20,6 +22,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/cache_limits.h"
 #include "base/clock.h"
 #include "store/store.h"
 
@@ -45,7 +48,13 @@ inline constexpr std::string_view kPublicClientId = "default";
 
 class ClientAuthenticator {
  public:
-  ClientAuthenticator(store::ClientStore& store, const Clock& clock);
+  // A client with one grant type and two scopes estimates at about 0.65 KiB: 10,000 such
+  // clients (6.5 MiB) fit; larger entries reach the byte cap first.
+  static constexpr CacheLimits kDefaultLimits{.max_entries = 10'000, .max_bytes = 8 << 20};
+  static constexpr std::int64_t kCacheTtlS = 300;
+
+  ClientAuthenticator(store::ClientStore& store, const Clock& clock,
+                      CacheLimits limits = kDefaultLimits);
 
   // Reads the client from the store and compares the secret; caches the client on success.
   ClientAuthOutcome Authenticate(std::string_view client_id, std::string_view secret);
@@ -59,19 +68,27 @@ class ClientAuthenticator {
   // The client was deleted: drop its cached record (also one being read right now).
   void Forget(std::string_view client_id);
 
-  static constexpr std::size_t kMaxCached = 10'000;
-  static constexpr std::int64_t kCacheTtlS = 300;
+  std::size_t CacheSizeForTesting();
+  // The EstimatedBytes of every cached client, keys included (what max_bytes bounds).
+  std::size_t CacheBytesForTesting();
 
  private:
   struct Cached {
     store::Client client;
     UnixSeconds cached_at = 0;
   };
+  using Map = std::unordered_map<std::string, Cached>;
+
+  static std::size_t EntryBytes(const store::Client& client);
+  void EraseLocked(Map::iterator it);                       // caller holds mu_
+  void CacheLocked(store::Client client, UnixSeconds now);  // caller holds mu_
 
   store::ClientStore& store_;
   const Clock& clock_;
+  const CacheLimits limits_;
   std::mutex mu_;
-  std::unordered_map<std::string, Cached> cache_;  // guarded by mu_
+  Map cache_;                    // guarded by mu_
+  std::size_t bytes_ = 0;        // guarded by mu_; EntryBytes of every entry
   std::uint64_t forgotten_ = 0;  // guarded by mu_; bumped by Forget, so a read that began
                                  // before a deletion never caches the deleted client
 };

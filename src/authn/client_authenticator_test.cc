@@ -110,5 +110,62 @@ TEST_F(ClientAuthenticatorTest, ADeletionDuringAReadNeverLeavesTheDeletedClientC
   EXPECT_EQ(authenticator_->Authenticate("svc", kSecret).error, ClientAuthError::kUnknownClient);
 }
 
+// Creates clients svc-0 .. svc-{n-1} with kSecret (a handful of bytes each).
+void AddClients(store::ClientStore& store, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(store
+                    .CreateClient({.client_id = "svc-" + std::to_string(i),
+                                   .name = "Service",
+                                   .secret_hash = HashClientSecret(kSecret),
+                                   .grant_types = {"client_credentials"},
+                                   .scopes = {"orders:read"},
+                                   .created_at = kStart})
+                    .ok());
+  }
+}
+
+TEST_F(ClientAuthenticatorTest, BytesAreCountedAndGivenBackOnForgetAndExpiry) {
+  AddClients(*store_, 2);
+  ASSERT_EQ(authenticator_->Authenticate("svc-0", kSecret).error, ClientAuthError::kOk);
+  const std::size_t one = authenticator_->CacheBytesForTesting();
+  EXPECT_GT(one, 0u);
+  ASSERT_EQ(authenticator_->Authenticate("svc-0", kSecret).error, ClientAuthError::kOk);
+  EXPECT_EQ(authenticator_->CacheBytesForTesting(), one);  // replaced, not added
+  ASSERT_EQ(authenticator_->Authenticate("svc-1", kSecret).error, ClientAuthError::kOk);
+  EXPECT_EQ(authenticator_->CacheBytesForTesting(), 2 * one);
+  authenticator_->Forget("svc-0");
+  EXPECT_EQ(authenticator_->CacheBytesForTesting(), one);
+  clock_.Advance(std::chrono::seconds(ClientAuthenticator::kCacheTtlS));
+  EXPECT_EQ(authenticator_->AuthenticateCached("svc-1", kSecret), std::nullopt);
+  EXPECT_EQ(authenticator_->CacheBytesForTesting(), 0u);
+}
+
+TEST_F(ClientAuthenticatorTest, AFullCacheDropsExpiredEntriesFirstThenStartsOver) {
+  AddClients(*store_, 4);
+  ASSERT_EQ(authenticator_->Authenticate("svc-0", kSecret).error, ClientAuthError::kOk);
+  const std::size_t one = authenticator_->CacheBytesForTesting();
+  ClientAuthenticator bounded(*store_, clock_,
+                              CacheLimits{.max_entries = 100, .max_bytes = 2 * one + one / 2});
+  ASSERT_EQ(bounded.Authenticate("svc-0", kSecret).error, ClientAuthError::kOk);
+  clock_.Advance(std::chrono::seconds(ClientAuthenticator::kCacheTtlS));
+  ASSERT_EQ(bounded.Authenticate("svc-1", kSecret).error, ClientAuthError::kOk);
+  ASSERT_EQ(bounded.Authenticate("svc-2", kSecret).error, ClientAuthError::kOk);
+  // Full by bytes: the expired svc-0 made room, svc-1 stayed.
+  EXPECT_EQ(bounded.CacheSizeForTesting(), 2u);
+  EXPECT_TRUE(bounded.AuthenticateCached("svc-1", kSecret).has_value());
+  // Full again, nothing expired: the cache starts over.
+  ASSERT_EQ(bounded.Authenticate("svc-3", kSecret).error, ClientAuthError::kOk);
+  EXPECT_EQ(bounded.CacheSizeForTesting(), 1u);
+  EXPECT_TRUE(bounded.AuthenticateCached("svc-3", kSecret).has_value());
+  EXPECT_EQ(bounded.CacheBytesForTesting(), one);
+
+  ClientAuthenticator by_count(*store_, clock_,
+                               CacheLimits{.max_entries = 2, .max_bytes = 1 << 20});
+  for (const char* id : {"svc-0", "svc-1", "svc-2"}) {
+    ASSERT_EQ(by_count.Authenticate(id, kSecret).error, ClientAuthError::kOk);
+  }
+  EXPECT_EQ(by_count.CacheSizeForTesting(), 1u);
+}
+
 }  // namespace
 }  // namespace portcullis::authn
