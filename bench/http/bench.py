@@ -584,6 +584,7 @@ def start_nginx(portcullis_base):
     proc = subprocess.Popen([NGINX, "-p", d, "-c", os.path.join(d, "nginx.conf"),
                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+    proc.scratch_dir = d  # removed by stop()
     wait_http(f"http://127.0.0.1:{ports['plain_port']}/")
     return proc, ports
 
@@ -638,6 +639,7 @@ def start_nginx_ceiling():
                              f"worker_processes 2; pid {d}/nginx.pid;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=die_with_parent)
+    proc.scratch_dir = d  # removed by stop()
     base = "http://127.0.0.1:18080"
     wait_http(base + "/")
     return proc, base
@@ -681,7 +683,8 @@ def oidc_token(base):
 
 def start_fastapi(workers, alg):
     fa = os.path.join(PEERS, "fastapi-ref")
-    data = os.path.join(tempfile.mkdtemp(prefix="fastapi-bench-"), "data")
+    scratch = tempfile.mkdtemp(prefix="fastapi-bench-")
+    data = os.path.join(scratch, "data")
     subprocess.run([PY, "app.py", "init", data], cwd=fa, check=True, capture_output=True)
     port = free_port()
     env = dict(os.environ, DATA_DIR=data, JWT_ALG=alg)
@@ -689,6 +692,7 @@ def start_fastapi(workers, alg):
                              "--workers", str(workers), "--loop", "asyncio", "--http", "h11",
                              "--no-access-log", "--log-level", "warning"], cwd=fa, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.scratch_dir = scratch  # removed by stop()
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/openapi.json")
     return proc, base
@@ -704,6 +708,8 @@ def stop(proc):
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+    if getattr(proc, "scratch_dir", None):
+        shutil.rmtree(proc.scratch_dir, ignore_errors=True)
 
 
 def main():
