@@ -16,8 +16,9 @@ constexpr std::size_t kMaxUserAgentBytes = 256;
 
 AuditLog::AuditLog(store::AuditStore& store, const Clock& clock) : store_(store), clock_(clock) {}
 
-std::int64_t AuditLog::Record(std::string_view type, const AuditContext& context,
-                              std::string_view subject, const boost::json::object& details) {
+store::AuditEvent AuditLog::Event(std::string_view type, const AuditContext& context,
+                                  std::string_view subject,
+                                  const boost::json::object& details) const {
   store::AuditEvent event;
   event.time = clock_.Now();
   event.type = std::string(type);
@@ -27,20 +28,29 @@ std::int64_t AuditLog::Record(std::string_view type, const AuditContext& context
   event.user_agent = context.user_agent.substr(0, kMaxUserAgentBytes);
   event.request_id = context.request_id;
   event.details_json = boost::json::serialize(details);
+  return event;
+}
 
-  Result<std::int64_t> id = store_.AppendAudit(event);
+void AuditLog::Logged(const store::AuditEvent& event, const Status& stored) const {
   log::Info("audit", {{"type", event.type},
                       {"actor", event.actor},
                       {"subject", event.subject},
                       {"client_ip", event.client_ip},
                       {"request_id", event.request_id},
                       {"details", event.details_json},
-                      {"id", id.ok() ? *id : std::int64_t{0}}});
-  if (!id.ok()) {
-    log::Error("audit.store_failed", {{"type", event.type}, {"error", id.status().ToString()}});
-    return 0;
+                      {"id", stored.ok() ? event.id : std::int64_t{0}}});
+  if (!stored.ok()) {
+    log::Error("audit.store_failed", {{"type", event.type}, {"error", stored.ToString()}});
   }
-  return *id;
+}
+
+std::int64_t AuditLog::Record(std::string_view type, const AuditContext& context,
+                              std::string_view subject, const boost::json::object& details) {
+  store::AuditEvent event = Event(type, context, subject, details);
+  Result<std::int64_t> id = store_.AppendAudit(event);
+  if (id.ok()) event.id = *id;
+  Logged(event, id.status());
+  return id.ok() ? *id : 0;
 }
 
 boost::json::object AuditEventToJson(const store::AuditEvent& event) {

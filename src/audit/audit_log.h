@@ -35,6 +35,16 @@ class AuditLog {
   std::int64_t Record(std::string_view type, const AuditContext& context, std::string_view subject,
                       const boost::json::object& details = {});
 
+  // The two halves of Record, for an event that a store write carries in its own transaction
+  // (e.g. a refresh rotation and its "token.refreshed" row, group-committed together):
+  //   store::AuditEvent event = audit.Event("token.refreshed", context, user_id, details);
+  //   ... the store appends it (event.id set) with the write it belongs to ...
+  //   audit.Logged(event, status_of_that_write);
+  store::AuditEvent Event(std::string_view type, const AuditContext& context,
+                          std::string_view subject, const boost::json::object& details = {}) const;
+  // Writes the JSON line of an event the store appended (stored.ok()) or failed to append.
+  void Logged(const store::AuditEvent& event, const Status& stored) const;
+
  private:
   store::AuditStore& store_;
   const Clock& clock_;

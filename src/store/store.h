@@ -304,6 +304,8 @@ class SigningKeyStore {
 
 // A refresh token as stored (DESIGN.md §4). Tokens of one login form a family; each rotation
 // marks the presented token used and inserts its successor (parent_hash = the used token).
+struct AuditEvent;
+
 struct RefreshToken {
   std::string token_hash;  // lower-case hex SHA-256 of the opaque token (never the token)
   std::string family_id;
@@ -344,8 +346,9 @@ class TokenStore {
   // kFailedPrecondition if revoked (checked before used), kNotFound if absent; kInvalidArgument
   // (nothing written) if next.parent_hash != old_hash or next.family_id differs from the old
   // token's; kAlreadyExists (nothing written) if next.token_hash is taken.
+  // `audit`, when given, is appended in the same transaction (all or nothing) and its id set.
   virtual Status RotateRefreshToken(std::string_view old_hash, const RefreshToken& next,
-                                    UnixSeconds now) = 0;
+                                    UnixSeconds now, AuditEvent* audit = nullptr) = 0;
 
   // ONE atomic step, for the reuse grace window: if `successor_hash` exists, is unused and not
   // revoked, set its revoked_at = now and insert `next`. kAborted otherwise. next.parent_hash is

@@ -136,7 +136,7 @@ RotateResult RefreshService::RevokeFamilyForReuse(const store::RefreshToken& tok
 
 RotateResult RefreshService::HandleUsed(const store::RefreshToken& token,
                                         const std::optional<std::vector<std::string>>& requested,
-                                        UnixSeconds now) {
+                                        const RotateHooks& hooks, UnixSeconds now) {
   // Grace (issue #3 point 1): only the immediate parent of a still-unused successor, only within
   // reuse_grace_s of its use. An older ancestor's successor is itself used, so it never qualifies.
   if (policy_.reuse_grace_s > 0 && token.used_at && now - *token.used_at <= policy_.reuse_grace_s) {
@@ -147,6 +147,11 @@ RotateResult RefreshService::HandleUsed(const store::RefreshToken& token,
       if (now >= token.expires_at) return Failure(RefreshError::kExpired, token.family_id);
       std::optional<std::string> scope = NarrowScope(token.scope, requested);
       if (!scope) return Failure(RefreshError::kScopeExceeded, token.family_id);
+      if (hooks.vet) {
+        if (RefreshError vetted = hooks.vet(token); vetted != RefreshError::kOk) {
+          return Failure(vetted, token.family_id);
+        }
+      }
       auto [opaque, next] = MakeSuccessor(token, std::move(*scope), now);
       Status replaced = store_.ReplaceUnusedSuccessor(s->token_hash, next, now);
       if (replaced.ok()) {
@@ -167,7 +172,8 @@ RotateResult RefreshService::HandleUsed(const store::RefreshToken& token,
 }
 
 RotateResult RefreshService::Rotate(std::string_view presented, std::string_view client_id,
-                                    std::optional<std::vector<std::string>> requested_scope) {
+                                    std::optional<std::vector<std::string>> requested_scope,
+                                    const RotateHooks& hooks) {
   if (presented.empty() || presented.size() > kMaxPresentedTokenBytes) {
     return Failure(RefreshError::kUnknown);
   }
@@ -199,26 +205,32 @@ RotateResult RefreshService::Rotate(std::string_view presented, std::string_view
     }
     return Failure(RefreshError::kRevoked, token.family_id);
   }
-  if (token.used_at) return HandleUsed(token, requested_scope, now);
+  if (token.used_at) return HandleUsed(token, requested_scope, hooks, now);
   if (now >= token.expires_at) return Failure(RefreshError::kExpired, token.family_id);
   std::optional<std::string> scope = NarrowScope(token.scope, requested_scope);
   if (!scope) return Failure(RefreshError::kScopeExceeded, token.family_id);
+  if (hooks.vet) {
+    if (RefreshError vetted = hooks.vet(token); vetted != RefreshError::kOk) {
+      return Failure(vetted, token.family_id);
+    }
+  }
 
   auto [opaque, next] = MakeSuccessor(token, std::move(*scope), now);
-  Status rotated = store_.RotateRefreshToken(hash, next, now);
+  Status rotated = store_.RotateRefreshToken(hash, next, now, hooks.audit);
   switch (rotated.code()) {
     case StatusCode::kOk: {
       RotateResult r;
       r.refresh_token = std::move(opaque);
       r.record = std::move(next);
       r.family_id = token.family_id;
+      r.audit_written = hooks.audit != nullptr;
       return r;
     }
     case StatusCode::kAborted: {
       // Lost a race with a concurrent rotation of the same token: the same rules as a replay.
       Result<store::RefreshToken> reread = store_.FindRefreshToken(hash);
       if (!reread.ok()) return Failure(RefreshError::kStoreUnavailable, token.family_id);
-      return HandleUsed(*reread, requested_scope, now);
+      return HandleUsed(*reread, requested_scope, hooks, now);
     }
     case StatusCode::kFailedPrecondition:
       return Failure(RefreshError::kRevoked, token.family_id);

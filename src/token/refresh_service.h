@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,20 @@ struct RotateResult {
   // Reuse was detected: with kReuseDetected the family is now revoked; with kStoreUnavailable
   // the revocation failed. Audit it either way.
   bool reuse_detected = false;
+  // kOk only: RotateHooks::audit was stored with the rotation.
+  bool audit_written = false;
+};
+
+// What a caller adds to a rotation (both optional; see Rotate).
+struct RotateHooks {
+  // Called with the presented token's record once every check above passed, before anything is
+  // written (also before a grace replacement): kOk to go on, anything else ends the rotation
+  // with that error and nothing written. E.g. refuse a token whose user is disabled.
+  std::function<RefreshError(const store::RefreshToken& presented)> vet;
+  // Appended in the rotation's own transaction when the rotation is written (its id set), and
+  // RotateResult::audit_written says so; a grace replacement does not carry it. May be filled
+  // by `vet`.
+  store::AuditEvent* audit = nullptr;
 };
 
 class RefreshService {
@@ -100,7 +115,8 @@ class RefreshService {
   // revoked token of a family that still has live tokens revokes them too: kReuseDetected),
   // reuse (grace or kReuseDetected), kExpired (idle), kScopeExceeded.
   RotateResult Rotate(std::string_view presented, std::string_view client_id,
-                      std::optional<std::vector<std::string>> requested_scope);
+                      std::optional<std::vector<std::string>> requested_scope,
+                      const RotateHooks& hooks = {});
 
   // RFC 7009: revokes the whole family of `presented`. An unknown token is not an error (OK).
   // Does not check which client asks; use Find() first where that matters (RFC 7009 §2.1).
@@ -126,7 +142,7 @@ class RefreshService {
   // The used-token path: grace replacement or family revocation.
   RotateResult HandleUsed(const store::RefreshToken& token,
                           const std::optional<std::vector<std::string>>& requested_scope,
-                          UnixSeconds now);
+                          const RotateHooks& hooks, UnixSeconds now);
   RotateResult RevokeFamilyForReuse(const store::RefreshToken& token, UnixSeconds now);
 
   store::TokenStore& store_;

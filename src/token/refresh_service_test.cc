@@ -361,3 +361,70 @@ TEST(RefreshServiceSqliteTest, ConcurrentRotationWithoutGraceHasExactlyOneWinner
 
 }  // namespace
 }  // namespace portcullis::token
+
+namespace portcullis::token {
+namespace {
+
+class RefreshHooksTest : public ::testing::Test {
+ protected:
+  RefreshHooksTest() : clock_(kHooksStart), service_(store_, {}, clock_, random_) {}
+  static constexpr UnixSeconds kHooksStart = 1'700'000'000;
+
+  testing::FakeTokenStore store_;
+  FakeClock clock_;
+  crypto::Random& random_ = crypto::OsRandomInstance();
+  RefreshService service_;
+};
+
+TEST_F(RefreshHooksTest, TheAuditEventIsWrittenWithTheRotation) {
+  std::string t0 = service_.IssueFamily("user-1", "default", "a")->refresh_token;
+  store::AuditEvent event;
+  event.type = "token.refreshed";
+  RotateHooks hooks;
+  hooks.audit = &event;
+  std::vector<std::string> vetted;
+  hooks.vet = [&](const store::RefreshToken& presented) {
+    vetted.push_back(presented.user_id);
+    return RefreshError::kOk;
+  };
+  RotateResult r = service_.Rotate(t0, "default", std::nullopt, hooks);
+  ASSERT_EQ(r.error, RefreshError::kOk);
+  EXPECT_TRUE(r.audit_written);
+  EXPECT_EQ(vetted, std::vector<std::string>{"user-1"});
+  ASSERT_EQ(store_.audited().size(), 1u);
+  EXPECT_EQ(store_.audited()[0].type, "token.refreshed");
+  EXPECT_EQ(event.id, 1);
+}
+
+TEST_F(RefreshHooksTest, AVetRefusalEndsTheRotationAndWritesNothing) {
+  std::string t0 = service_.IssueFamily("user-1", "default", "a")->refresh_token;
+  store::AuditEvent event;
+  RotateHooks hooks;
+  hooks.audit = &event;
+  hooks.vet = [](const store::RefreshToken&) { return RefreshError::kRevoked; };
+  RotateResult r = service_.Rotate(t0, "default", std::nullopt, hooks);
+  EXPECT_EQ(r.error, RefreshError::kRevoked);
+  EXPECT_FALSE(r.audit_written);
+  EXPECT_TRUE(store_.audited().empty());
+  // The presented token was not used: it still rotates once the vet allows it.
+  EXPECT_FALSE(store_.FindRefreshToken(crypto::Sha256Hex(t0))->used_at.has_value());
+  EXPECT_EQ(service_.Rotate(t0, "default", std::nullopt).error, RefreshError::kOk);
+}
+
+TEST_F(RefreshHooksTest, TheVetIsNotAskedForATokenThatFailsTheChecks) {
+  std::string t0 = service_.IssueFamily("user-1", "default", "a")->refresh_token;
+  int asked = 0;
+  RotateHooks hooks;
+  hooks.vet = [&](const store::RefreshToken&) {
+    ++asked;
+    return RefreshError::kOk;
+  };
+  EXPECT_EQ(service_.Rotate(t0, "other-client", std::nullopt, hooks).error,
+            RefreshError::kClientMismatch);
+  EXPECT_EQ(service_.Rotate("garbage", "default", std::nullopt, hooks).error,
+            RefreshError::kUnknown);
+  EXPECT_EQ(asked, 0);
+}
+
+}  // namespace
+}  // namespace portcullis::token

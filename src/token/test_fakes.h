@@ -102,7 +102,7 @@ class FakeTokenStore final : public store::TokenStore {
     return newest;
   }
   Status RotateRefreshToken(std::string_view old_hash, const store::RefreshToken& next,
-                            UnixSeconds now) override {
+                            UnixSeconds now, store::AuditEvent* audit = nullptr) override {
     std::lock_guard lock(mu_);
     if (fail_all_) return UnavailableError("database is locked");
     auto it = refresh_.find(std::string(old_hash));
@@ -111,7 +111,17 @@ class FakeTokenStore final : public store::TokenStore {
     if (it->second.used_at) return AbortedError("refresh token already used");
     if (refresh_.count(next.token_hash) != 0) return AlreadyExistsError("refresh token");
     it->second.used_at = now;
-    return InsertLocked(next);
+    Status inserted = InsertLocked(next);
+    if (inserted.ok() && audit != nullptr) {
+      audit->id = static_cast<std::int64_t>(audited_.size()) + 1;
+      audited_.push_back(*audit);
+    }
+    return inserted;
+  }
+  // Audit events written with rotations, in order.
+  std::vector<store::AuditEvent> audited() const {
+    std::lock_guard lock(mu_);
+    return audited_;
   }
   Status ReplaceUnusedSuccessor(std::string_view successor_hash, const store::RefreshToken& next,
                                 UnixSeconds now) override {
@@ -184,8 +194,9 @@ class FakeTokenStore final : public store::TokenStore {
     return out;
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, store::RefreshToken> refresh_;
+  std::vector<store::AuditEvent> audited_;
   std::map<std::string, UnixSeconds> jtis_;
   bool fail_all_ = false;
 

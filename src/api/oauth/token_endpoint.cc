@@ -220,35 +220,58 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
   ApiContext* c = &ctx;
   auto job = [c, token, requested, audit_context, client_id] {
     RefreshOutcome out;
-    out.rotation = c->refresh->Rotate(token->reveal(), client_id, *requested);
+    // The user is read before anything is written: a token of a deleted or disabled user ends
+    // its family instead of rotating. The "token.refreshed" row is written in the rotation's
+    // own transaction (group-committed with the concurrent ones).
+    store::AuditEvent refreshed;
+    token::RotateHooks hooks;
+    hooks.audit = &refreshed;
+    hooks.vet = [&](const store::RefreshToken& record) {
+      Result<store::User> user = c->store->FindUserById(record.user_id);
+      if (!user.ok() && user.status().code() != StatusCode::kNotFound) {
+        out.store_failed = true;
+        return token::RefreshError::kStoreUnavailable;
+      }
+      if (!user.ok() || user->disabled) {
+        out.user_unusable = true;
+        return token::RefreshError::kRevoked;
+      }
+      Result<std::vector<std::string>> permissions = c->store->PermissionsOfUser(user->id);
+      if (!permissions.ok()) {
+        out.store_failed = true;
+        return token::RefreshError::kStoreUnavailable;
+      }
+      out.permissions = std::move(*permissions);
+      c->user_states->Set(user->id, user->credential_version, user->disabled);
+      refreshed = c->audit->Event("token.refreshed", *audit_context, user->id,
+                                  {{"family_id", record.family_id}, {"client_id", client_id}});
+      out.user = std::move(*user);
+      return token::RefreshError::kOk;
+    };
+    out.rotation = c->refresh->Rotate(token->reveal(), client_id, *requested, hooks);
     const token::RotateResult& r = out.rotation;
     if (r.error == token::RefreshError::kReuseDetected) {
       c->audit->Record("token.refresh_reuse_detected", *audit_context, r.record.user_id,
                        {{"family_id", r.family_id}, {"client_id", client_id}});
       return out;
     }
-    if (r.error != token::RefreshError::kOk) return out;
-    Result<store::User> user = c->store->FindUserById(r.record.user_id);
-    if (!user.ok() || user->disabled) {
-      out.user_unusable = true;
+    if (out.user_unusable) {
       (void)c->store->RevokeRefreshFamily(r.family_id, c->clock->Now());
       return out;
     }
-    Result<std::vector<std::string>> permissions = c->store->PermissionsOfUser(user->id);
-    if (!permissions.ok()) {
-      out.store_failed = true;
-      return out;
+    if (r.error != token::RefreshError::kOk) return out;
+    if (r.audit_written) {
+      c->audit->Logged(refreshed, Status::Ok());
+    } else {  // a grace replacement: the row on its own
+      c->audit->Record("token.refreshed", *audit_context, out.user->id,
+                       {{"family_id", r.family_id}, {"client_id", client_id}});
     }
-    out.permissions = std::move(*permissions);
-    c->user_states->Set(user->id, user->credential_version, user->disabled);
-    out.user = std::move(*user);
-    c->audit->Record("token.refreshed", *audit_context, out.user->id,
-                     {{"family_id", r.family_id}, {"client_id", client_id}});
     return out;
   };
   std::optional<RefreshOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
   if (!outcome.has_value()) co_return HashPoolFull();
   const token::RotateResult& r = outcome->rotation;
+  if (outcome->store_failed) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
   switch (r.error) {
     case token::RefreshError::kOk:
       break;

@@ -843,10 +843,13 @@ class SqlStore final : public Store {
     return FindOneRefreshToken(kFindSuccessor, parent_hash);
   }
 
-  Status RotateRefreshToken(std::string_view old_hash, const RefreshToken& next,
-                            UnixSeconds now) override {
+  Status RotateRefreshToken(std::string_view old_hash, const RefreshToken& next, UnixSeconds now,
+                            AuditEvent* audit = nullptr) override {
     if (next.parent_hash != std::optional<std::string>(old_hash)) {
       return InvalidArgumentError("rotated refresh token must name the old token as its parent");
+    }
+    if (audit != nullptr) {
+      if (Status valid = ValidateAuditDetails(*audit); !valid.ok()) return valid;
     }
     // Group-committed (store/sql/group_commit.h). SQLite: the batch's IMMEDIATE transaction holds
     // the write lock before the read below, so across connections and processes exactly one
@@ -882,6 +885,11 @@ class SqlStore final : public Store {
       Result<Statement> insert = PrepareRefreshTokenInsert(connection, next);
       if (!insert.ok()) return insert.status();
       insert->Defer();
+      if (audit != nullptr) {  // travels with the insert
+        Result<std::int64_t> id = AppendAuditRow(connection, *audit);
+        if (!id.ok()) return id.status();
+        audit->id = *id;
+      }
       return Status::Ok();
     });
   }
@@ -1115,29 +1123,13 @@ class SqlStore final : public Store {
   }
 
   Result<std::int64_t> AppendAudit(const AuditEvent& event) override {
-    std::string_view details = event.details_json;
-    if (details.empty()) details = "{}";
-    Result<boost::json::value> parsed = ParseJson(details);
-    if (!parsed.ok() || !parsed->is_object()) {
-      return InvalidArgumentError("audit details must be a JSON object");
-    }
+    if (Status valid = ValidateAuditDetails(event); !valid.ok()) return valid;
     std::int64_t id = 0;
     Status s = commits_.Run([&](Connection& connection) -> Status {
-      Result<Statement> stmt = connection.Prepare(kAppendAudit);
-      if (!stmt.ok()) return stmt.status();
-      stmt->BindInt64(1, event.time)
-          .BindText(2, event.type)
-          .BindText(3, event.actor)
-          .BindText(4, event.subject)
-          .BindText(5, event.client_ip)
-          .BindText(6, event.user_agent)
-          .BindText(7, event.request_id)
-          .BindText(8, details);
-      Result<bool> row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return InternalError("audit insert returned no id");
-      id = stmt->ColumnInt64(0);
-      return FinishStatement(*stmt);
+      Result<std::int64_t> appended = AppendAuditRow(connection, event);
+      if (!appended.ok()) return appended.status();
+      id = *appended;
+      return Status::Ok();
     });
     if (!s.ok()) return s;
     return id;
@@ -1377,6 +1369,37 @@ class SqlStore final : public Store {
   }
 
  private:
+  static Status ValidateAuditDetails(const AuditEvent& event) {
+    if (event.details_json.empty()) return Status::Ok();  // stored as {}
+    Result<boost::json::value> parsed = ParseJson(event.details_json);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return InvalidArgumentError("audit details must be a JSON object");
+    }
+    return Status::Ok();
+  }
+
+  // Appends `event` (details validated by the caller) inside the caller's transaction; its id.
+  static Result<std::int64_t> AppendAuditRow(Connection& connection, const AuditEvent& event) {
+    std::string_view details = event.details_json;
+    if (details.empty()) details = "{}";
+    Result<Statement> stmt = connection.Prepare(kAppendAudit);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt64(1, event.time)
+        .BindText(2, event.type)
+        .BindText(3, event.actor)
+        .BindText(4, event.subject)
+        .BindText(5, event.client_ip)
+        .BindText(6, event.user_agent)
+        .BindText(7, event.request_id)
+        .BindText(8, details);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return InternalError("audit insert returned no id");
+    const std::int64_t id = stmt->ColumnInt64(0);
+    if (Status s = FinishStatement(*stmt); !s.ok()) return s;
+    return id;
+  }
+
   // Inserts `token` on `connection`; a token_hash clash is kAlreadyExists.
   static Result<Statement> PrepareRefreshTokenInsert(Connection& connection,
                                                      const RefreshToken& token) {
