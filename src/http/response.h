@@ -16,6 +16,7 @@
 
 #include <boost/beast/http/status.hpp>
 #include <boost/json/value.hpp>
+#include <string>
 #include <string_view>
 
 #include "http/request.h"
@@ -39,5 +40,12 @@ Response OAuthErrorResponse(boost::beast::http::status status, std::string_view 
 // elsewhere a ProblemResponse whose title is the status's reason phrase ("Not Found").
 Response ErrorResponse(const Request& req, boost::beast::http::status status,
                        std::string_view oauth_error, std::string_view detail);
+
+// Appends the HTTP/1.x wire form of `res` to `out`: status line, header fields in their order,
+// a blank line, the body — the bytes Beast's serializer writes for a response that is not
+// chunked. The server writes each response from one flat per-connection buffer with it (one
+// contiguous send instead of Beast's iteration over a concatenated buffer sequence).
+// Precondition: !res.chunked().
+void AppendWireResponse(const Response& res, std::string& out);
 
 }  // namespace portcullis::http

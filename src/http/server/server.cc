@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -26,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +55,8 @@ constexpr std::size_t kLingerChunkBytes = 16 * 1024;
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
 // How much one read may take while waiting for the next request on an idle connection.
 constexpr std::size_t kIdleReadBytes = 4096;
+// A connection keeps its response buffer between requests unless one response made it larger.
+constexpr std::size_t kMaxKeptWireBytes = 64 * 1024;
 
 constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -432,6 +436,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& pee
   }
 
   beast::flat_buffer buffer;
+  std::string wire;  // each response's bytes, written with one send; capacity reused
   bool first = true;
   for (;;) {
     // Wait for the next request. The first request's header (from its first byte) must arrive
@@ -509,7 +514,15 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& pee
     Finalize(res, req.request_id, tls, req.message.method() == bhttp::verb::head, keep_alive,
              req.message.version());
     lowest.expires_after(options_.request_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, kAsTuple);
+    beast::error_code wec;
+    if (res.chunked()) {  // no handler streams today; Beast's serializer would handle it
+      std::tie(wec, std::ignore) = co_await bhttp::async_write(stream, res, kAsTuple);
+    } else {
+      wire.clear();
+      AppendWireResponse(res, wire);
+      std::tie(wec, std::ignore) = co_await asio::async_write(stream, asio::buffer(wire), kAsTuple);
+      if (wire.capacity() > kMaxKeptWireBytes) std::string().swap(wire);
+    }
     RecordRequest(View(req.message.method_string()), req.route, req.path, res, start,
                   req.request_id, req.client_ip);
     if (wec || !keep_alive) break;
