@@ -2,7 +2,10 @@
 // algorithm, the Bearer validation path (cache hit and miss), Argon2id, strict JSON parsing.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "base/json.h"
 #include "crypto/master_key.h"
@@ -105,6 +108,70 @@ void BM_BearerValidation(benchmark::State& state) {
   state.SetLabel(cached ? "cache hit" : "cache miss (full EdDSA verify)");
 }
 BENCHMARK(BM_BearerValidation)->Arg(1)->Arg(0);
+
+// The verified-token cache shared by every benchmark thread, as the server's network threads
+// share it: `tokens` distinct user tokens, each validated once (so cached) before timing.
+class SharedBearerCache {
+ public:
+  explicit SharedBearerCache(int tokens)
+      : clock_(kNow),
+        master_(crypto::MasterKey::Generate(crypto::OsRandomInstance())),
+        keys_(*token::KeyManager::Create(store_, master_, jose::Algorithm::kEdDsa, clock_,
+                                         crypto::OsRandomInstance())),
+        revocations_(Policy().leeway_s),
+        service_(*keys_, revocations_, users_, Policy(), clock_, crypto::OsRandomInstance()) {
+    users_.Set("user-1", 1, false);
+    token::Subject alice{"user-1", "alice", {"editor"}, 1};
+    for (int i = 0; i < tokens; ++i) {
+      tokens_.push_back(service_.Issue(alice, {"articles:read"}, "default")->access_token);
+      if (!service_.Validate(tokens_.back()).ok()) std::abort();
+    }
+  }
+
+  // One per token count, built by the first thread that asks (thread-safe static init).
+  static SharedBearerCache& ForTokens(std::int64_t tokens) {
+    static SharedBearerCache one(1);
+    static SharedBearerCache many(10'000);
+    return tokens == 1 ? one : many;
+  }
+
+  token::TokenService& service() { return service_; }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+
+ private:
+  static token::TokenPolicy Policy() {
+    token::TokenPolicy policy;
+    policy.issuer = "https://auth.example.test";
+    return policy;
+  }
+
+  MemoryKeyStore store_;
+  FakeClock clock_;
+  crypto::MasterKey master_;
+  std::unique_ptr<token::KeyManager> keys_;
+  token::RevocationSet revocations_;
+  token::UserStateCache users_;
+  token::TokenService service_;
+  std::vector<std::string> tokens_;
+};
+
+// Cache hits only, from 1 and 2 threads at once: arg = distinct tokens (1, or 10,000 cycled
+// through as by the me10k HTTP workload). Every iteration must be a hit returning kOk.
+void BM_BearerCacheHitShared(benchmark::State& state) {
+  SharedBearerCache& cache = SharedBearerCache::ForTokens(state.range(0));
+  const std::vector<std::string>& tokens = cache.tokens();
+  std::size_t i = tokens.size() * static_cast<std::size_t>(state.thread_index()) /
+                  static_cast<std::size_t>(state.threads());
+  for (auto _ : state) {
+    jose::VerifyResult r = cache.service().Validate(tokens[i]);
+    if (!r.ok()) state.SkipWithError("validation failed");
+    benchmark::DoNotOptimize(r);
+    if (++i == tokens.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::to_string(tokens.size()) + " token(s), all cached");
+}
+BENCHMARK(BM_BearerCacheHitShared)->Arg(1)->Arg(10'000)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_Argon2idVerify(benchmark::State& state) {
   auto hasher = *password::Hasher::Create(password::Argon2Params{});
