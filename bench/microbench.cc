@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -74,6 +75,10 @@ class MemoryKeyStore final : public store::SigningKeyStore {
   Result<std::vector<store::SigningKey>> ListSigningKeys() override { return keys_; }
   Status UpdateSigningKeyState(std::string_view, std::string_view,
                                std::optional<UnixSeconds>) override {
+    return Status::Ok();
+  }
+  Status ReplaceSealedPrivateKeys(
+      const std::vector<std::pair<std::string, std::string>>&) override {
     return Status::Ok();
   }
   std::vector<store::SigningKey> keys_;
