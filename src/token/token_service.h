@@ -1,25 +1,40 @@
 // TokenService: issues access tokens (DESIGN §4, RFC 9068 profile) and validates presented ones.
 //
 // Validation is the hot path of every Bearer request and touches no database: a cache of tokens
-// that already passed jose verification (keyed by the whole token, kept until `exp`), else the
-// pure jose::VerifyAccessToken with the current key ring; then, on cache hits and misses alike,
+// that already passed jose verification (keyed by the whole token, kept until `exp` at most), else
+// the pure jose::VerifyAccessToken with the current key ring; then, on cache hits and misses alike,
 // the in-memory revocation list (kRevoked) and, for user tokens, the user-state cache
 // (kStaleCredentials, kSubjectDisabled, kUnknownSubject). Only the jose result is cached, so a
 // revocation or a credential-version bump takes effect on the very next request.
+//
+// The verified-token cache is bounded by count and by bytes (CacheLimits, default
+// kDefaultCacheLimits: 100,000 tokens, 16 MiB of EstimatedBytes, keys included; a typical
+// 0.5 KiB token's entry estimates at about 1 KiB). A token whose entry alone exceeds the byte cap
+// is verified but never cached. When an insert would pass either cap, entries are evicted one at
+// a time by CLOCK (second chance): a hit marks its entry, the eviction hand spares a marked entry
+// once (clearing the mark) and evicts the first unmarked or expired one. Tokens in use stay
+// cached; tokens presented once leave first. A hit takes the cache lock shared and at most sets
+// the mark (a relaxed atomic store, skipped when already set); only misses, evictions and an
+// expired hit take it exclusively. A new key ring empties the cache at the next miss; until
+// then lookups made with the new ring never use entries verified with the old one.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "base/cache_limits.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "crypto/random.h"
@@ -56,9 +71,14 @@ struct IssuedAccessToken {
 
 class TokenService {
  public:
-  // Every reference must outlive the service.
+  // 100,000 entries of ~1 KiB would be ~100 MiB; the byte cap keeps the cache near 16,000 of
+  // them (issue #11: a 10,000-token load added 9.7 MB of RSS).
+  static constexpr CacheLimits kDefaultCacheLimits{.max_entries = 100'000, .max_bytes = 16 << 20};
+
+  // Every reference must outlive the service. `cache_limits` bounds the verified-token cache.
   TokenService(const KeyManager& keys, RevocationSet& revocations, UserStateCache& users,
-               TokenPolicy policy, const Clock& clock, crypto::Random& random);
+               TokenPolicy policy, const Clock& clock, crypto::Random& random,
+               CacheLimits cache_limits = kDefaultCacheLimits);
 
   // Signs an access token for `subject` granting `scopes`, issued through `client_id`.
   Result<IssuedAccessToken> Issue(const Subject& subject, const std::vector<std::string>& scopes,
@@ -81,13 +101,41 @@ class TokenService {
 
   const TokenPolicy& policy() const { return policy_; }
   std::size_t CacheSizeForTesting() const;
+  // The EstimatedBytes of every cached entry, keys included (what CacheLimits::max_bytes bounds).
+  std::size_t CacheBytesForTesting() const;
+  // Whether `token` has an entry (verified with any ring, expired or not).
+  bool IsCachedForTesting(std::string_view token) const;
 
  private:
-  using CachedToken = jose::AccessTokenClaims;
-  static constexpr std::size_t kMaxCachedTokens = 100'000;
+  struct CachedToken {
+    jose::AccessTokenClaims claims;  // as verified by jose::VerifyAccessToken
+    std::size_t bytes = 0;           // EntryBytes, counted in cache_bytes_
+    std::size_t slot = 0;            // index in eviction_order_
+    // Set by a hit (under the shared lock), cleared by the eviction hand (under the exclusive).
+    mutable std::atomic<bool> referenced{false};
+  };
+  // Lets a lookup hash the presented string_view without building a std::string.
+  struct TokenHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Cache = std::unordered_map<std::string, CachedToken, TokenHash, std::equal_to<>>;
 
   // The checks that are never cached: revocation list, then user state for user tokens.
   jose::VerifyError CheckLiveState(const jose::AccessTokenClaims& claims) const;
+
+  static std::size_t EntryBytes(std::string_view token, const jose::AccessTokenClaims& claims);
+  bool IsExpired(const jose::AccessTokenClaims& claims, UnixSeconds now) const;
+  // Caches the verdict for `token`, verified with `ring`, evicting until both caps hold.
+  void CacheVerified(std::string_view token, const jose::AccessTokenClaims& claims,
+                     const std::shared_ptr<const jose::KeyRing>& ring, UnixSeconds now);
+  // Drops `token`'s entry if it is still cached for `ring` and expired at `now`.
+  void EraseExpired(std::string_view token, const std::shared_ptr<const jose::KeyRing>& ring,
+                    UnixSeconds now);
+  // Callers hold cache_mu_ exclusively.
+  void EvictOneLocked(UnixSeconds now);
+  void EraseLocked(std::size_t slot);
+  void ClearLocked();
 
   const KeyManager& keys_;
   RevocationSet& revocations_;
@@ -100,8 +148,14 @@ class TokenService {
   jose::VerifyPolicy verify_policy_;
   const Clock& clock_;
   crypto::Random& random_;
-  mutable std::mutex cache_mu_;
-  std::unordered_map<std::string, CachedToken> cache_;  // guarded by cache_mu_
+  const CacheLimits cache_limits_;
+  mutable std::shared_mutex cache_mu_;
+  Cache cache_;  // guarded by cache_mu_
+  // Every entry of cache_ once, in the order the eviction hand visits them. Map nodes do not
+  // move, so the pointers stay valid until their entry is erased.
+  std::vector<Cache::value_type*> eviction_order_;  // guarded by cache_mu_
+  std::size_t hand_ = 0;         // guarded by cache_mu_; next slot of eviction_order_ to visit
+  std::size_t cache_bytes_ = 0;  // guarded by cache_mu_; EntryBytes of every entry
   // The ring every cached token was verified with; a new ring empties the cache.
   std::shared_ptr<const jose::KeyRing> cache_ring_;  // guarded by cache_mu_
 };
