@@ -10,6 +10,14 @@
 // now - leeway_s >= exp (RFC 7519 §4.1.4 with clock skew), so an entry is dropped only once
 // exp <= now - leeway_s. Pass the verifier's leeway (TokenPolicy::leeway_s) to the constructor.
 //
+// Bounded by design, so there is no count or byte cap (issue #11): every entry is the jti and exp
+// of an access token that passed verification (RFC 7009 revoke, logout, or another instance's
+// revocation through the store), so exp <= iat + access_ttl_s, and Prune (housekeeping, every
+// 60 s) drops it within access_ttl_s + leeway_s + 60 s of its revocation (16.5 min by default).
+// The set therefore holds at most the tokens revoked in that window, one entry per jti, each
+// about 100-130 bytes (a 22-character jti, its exp, the map node). Capping or evicting it would
+// bring revoked tokens back to life.
+//
 // Thread-safety: all methods may be called concurrently from any thread. IsRevoked() is on the
 // hot path of every Bearer request and takes a shared lock only.
 #pragma once

@@ -12,6 +12,12 @@
 // Only user tokens are checked against it. Client tokens (client_credentials: "sub" is the
 // client_id and there is no "username") are not; TokenService skips them.
 //
+// Bounded by design, so there is no count or byte cap (issue #11): it mirrors the users table.
+// Every Set is for a user just read from or written to the store, and deleted users are Removed
+// (here, or through the change feed), so it holds one entry per user, about 100-130 bytes each
+// (a 36-character id, the version and flag, the map node). It must not evict: a missing user
+// means kUnknownSubject, so evicting would reject valid tokens.
+//
 // Thread-safety: all methods may be called concurrently from any thread. Check() is on the hot
 // path and takes a shared lock only.
 #pragma once
