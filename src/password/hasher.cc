@@ -4,6 +4,7 @@
 #include <crypt.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -37,6 +38,76 @@ bool IsBcryptPrefix(std::string_view s) {
 bool IsBcryptBase64(char c) {
   return c == '.' || c == '/' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
          (c >= '0' && c <= '9');
+}
+
+// Argon2 memory comes from the Hasher's HashMemory instead of malloc. libargon2's allocator
+// callbacks carry no user pointer, so the pool of the call running on this thread is passed
+// through this variable, set only for the duration of one argon2_ctx / argon2_verify_ctx call
+// (which calls both callbacks on the calling thread, also when p > 1 spreads lanes over threads).
+thread_local HashMemory* current_hash_memory = nullptr;
+
+class UsingHashMemory {
+ public:
+  explicit UsingHashMemory(HashMemory& memory) : previous_(current_hash_memory) {
+    current_hash_memory = &memory;
+  }
+  ~UsingHashMemory() { current_hash_memory = previous_; }
+  UsingHashMemory(const UsingHashMemory&) = delete;
+  UsingHashMemory& operator=(const UsingHashMemory&) = delete;
+
+ private:
+  HashMemory* previous_;
+};
+
+int AcquireArgon2Memory(std::uint8_t** memory, std::size_t bytes) {
+  *memory = current_hash_memory->Acquire(bytes);
+  return *memory != nullptr ? ARGON2_OK : ARGON2_MEMORY_ALLOCATION_ERROR;
+}
+
+// libargon2 has already wiped the memory (free_memory → clear_internal_memory) when it calls this.
+void ReleaseArgon2Memory(std::uint8_t* memory, std::size_t /*bytes*/) {
+  current_hash_memory->Release(memory);
+}
+
+// An argon2_context for one call with our allocator; the caller sets out, pwd, salt and costs.
+// flags stay ARGON2_DEFAULT_FLAGS, as argon2_hash and argon2_verify set them.
+argon2_context Argon2Context(std::string_view password, std::span<const std::uint8_t> salt,
+                             std::uint32_t m, std::uint32_t t, std::uint32_t p) {
+  argon2_context ctx{};
+  // libargon2 does not write to pwd unless ARGON2_FLAG_CLEAR_PASSWORD is set (it is not).
+  ctx.pwd = reinterpret_cast<std::uint8_t*>(const_cast<char*>(password.data()));
+  ctx.pwdlen = static_cast<std::uint32_t>(password.size());
+  ctx.salt = const_cast<std::uint8_t*>(salt.data());
+  ctx.saltlen = static_cast<std::uint32_t>(salt.size());
+  ctx.m_cost = m;
+  ctx.t_cost = t;
+  ctx.lanes = p;
+  ctx.threads = p;
+  ctx.version = ARGON2_VERSION_13;
+  ctx.allocate_cbk = AcquireArgon2Memory;
+  ctx.free_cbk = ReleaseArgon2Memory;
+  ctx.flags = ARGON2_DEFAULT_FLAGS;
+  return ctx;
+}
+
+// Unpadded standard base64, as libargon2's encode_string writes salts and hashes.
+std::string Base64NoPadding(std::span<const std::uint8_t> bytes) {
+  std::string out(
+      sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+  out.resize(std::char_traits<char>::length(out.c_str()));
+  return out;
+}
+
+// Decodes a base64 field ParsePhc accepted into `out`; the number of bytes, 0 on failure.
+std::size_t DecodeBase64(std::string_view b64, std::span<std::uint8_t> out) {
+  std::size_t length = 0;
+  if (sodium_base642bin(out.data(), out.size(), b64.data(), b64.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) {
+    return 0;
+  }
+  return length;
 }
 
 // Precondition: IsBcryptPrefix(s).
@@ -92,7 +163,8 @@ VerifyOutcome VerifyBcrypt(std::string_view encoded, std::string_view password) 
   return outcome;
 }
 
-VerifyOutcome VerifyArgon2(std::string_view encoded, std::string_view password) {
+VerifyOutcome VerifyArgon2(std::string_view encoded, std::string_view password,
+                           HashMemory& memory) {
   const std::optional<PhcString> phc = ParsePhc(encoded);
   if (!phc) return VerifyOutcome::kMalformedHash;
   // Version 0x13 only (the current one, what every modern library writes) and no Argon2d.
@@ -100,10 +172,29 @@ VerifyOutcome VerifyArgon2(std::string_view encoded, std::string_view password) 
     return VerifyOutcome::kUnsupportedScheme;
   }
   // libargon2 (the reference implementation): on x86-64 about twice as fast as libsodium's
-  // crypto_pwhash for the same parameters; it recomputes and compares in constant time.
-  const std::string str(encoded);  // NUL-terminated
-  const int rc = argon2_verify(str.c_str(), password.data(), password.size(),
-                               phc->algorithm == "argon2id" ? Argon2_id : Argon2_i);
+  // crypto_pwhash for the same parameters. What argon2_verify does, with our allocator: the PHC
+  // string (already checked by ParsePhc, stricter than libargon2's decoder) gives the costs, salt
+  // and expected hash; argon2_verify_ctx recomputes and compares in constant time.
+  std::array<std::uint8_t, kPhcMaxSaltBytes> salt{};
+  std::array<std::uint8_t, kPhcMaxHashBytes> expected{};
+  const std::size_t salt_bytes = DecodeBase64(phc->salt_b64, salt);
+  const std::size_t hash_bytes = DecodeBase64(phc->hash_b64, expected);
+  int rc = ARGON2_DECODING_FAIL;
+  if (salt_bytes != 0 && hash_bytes != 0) {
+    if (password.size() > ARGON2_MAX_PWD_LENGTH) {
+      rc = ARGON2_PWD_TOO_LONG;
+    } else {
+      std::array<std::uint8_t, kPhcMaxHashBytes> computed{};
+      argon2_context ctx =
+          Argon2Context(password, std::span(salt).first(salt_bytes), phc->m, phc->t, phc->p);
+      ctx.out = computed.data();
+      ctx.outlen = static_cast<std::uint32_t>(hash_bytes);
+      UsingHashMemory using_memory(memory);
+      rc = argon2_verify_ctx(&ctx, reinterpret_cast<const char*>(expected.data()),
+                             phc->algorithm == "argon2id" ? Argon2_id : Argon2_i);
+      SecureZero(computed.data(), computed.size());
+    }
+  }
   if (rc == ARGON2_OK) return VerifyOutcome::kMatch;
   // A plain mismatch; anything else (a malformed field, out of memory) fails closed too.
   if (rc != ARGON2_VERIFY_MISMATCH) {
@@ -195,12 +286,23 @@ Status Hasher::ValidateParams(const Argon2Params& params) {
 }
 
 Result<Hasher> Hasher::Create(const Argon2Params& params) {
+  static const SystemClock system_clock;  // stateless
+  return Create(params, system_clock);
+}
+
+Result<Hasher> Hasher::Create(const Argon2Params& params, const Clock& clock) {
   if (Status s = ValidateParams(params); !s.ok()) return s;
   if (sodium_init() < 0) return InternalError("libsodium initialization failed");
 
+  // Keep buffers for our own cost even when it is configured above the default cap; an imported
+  // hash with a larger m gets memory for its one verification only.
+  HashMemory::Options options;
+  options.max_retained_bytes =
+      std::max(options.max_retained_bytes, std::size_t{params.memory_kib} * 1024);
+  Hasher hasher(params, std::make_shared<HashMemory>(clock, options));
+
   SecretBytes dummy_password(kDummyPasswordBytes);
   randombytes_buf(dummy_password.data(), dummy_password.size());
-  Hasher hasher(params, std::string());
   Result<std::string> dummy = hasher.Hash(dummy_password.view());
   if (!dummy.ok()) return dummy.status();
   hasher.dummy_hash_ = std::move(*dummy);
@@ -208,23 +310,43 @@ Result<Hasher> Hasher::Create(const Argon2Params& params) {
 }
 
 Result<std::string> Hasher::Hash(std::string_view password) const {
-  std::array<unsigned char, kOwnSaltBytes> salt{};
+  std::array<std::uint8_t, kOwnSaltBytes> salt{};
   randombytes_buf(salt.data(), salt.size());  // the OS CSPRNG
-  const std::size_t length =
-      argon2_encodedlen(params_.iterations, params_.memory_kib, /*parallelism=*/1,
-                        static_cast<std::uint32_t>(salt.size()), kOwnHashBytes, Argon2_id);
-  std::string out(length, '\0');
-  if (argon2id_hash_encoded(params_.iterations, params_.memory_kib, /*parallelism=*/1,
-                            password.data(), password.size(), salt.data(), salt.size(),
-                            kOwnHashBytes, out.data(), out.size()) != ARGON2_OK) {
+  return HashWithSalt(password, salt);
+}
+
+Result<std::string> Hasher::HashWithSalt(std::string_view password,
+                                         std::span<const std::uint8_t> salt) const {
+  // What argon2id_hash_encoded does, with our allocator, and the same PHC string
+  // ("$argon2id$v=19$m=..,t=..,p=1$<salt>$<hash>", base64 without padding).
+  std::array<std::uint8_t, kOwnHashBytes> hash{};
+  int rc = ARGON2_PWD_TOO_LONG;  // argon2_hash's answer to a password over 4 GiB
+  if (password.size() <= ARGON2_MAX_PWD_LENGTH) {
+    argon2_context ctx = Argon2Context(password, salt, params_.memory_kib, params_.iterations,
+                                       /*p=*/1);
+    ctx.out = hash.data();
+    ctx.outlen = static_cast<std::uint32_t>(hash.size());
+    UsingHashMemory using_memory(*memory_);
+    rc = argon2_ctx(&ctx, Argon2_id);
+  }
+  if (rc != ARGON2_OK) {
+    SecureZero(hash.data(), hash.size());
     return ResourceExhaustedError("argon2id hashing failed (out of memory?)");
   }
-  out.resize(std::char_traits<char>::length(out.c_str()));
-  return out;
+  PhcString phc;
+  phc.algorithm = "argon2id";
+  phc.version = kArgon2Version13;
+  phc.m = params_.memory_kib;
+  phc.t = params_.iterations;
+  phc.p = 1;
+  phc.salt_b64 = Base64NoPadding(salt);
+  phc.hash_b64 = Base64NoPadding(hash);
+  SecureZero(hash.data(), hash.size());
+  return FormatPhc(phc);
 }
 
 VerifyOutcome Hasher::Verify(std::string_view encoded, std::string_view password) const {
-  if (encoded.starts_with("$argon2")) return VerifyArgon2(encoded, password);
+  if (encoded.starts_with("$argon2")) return VerifyArgon2(encoded, password, *memory_);
   if (IsBcryptPrefix(encoded)) return VerifyBcrypt(encoded, password);
   if (LooksLikeCryptScheme(encoded)) return VerifyOutcome::kUnsupportedScheme;
   return VerifyOutcome::kMalformedHash;

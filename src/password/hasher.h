@@ -8,22 +8,30 @@
 // For an unknown username call DummyVerify so the answer takes as long as a wrong password.
 //
 // Hashing and verifying are slow on purpose (tens of milliseconds, ~19 MiB with the defaults):
-// run them on a WorkerPool, never on a network thread.
+// run them on a WorkerPool, never on a network thread. The Argon2 memory is kept between hashes
+// (HashMemory: one buffer per hash running at once, ~19 MiB each) and unmapped after a minute
+// without use; call ReleaseIdleMemory periodically (the server does, from its housekeeping) so
+// that happens even when no further hash comes.
 //
-// Thread-safety: a Hasher is immutable after Create; all methods are const and may be called
-// concurrently.
+// Thread-safety: a Hasher's parameters are immutable after Create; all methods are const and may
+// be called concurrently. Copies share one HashMemory.
 //
 //   Result<Hasher> hasher = Hasher::Create(Argon2Params{});
 //   Result<std::string> encoded = hasher->Hash(password);
 //   if (hasher->Verify(*encoded, attempt) == VerifyOutcome::kMatch) { ... }
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/status.h"
+#include "password/hash_memory.h"
 
 namespace portcullis::password {
 
@@ -79,8 +87,11 @@ class Hasher {
   static Status ValidateParams(const Argon2Params& params);
 
   // A hasher for `params`; InvalidArgument as ValidateParams, Internal if libsodium cannot be
-  // initialized, ResourceExhausted if the dummy hash cannot be computed (out of memory).
+  // initialized, ResourceExhausted if the dummy hash cannot be computed (out of memory). Idle
+  // Argon2 memory is timed with the system clock, or with `clock`, which must outlive the hasher
+  // and its copies.
   static Result<Hasher> Create(const Argon2Params& params);
+  static Result<Hasher> Create(const Argon2Params& params, const Clock& clock);
 
   // A new Argon2id PHC string for `password` with a random 16-byte salt:
   // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>". ResourceExhausted if libargon2 cannot
@@ -106,14 +117,34 @@ class Hasher {
   // usernames, so a response time does not reveal whether a user exists. Always fails.
   void DummyVerify(std::string_view password) const;
 
+  // Unmaps the Argon2 memory buffers no hash has used for a minute; returns the bytes given back
+  // to the OS. Cheap (a mutex and a few comparisons): call it once a minute. A hash that starts
+  // does the same for the buffers it does not take, so this matters after the last login of a
+  // burst.
+  std::size_t ReleaseIdleMemory() const { return memory_->ReleaseIdle(); }
+
+  // The Argon2 memory held now (buffers, lent, bytes mapped), for tests and metrics.
+  HashMemory::Stats MemoryStats() const { return memory_->stats(); }
+
   const Argon2Params& params() const { return params_; }
 
+  // Hash with a chosen salt instead of a random one (at least 8 bytes), so a test can compare the
+  // PHC string with another implementation's.
+  Result<std::string> HashWithSaltForTesting(std::string_view password,
+                                             std::span<const std::uint8_t> salt) const {
+    return HashWithSalt(password, salt);
+  }
+
  private:
-  Hasher(const Argon2Params& params, std::string dummy_hash)
-      : params_(params), dummy_hash_(std::move(dummy_hash)) {}
+  Hasher(const Argon2Params& params, std::shared_ptr<HashMemory> memory)
+      : params_(params), memory_(std::move(memory)) {}
+
+  Result<std::string> HashWithSalt(std::string_view password,
+                                   std::span<const std::uint8_t> salt) const;
 
   Argon2Params params_;
-  std::string dummy_hash_;  // Argon2id hash of a random password nobody knows
+  std::shared_ptr<HashMemory> memory_;  // null only when moved from; shared by copies
+  std::string dummy_hash_;              // Argon2id hash of a random password nobody knows
 };
 
 }  // namespace portcullis::password
