@@ -515,7 +515,8 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   AddHttpMetrics(metrics, options);
 
   // Housekeeping once a minute, off the network threads: scheduled key rotation, retiring keys
-  // whose tokens have all expired, pruning expired revocations and refresh-token families.
+  // whose tokens have all expired, pruning expired revocations and refresh-token families,
+  // giving idle Argon2 memory back to the OS.
   token::KeyManager* key_manager = keys->get();
   store::Store* db = store->get();
   const std::int64_t max_token_lifetime_s = config.tokens.access_ttl_s + config.tokens.leeway_s;
@@ -546,6 +547,10 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     (void)api_key_usage.Flush(*db);
     (void)db->PruneUserChanges(now - kUserChangeRetentionS);
     (void)db->PruneChanges(now - kUserChangeRetentionS);
+    // Argon2 buffers (~19 MiB per hash worker) kept between logins are unmapped once a minute
+    // has passed without a hash, so idle RSS falls back after a burst (60-120 s after the last
+    // login, at this task's period). Never waits for a hash in progress; takes microseconds.
+    hasher->ReleaseIdleMemory();
   });
   follower.Start();
 
