@@ -515,8 +515,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   AddHttpMetrics(metrics, options);
 
   // Housekeeping once a minute, off the network threads: scheduled key rotation, retiring keys
-  // whose tokens have all expired, pruning expired revocations and refresh-token families,
-  // giving idle Argon2 memory back to the OS.
+  // whose tokens have all expired, pruning expired revocations and refresh-token families.
   token::KeyManager* key_manager = keys->get();
   store::Store* db = store->get();
   const std::int64_t max_token_lifetime_s = config.tokens.access_ttl_s + config.tokens.leeway_s;
@@ -547,11 +546,11 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     (void)api_key_usage.Flush(*db);
     (void)db->PruneUserChanges(now - kUserChangeRetentionS);
     (void)db->PruneChanges(now - kUserChangeRetentionS);
-    // Argon2 buffers (~19 MiB per hash worker) kept between logins are unmapped once a minute
-    // has passed without a hash, so idle RSS falls back after a burst (60-120 s after the last
-    // login, at this task's period). Never waits for a hash in progress; takes microseconds.
-    hasher->ReleaseIdleMemory();
   });
+  // Argon2 buffers (~19 MiB per hash worker) kept between logins are unmapped once
+  // password::kArgon2IdleRelease has passed without a hash, so RSS falls back 2-3 s after the
+  // last login. Never waits for a hash in progress; takes microseconds.
+  PeriodicTask argon2_release(std::chrono::seconds(1), [&] { hasher->ReleaseIdleMemory(); });
   follower.Start();
 
   Result<std::unique_ptr<http::Server>> server = http::Server::Create(options, router);
@@ -565,6 +564,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                   {"signing_kid", (*keys)->active_kid()}});
   });
   housekeeping.Stop();
+  argon2_release.Stop();
   follower.Stop();
   (void)permission_usage.Flush(*db);
   (void)api_key_usage.Flush(*db);

@@ -7,9 +7,9 @@
 // 4 KiB page faults on the next one. A pool of buffers, 2 MiB-aligned and advised for
 // transparent huge pages, holds one buffer per hash running at once, re-faults a released buffer
 // in 2 MiB pages (about 1 ms more for the first hash after a release), and lets a buffer nobody
-// used for `idle_release` be unmapped (ReleaseIdle, from housekeeping, and opportunistically by
-// the next Acquire). Huge pages also make a hash about 2 % cheaper (fewer TLB misses on Argon2's
-// pseudo-random block references; docs/benchmarks.md).
+// used for `idle_release` be unmapped (ReleaseIdle, called periodically, and opportunistically by
+// the next Acquire; the server uses 2 s). Huge pages also make a hash about 2 % cheaper (fewer TLB
+// misses on Argon2's pseudo-random block references; docs/benchmarks.md).
 //
 // A buffer is lent to one hash at a time; the pool holds as many as hashes ever ran at once (one
 // per hash worker in the server). A buffer grows to the largest size asked of it, up to
@@ -28,7 +28,7 @@
 //   std::uint8_t* block = memory.Acquire(bytes);  // nullptr when out of memory
 //   ... argon2 ...
 //   memory.Release(block);
-//   memory.ReleaseIdle();  // once a minute
+//   memory.ReleaseIdle();  // periodically (the server: every second)
 #pragma once
 
 #include <chrono>

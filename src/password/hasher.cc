@@ -297,6 +297,7 @@ Result<Hasher> Hasher::Create(const Argon2Params& params, const Clock& clock) {
   // Keep buffers for our own cost even when it is configured above the default cap; an imported
   // hash with a larger m gets memory for its one verification only.
   HashMemory::Options options;
+  options.idle_release = kArgon2IdleRelease;
   options.max_retained_bytes =
       std::max(options.max_retained_bytes, std::size_t{params.memory_kib} * 1024);
   Hasher hasher(params, std::make_shared<HashMemory>(clock, options));

@@ -9,9 +9,9 @@
 //
 // Hashing and verifying are slow on purpose (tens of milliseconds, ~19 MiB with the defaults):
 // run them on a WorkerPool, never on a network thread. The Argon2 memory is kept between hashes
-// (HashMemory: one buffer per hash running at once, ~19 MiB each) and unmapped after a minute
-// without use; call ReleaseIdleMemory periodically (the server does, from its housekeeping) so
-// that happens even when no further hash comes.
+// (HashMemory: one buffer per hash running at once, ~19 MiB each) and unmapped after
+// kArgon2IdleRelease without use; call ReleaseIdleMemory about once a second (the server does)
+// so that happens even when no further hash comes.
 //
 // Thread-safety: a Hasher's parameters are immutable after Create; all methods are const and may
 // be called concurrently. Copies share one HashMemory.
@@ -21,6 +21,7 @@
 //   if (hasher->Verify(*encoded, attempt) == VerifyOutcome::kMatch) { ... }
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,12 @@ struct Argon2Params {
 
   friend bool operator==(const Argon2Params&, const Argon2Params&) = default;
 };
+
+// How long an Argon2 buffer may sit unused before ReleaseIdleMemory unmaps it. Short, so the
+// ~19 MiB per hash worker goes back to the OS two to three seconds after the last login instead
+// of staying for the life of a Bearer-only load; a login after a release pays for re-faulting ten
+// 2 MiB pages (about 1 ms, 5 % of one hash). Under a steady login load the buffers never idle.
+inline constexpr std::chrono::seconds kArgon2IdleRelease{2};
 
 // The result of checking a password against a stored hash.
 enum class VerifyOutcome : std::uint8_t {
