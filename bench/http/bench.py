@@ -735,6 +735,9 @@ def main():
                          "cores / N each (default on)")
     ap.add_argument("--set", dest="server_sets", action="append", default=[],
                     metavar="KEY=VALUE", help="extra `portcullis serve --set` for every instance")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every Portcullis row served requests, all 2xx, and the "
+                         "logs hold no warning or error (CI's one-second smoke run)")
     args = ap.parse_args()
     if args.instances < 1:
         ap.error("--instances must be at least 1")
@@ -763,6 +766,29 @@ def main():
         dep.close()
         shutil.rmtree(scratch, ignore_errors=True)
     report(args, dep, rows)
+    if args.check:
+        problems = check(args, dep, rows)
+        for problem in problems:
+            print(f"check failed: {problem}", file=sys.stderr)
+        if problems:
+            sys.exit(1)
+
+
+def check(args, dep, rows):
+    """What makes a smoke run fail: a workload missing, one with no request or a non-2xx answer,
+    or a warning or error in a log."""
+    problems = []
+    ours = {w: r for n, w, r in rows if n == "portcullis"}
+    for w in args.workloads.split(","):
+        if w not in ours:
+            problems.append(f"workload {w}: no result")
+        elif ours[w]["rps"] <= 0:
+            problems.append(f"workload {w}: no request served")
+        elif ours[w]["non2xx"]:
+            problems.append(f"workload {w}: {ours[w]['non2xx']} non-2xx answers")
+    for where, what, n in dep.findings:
+        problems.append(f"{where}: {what} x{n}")
+    return problems
 
 
 def run_all(args, dep, tokens_file):
