@@ -18,6 +18,15 @@ TEST(ParseBearerTest, RejectsOtherSchemesAndBadCharacters) {
   EXPECT_FALSE(ParseBearer("Bearer a b"));
   EXPECT_FALSE(ParseBearer("Bearer a\"b"));
   EXPECT_FALSE(ParseBearer("Bearerabc"));
+  // RFC 6750 b64token: "=" only as trailing padding, at least one other character first.
+  EXPECT_EQ(ParseBearer("Bearer abc=="), std::optional<std::string_view>("abc=="));
+  EXPECT_EQ(ParseBearer("Bearer A-Z._~+/09"), std::optional<std::string_view>("A-Z._~+/09"));
+  EXPECT_FALSE(ParseBearer("Bearer ab=c"));
+  EXPECT_FALSE(ParseBearer("Bearer ==="));
+  EXPECT_FALSE(
+      ParseBearer("Bearer a\x80"
+                  "b"));
+  EXPECT_FALSE(ParseBearer(std::string_view("Bearer a\0b", 9)));
 }
 
 TEST(ParseApiKeyAuthorizationTest, AcceptsCaseInsensitiveSchemeAndTrimsSpaces) {

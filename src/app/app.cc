@@ -442,6 +442,10 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       "portcullis_api_key_verifications_total", "API-key verifications by result", {"result"});
   Counter& lockouts = metrics.AddCounter("portcullis_lockouts_total",
                                          "Lockouts and throttle trips by kind", {"kind"});
+  // The results counted on every Bearer, forward-auth and API-key request: lock-free series.
+  token_verifications.Preregister({"ok"});
+  forward_auth_decisions.Preregister({"allowed", "public"});
+  api_key_verifications.Preregister({"ok"});
 
   WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
   WorkerPool db_pool(

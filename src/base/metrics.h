@@ -16,11 +16,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace portcullis {
@@ -37,6 +39,25 @@ class Counter {
       return;
     }
     Cell(label_values).fetch_add(by, std::memory_order_relaxed);
+  }
+  // Start-up only, before any concurrent use (like Metrics::Add*): creates the series of a
+  // one-label counter for these values so that IncOne finds them without a lock or an allocation.
+  // Hot paths register the values they count on every request ("ok", "allowed").
+  void Preregister(std::initializer_list<std::string_view> values) {
+    for (std::string_view value : values) {
+      fast_.emplace_back(std::string(value), &Cell({std::string(value)}));
+    }
+  }
+  // Inc for a one-label counter: a relaxed atomic add for a preregistered value, else the locked
+  // lookup of Inc.
+  void IncOne(std::string_view value, std::uint64_t by = 1) {
+    for (const auto& [name, cell] : fast_) {
+      if (name == value) {
+        cell->fetch_add(by, std::memory_order_relaxed);
+        return;
+      }
+    }
+    Cell({std::string(value)}).fetch_add(by, std::memory_order_relaxed);
   }
   // The value of one labelled series, created (at 0) on first use. The reference stays valid as
   // long as the Counter: hot paths look it up once and then add to it without a lock.
@@ -59,6 +80,8 @@ class Counter {
   std::atomic<std::uint64_t> unlabelled_{0};
   mutable std::mutex mu_;
   std::map<std::vector<std::string>, std::atomic<std::uint64_t>> series_;  // nodes never move
+  // Preregistered one-label series; written at start-up only, then read without a lock.
+  std::vector<std::pair<std::string, std::atomic<std::uint64_t>*>> fast_;
 };
 
 class Histogram {

@@ -26,6 +26,27 @@ TEST(MetricsTest, CountersRenderEverySeriesAndCellsAreTheSeries) {
   EXPECT_NE(out.find("y_total{route=\"/v1/me\",status=\"200\"} 5\n"), std::string::npos) << out;
 }
 
+TEST(MetricsTest, IncOneCountsPreregisteredAndOtherValuesInTheirOwnSeries) {
+  Metrics m;
+  Counter& results = m.AddCounter("z_total", "by result", {"result"});
+  results.Preregister({"ok", "allowed"});
+  EXPECT_EQ(results.Value({"ok"}), 0u);  // the series exists from the start
+  EXPECT_NE(m.Render().find("z_total{result=\"ok\"} 0\n"), std::string::npos);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) results.IncOne("ok");
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  results.IncOne("allowed", 3);
+  results.IncOne("expired");  // not preregistered: the locked path, same series as Inc
+  results.Inc({"expired"});
+  EXPECT_EQ(results.Value({"ok"}), 2000u);
+  EXPECT_EQ(results.Value({"allowed"}), 3u);
+  EXPECT_EQ(results.Value({"expired"}), 2u);
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulativeAndConcurrentObservationsAllCount) {
   Metrics m;
   Histogram& h = m.AddHistogram("lat_seconds", "latency", {"route"}, {0.001, 0.01, 0.1});

@@ -56,7 +56,7 @@ http::Response NoStore(http::Response res) {
 
 // portcullis_forward_auth_decisions_total{result}.
 void Count(ApiContext& ctx, std::string_view result) {
-  if (ctx.counters.forward_auth != nullptr) ctx.counters.forward_auth->Inc({std::string(result)});
+  if (ctx.counters.forward_auth != nullptr) ctx.counters.forward_auth->IncOne(result);
 }
 
 // 403 for a request no rule allows. The reason goes to the log, never to the client.
