@@ -115,6 +115,9 @@ void Router::Add(Route route) {
       FailRoute(pattern, "duplicate route for this method");
     }
   }
+  const std::size_t length = compiled.segments.size();
+  if (by_length_.size() <= length) by_length_.resize(length + 1);
+  by_length_[length].push_back(routes_.size());
   routes_.push_back(std::move(route));
   compiled_.push_back(std::move(compiled));
 }
@@ -130,7 +133,10 @@ boost::asio::awaitable<Response> Router::Dispatch(Request& req) const {
   std::optional<std::size_t> best_get;
   std::optional<std::size_t> any_match;
   std::vector<beast_http::verb> allowed;
-  for (std::size_t i = 0; i < routes_.size() && !path.empty(); ++i) {
+  static const std::vector<std::size_t> kNoRoutes;
+  const std::vector<std::size_t>& candidates =
+      !path.empty() && path.size() < by_length_.size() ? by_length_[path.size()] : kNoRoutes;
+  for (const std::size_t i : candidates) {
     if (!SegmentsMatch(compiled_[i].segments, compiled_[i].is_param, path)) continue;
     if (!any_match || MoreSpecific(compiled_[i].is_param, compiled_[*any_match].is_param)) {
       any_match = i;

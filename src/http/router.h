@@ -75,6 +75,9 @@ class Router {
   };
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // parallel to routes_
+  // Indexes of routes_ by segment count, ascending: only patterns as long as the path can match,
+  // so Dispatch looks at a handful of routes instead of all of them.
+  std::vector<std::vector<std::size_t>> by_length_;
 };
 
 }  // namespace portcullis::http
