@@ -1,6 +1,7 @@
 #include "http/encoding.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace portcullis::http {
 namespace {
@@ -15,29 +16,46 @@ int HexValue(char c) {
 }  // namespace
 
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else if (c != '%') {
-      out.push_back(c);
-    } else {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = HexValue(text[i + 1]);
-      const int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
+  // Runs of plain characters are copied whole into a string sized once (decoding never
+  // lengthens): push_back per character cost ~20 instructions each, and a token in a form body
+  // is ~500 characters without a single escape.
+  std::string out(text.size(), '\0');
+  char* dst = out.data();
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p != end) {
+    const char* run = p;
+    while (p != end && *p != '%' && *p != '+') ++p;
+    std::memcpy(dst, run, static_cast<std::size_t>(p - run));
+    dst += p - run;
+    if (p == end) break;
+    if (*p == '+') {
+      *dst++ = plus_as_space ? ' ' : '+';
+      ++p;
+      continue;
     }
+    if (end - p < 3) return std::nullopt;
+    const int hi = HexValue(p[1]);
+    const int lo = HexValue(p[2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    *dst++ = static_cast<char>(hi * 16 + lo);
+    p += 3;
   }
+  out.resize(static_cast<std::size_t>(dst - out.data()));
   return out;
 }
 
 bool IsValidUtf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
+    // ASCII eight bytes at a time: tokens and nearly every form value are all ASCII.
+    while (i + sizeof(std::uint64_t) <= text.size()) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) != 0) break;
+      i += sizeof word;
+    }
+    if (i == text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       ++i;
