@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+
 namespace portcullis::api {
 namespace {
 
@@ -9,6 +12,25 @@ TEST(ParseBearerTest, AcceptsCaseInsensitiveScheme) {
   EXPECT_EQ(ParseBearer("Bearer abc.def.ghi"), std::optional<std::string_view>("abc.def.ghi"));
   EXPECT_EQ(ParseBearer("bearer abc"), std::optional<std::string_view>("abc"));
   EXPECT_EQ(ParseBearer("BEARER  abc "), std::optional<std::string_view>("abc"));
+}
+
+// Every byte value at every position of the eight-byte blocks and of the tail agrees with the
+// RFC 6750 b64token character set.
+TEST(ParseBearerTest, EveryByteAtEveryPositionMatchesTheCharacterSet) {
+  auto allowed = [](unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           std::string_view("-._~+/").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  for (int b = 0; b < 256; ++b) {
+    const auto c = static_cast<unsigned char>(b);
+    if (c == ' ' || c == '=') continue;  // trimmed / padding: covered above
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string token(20, 'a');
+      token[at] = static_cast<char>(c);
+      const std::string header = "Bearer " + token;
+      EXPECT_EQ(ParseBearer(header).has_value(), allowed(c)) << "byte " << b << " at " << at;
+    }
+  }
 }
 
 TEST(ParseBearerTest, RejectsOtherSchemesAndBadCharacters) {
