@@ -117,3 +117,25 @@ TEST(ParseJsonBodyTest, RejectsWrongContentTypeNonObjectAndDuplicates) {
 
 }  // namespace
 }  // namespace portcullis::http
+
+namespace portcullis::http {
+namespace {
+
+TEST(RequestHeaderTest, CaseInsensitiveFirstOccurrenceAndAbsent) {
+  Request req;
+  req.message.insert("X-Forwarded-Uri", "/first");
+  req.message.insert("authorization", "Bearer abc");
+  req.message.insert("x-forwarded-uri", "/second");
+  req.message.insert("X-Forwarded-Url", "/other");
+  EXPECT_EQ(req.Header("X-Forwarded-Uri"), "/first");
+  EXPECT_EQ(req.Header("X-FORWARDED-URI"), "/first");
+  EXPECT_EQ(req.Header("Authorization"), "Bearer abc");
+  EXPECT_EQ(req.Header("X-Forwarded-Url"), "/other");
+  EXPECT_EQ(req.Header("X-Forwarded-Ur"), "");
+  EXPECT_EQ(req.Header("Cookie"), "");
+  req.message.insert("Empty", "");
+  EXPECT_EQ(req.Header("empty"), "");
+}
+
+}  // namespace
+}  // namespace portcullis::http
