@@ -5,7 +5,7 @@ req/s between two runs of bench.py differ by 10-20 %). Use it to compare two bui
 for throughput.
 
   bench/http/instructions.py [--bin build/bench/src/cli/portcullis] [--requests 2000]
-      [--workloads me,me10k,fwd,apikey,introspect,cc] [--top 15] [--keep DIR]
+      [--workloads me,me10k,fwd,apikey,introspect,cc,login] [--top 15] [--keep DIR]
 
 The server runs under `valgrind --tool=callgrind --instr-atstart=no` (so start-up is not
 counted); for each workload one keep-alive connection sends 200 warm-up requests (me10k: one
@@ -35,7 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
 
-WORKLOADS = ("me", "me10k", "fwd", "apikey", "introspect", "cc")
+WORKLOADS = ("me", "me10k", "fwd", "apikey", "introspect", "cc", "login")
+# A login is one Argon2id hash (~19 MiB, two passes): far fewer of them.
+LOGIN_REQUESTS = 40
 
 
 def wrapper_script(real_bin, out_dir):
@@ -71,6 +73,11 @@ def requests_for(workload, dep, tok, scratch):
     if workload == "apikey":
         key = bench.create_api_key(base, tok)
         return [("GET", "/v1/me", {"X-API-Key": key}, None)]
+    if workload == "login":
+        form = urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+                                       "password": bench.PASSWORD})
+        return [("POST", "/oauth2/token",
+                 {"Content-Type": "application/x-www-form-urlencoded"}, form)]
     admin = bench.token_from(base + "/oauth2/token", {
         "grant_type": "password", "username": "admin", "password": bench.ADMIN_PASSWORD})
     client = bench.create_client(base, admin)
@@ -150,20 +157,22 @@ def main():
         for w in workloads:
             reqs = requests_for(w, dep, tok, scratch)
             conn = http.client.HTTPConnection(host, int(port), timeout=120)
-            warm = max(200, len(reqs))  # me10k: every token once, so all are cached
+            n = min(args.requests, LOGIN_REQUESTS) if w == "login" else args.requests
+            warm = 5 if w == "login" else max(200, len(reqs))  # me10k: every token, all cached
             send(conn, reqs, warm)
             callgrind("-z", str(pid))
             callgrind("-i", "on", str(pid))
-            send(conn, reqs, args.requests, start=warm)
+            send(conn, reqs, n, start=warm)
             callgrind("-i", "off", str(pid))
             callgrind("-d", w, str(pid))
             conn.close()
             total, path = dump_total(scratch, pid, w)
-            rows.append((w, total / args.requests, path))
+            rows.append((w, total / n, path))
     finally:
         dep.close()
         print(f"\nuser-space instructions per request (callgrind, all server threads, "
-              f"{args.requests} requests after the warm-up, one keep-alive connection)\n")
+              f"{args.requests} requests after the warm-up ({LOGIN_REQUESTS} for login), one "
+              "keep-alive connection)\n")
         print("| workload | instructions per request |")
         print("|---|---|")
         for w, per, _ in rows:
