@@ -93,7 +93,9 @@ auto Tie(const RefreshToken& t) {
                   t.expires_at, t.family_expires_at, t.parent_hash, t.used_at, t.revoked_at);
 }
 auto Tie(const Client& c) {
-  return std::tie(c.client_id, c.name, c.secret_hash, c.grant_types, c.scopes, c.created_at);
+  return std::tie(c.client_id, c.name, c.secret_hash, c.grant_types, c.scopes, c.created_at,
+                  c.redirect_uris, c.token_endpoint_auth_method, c.post_logout_redirect_uris,
+                  c.id_token_signed_response_alg);
 }
 auto Tie(const ApiKey& k) {
   return std::tie(k.id, k.secret_hash, k.user_id, k.name, k.scopes, k.created_at, k.expires_at,
@@ -225,6 +227,19 @@ void Fill(Store& store) {
                                  .scopes = {"users:read"},
                                  .created_at = kT0})
                   .ok());
+  ASSERT_TRUE(
+      store
+          .CreateClient({.client_id = "spa",
+                         .name = "Single-page app",
+                         .secret_hash = "",
+                         .grant_types = {"authorization_code", "refresh_token"},
+                         .scopes = {"users:read"},
+                         .created_at = kT0 + 1,
+                         .redirect_uris = {"https://app.example/cb", "http://127.0.0.1:8080/cb"},
+                         .token_endpoint_auth_method = "none",
+                         .post_logout_redirect_uris = {"https://app.example/bye"},
+                         .id_token_signed_response_alg = "EdDSA"})
+          .ok());
   ASSERT_TRUE(store.AddRevokedJti("jti-1", 4'000'000'000).ok());
   ASSERT_TRUE(store
                   .PutThrottle({.key = "pair:bob|203.0.113.5",

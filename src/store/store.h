@@ -376,14 +376,24 @@ class TokenStore {
   virtual Result<int> PruneRevokedJtis(UnixSeconds now) = 0;
 };
 
-// An OAuth2 client (client_credentials and refresh_token grants).
+// An OAuth2 client. The store keeps what it is given; the rules (which URIs, which grant types
+// for which auth method) are checked before a client is created (authn/client_metadata.h).
 struct Client {
   std::string client_id;  // [a-z0-9_-], chosen by the caller
   std::string name;
-  std::string secret_hash;  // lower-case hex SHA-256 of a >= 256-bit secret (never the secret)
+  // Lower-case hex SHA-256 of a >= 256-bit secret (never the secret); "" for a public client
+  // (token_endpoint_auth_method "none"), which has no secret.
+  std::string secret_hash;
   std::vector<std::string> grant_types;  // e.g. {"client_credentials","refresh_token"}
   std::vector<std::string> scopes;
   UnixSeconds created_at = 0;
+  // DESIGN.md §8. Redirect URIs are stored verbatim (matched by exact string comparison).
+  // (Default member initializers on the new fields keep older designated initializers valid.)
+  std::vector<std::string> redirect_uris{};
+  // "client_secret_basic", "client_secret_post" or "none".
+  std::string token_endpoint_auth_method = "client_secret_basic";
+  std::vector<std::string> post_logout_redirect_uris{};
+  std::string id_token_signed_response_alg = "RS256";  // "RS256", "EdDSA" or "ES256"
 };
 
 // One page of ListClients. next_cursor is absent on the last page.

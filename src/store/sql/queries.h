@@ -186,9 +186,11 @@ constexpr std::string_view kListRevokedJtis =
     "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > ?1 ORDER BY expires_at, jti";
 constexpr std::string_view kPruneRevokedJtis = "DELETE FROM revoked_jtis WHERE expires_at <= ?1";
 
-#define PORTCULLIS_CLIENT_COLUMNS "client_id, name, secret_hash, grant_types, scopes, created_at "
-constexpr std::string_view kInsertClient =
-    "INSERT INTO clients (" PORTCULLIS_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+#define PORTCULLIS_CLIENT_COLUMNS                                                  \
+  "client_id, name, secret_hash, grant_types, scopes, created_at, redirect_uris, " \
+  "token_endpoint_auth_method, post_logout_redirect_uris, id_token_signed_response_alg "
+constexpr std::string_view kInsertClient = "INSERT INTO clients (" PORTCULLIS_CLIENT_COLUMNS
+                                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 constexpr std::string_view kFindClient =
     "SELECT " PORTCULLIS_CLIENT_COLUMNS "FROM clients WHERE client_id = ?1";
 constexpr std::string_view kListClients =

@@ -168,6 +168,16 @@ Result<Client> ReadClient(const Stmt& stmt) {
   if (!scopes.ok()) return scopes.status();
   client.scopes = std::move(*scopes);
   client.created_at = stmt.ColumnInt64(5);
+  Result<std::vector<std::string>> redirect_uris =
+      StringsFromJson(stmt.ColumnText(6), "clients.redirect_uris");
+  if (!redirect_uris.ok()) return redirect_uris.status();
+  client.redirect_uris = std::move(*redirect_uris);
+  client.token_endpoint_auth_method = stmt.ColumnText(7);
+  Result<std::vector<std::string>> post_logout =
+      StringsFromJson(stmt.ColumnText(8), "clients.post_logout_redirect_uris");
+  if (!post_logout.ok()) return post_logout.status();
+  client.post_logout_redirect_uris = std::move(*post_logout);
+  client.id_token_signed_response_alg = stmt.ColumnText(9);
   return client;
 }
 
@@ -959,7 +969,11 @@ class SqlStore final : public Store {
         .BindText(3, client.secret_hash)
         .BindText(4, StringsToJson(client.grant_types))
         .BindText(5, StringsToJson(client.scopes))
-        .BindInt64(6, client.created_at);
+        .BindInt64(6, client.created_at)
+        .BindText(7, StringsToJson(client.redirect_uris))
+        .BindText(8, client.token_endpoint_auth_method)
+        .BindText(9, StringsToJson(client.post_logout_redirect_uris))
+        .BindText(10, client.id_token_signed_response_alg);
     Status s = stmt->Run();
     if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("client already exists");
     return s;

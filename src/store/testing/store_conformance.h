@@ -921,6 +921,55 @@ TYPED_TEST_P(StoreConformanceTest, CreatedClientIsFoundWithEveryFieldAndDuplicat
   EXPECT_TRUE(HasCode(this->store_->FindClient("ghost"), StatusCode::kNotFound));
 }
 
+TYPED_TEST_P(StoreConformanceTest, NewClientWithoutBrowserMetadataGetsTheDefaults) {
+  ASSERT_TRUE(this->store_->CreateClient(this->MakeClient("plain")).ok());
+  Result<Client> found = this->store_->FindClient("plain");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->redirect_uris.empty());
+  EXPECT_EQ(found->token_endpoint_auth_method, "client_secret_basic");
+  EXPECT_TRUE(found->post_logout_redirect_uris.empty());
+  EXPECT_EQ(found->id_token_signed_response_alg, "RS256");
+}
+
+TYPED_TEST_P(StoreConformanceTest, PublicClientWithRedirectUrisRoundTripsVerbatimInOrder) {
+  Client client = this->MakeClient("spa");
+  client.secret_hash.clear();
+  client.grant_types = {"authorization_code", "refresh_token"};
+  // Verbatim: no normalization of case, percent-escapes, trailing slashes or default ports.
+  client.redirect_uris = {"https://App.example:443/cb/?x=%2F&y=\"q\"", "http://127.0.0.1:8080/cb",
+                          "https://app.example/cb/"};
+  client.token_endpoint_auth_method = "none";
+  client.post_logout_redirect_uris = {"https://app.example/bye", "http://localhost/bye"};
+  client.id_token_signed_response_alg = "EdDSA";
+  ASSERT_TRUE(this->store_->CreateClient(client).ok());
+
+  Result<Client> found = this->store_->FindClient("spa");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->secret_hash, "");
+  EXPECT_EQ(found->grant_types, client.grant_types);
+  EXPECT_EQ(found->redirect_uris, client.redirect_uris);
+  EXPECT_EQ(found->token_endpoint_auth_method, "none");
+  EXPECT_EQ(found->post_logout_redirect_uris, client.post_logout_redirect_uris);
+  EXPECT_EQ(found->id_token_signed_response_alg, "EdDSA");
+
+  Result<ClientPage> page = this->store_->ListClients("", 10);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].redirect_uris, client.redirect_uris);
+  EXPECT_EQ(page->items[0].token_endpoint_auth_method, "none");
+}
+
+TYPED_TEST_P(StoreConformanceTest, ClientWithUnknownAuthMethodOrAlgorithmIsRefusedByTheSchema) {
+  Client bad_method = this->MakeClient("bad-method");
+  bad_method.token_endpoint_auth_method = "private_key_jwt";
+  EXPECT_FALSE(this->store_->CreateClient(bad_method).ok());
+  Client bad_alg = this->MakeClient("bad-alg");
+  bad_alg.id_token_signed_response_alg = "none";
+  EXPECT_FALSE(this->store_->CreateClient(bad_alg).ok());
+  EXPECT_TRUE(HasCode(this->store_->FindClient("bad-method"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->FindClient("bad-alg"), StatusCode::kNotFound));
+}
+
 TYPED_TEST_P(StoreConformanceTest, ClientWithNoGrantTypesOrScopesRoundTrips) {
   Client client = this->MakeClient("bare");
   client.grant_types.clear();
@@ -2111,6 +2160,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     PruneRefreshTokensDeletesFamiliesExpiredAtOrBeforeNow,
     RevokedJtiIsIdempotentListedUntilExpiryAndPruned, RevokingAJtiAgainNeverShortensItsExpiry,
     CreatedClientIsFoundWithEveryFieldAndDuplicateIsAlreadyExists,
+    NewClientWithoutBrowserMetadataGetsTheDefaults,
+    PublicClientWithRedirectUrisRoundTripsVerbatimInOrder,
+    ClientWithUnknownAuthMethodOrAlgorithmIsRefusedByTheSchema,
     ClientWithNoGrantTypesOrScopesRoundTrips, ListClientsPagesByClientIdUntilNoCursor,
     DeleteClientRevokesItsRefreshTokensOnly, AppendedAuditEventsGetIncreasingIdsAndRoundTrip,
     AuditDetailsMustBeAJsonObject, ListAuditFiltersBySinceTypeAndUser,
