@@ -122,12 +122,16 @@ TEST_F(ChangeFollowerTest, RevokedTokenAndDeletedClientReachTheOtherInstance) {
   record.name = "svc";
   record.secret_hash = authn::HashClientSecret("svc-secret");
   ASSERT_TRUE(a_->store->CreateClient(record).ok());
-  ASSERT_EQ(b_->clients->Authenticate("svc", "svc-secret").error, authn::ClientAuthError::kOk);
-  ASSERT_TRUE(b_->clients->AuthenticateCached("svc", "svc-secret").has_value());
+  ASSERT_EQ(b_->clients->Authenticate("svc", "svc-secret", authn::ClientSecretMethod::kBasic).error,
+            authn::ClientAuthError::kOk);
+  ASSERT_TRUE(
+      b_->clients->AuthenticateCached("svc", "svc-secret", authn::ClientSecretMethod::kBasic)
+          .has_value());
   ASSERT_TRUE(a_->store->DeleteClient("svc", kStart).ok());
   ASSERT_TRUE(b_->follower->PollOnce().ok());
   EXPECT_EQ(b_->tokens->Validate(other).error, jose::VerifyError::kRevoked);
-  EXPECT_EQ(b_->clients->AuthenticateCached("svc", "svc-secret"), std::nullopt);  // B's cache too
+  EXPECT_EQ(b_->clients->AuthenticateCached("svc", "svc-secret", authn::ClientSecretMethod::kBasic),
+            std::nullopt);  // B's cache too
   // A client re-created later with the same id gets working tokens again.
   clock_.Advance(std::chrono::seconds(3600));
   std::string fresh = b_->tokens->Issue(client, {}, "svc")->access_token;

@@ -30,8 +30,24 @@ std::string_view ToString(ClientAuthError error) {
       return "malformed";
     case ClientAuthError::kStoreUnavailable:
       return "store_unavailable";
+    case ClientAuthError::kMethodNotAllowed:
+      return "method_not_allowed";
   }
   return "unknown";
+}
+
+std::string_view ToString(ClientSecretMethod method) {
+  switch (method) {
+    case ClientSecretMethod::kBasic:
+      return "client_secret_basic";
+    case ClientSecretMethod::kPost:
+      return "client_secret_post";
+  }
+  return "unknown";
+}
+
+bool SecretMethodAllowed(std::string_view registered, ClientSecretMethod method) {
+  return registered == ToString(method);
 }
 
 std::string HashClientSecret(std::string_view secret) { return crypto::Sha256Hex(secret); }
@@ -44,7 +60,10 @@ std::size_t ClientAuthenticator::EntryBytes(const store::Client& client) {
   // The map's key is a copy of client_id, hence twice.
   return kCacheNodeBytes + sizeof(Cached) + 2 * EstimatedBytes(client.client_id) +
          EstimatedBytes(client.name) + EstimatedBytes(client.secret_hash) +
-         EstimatedBytes(client.grant_types) + EstimatedBytes(client.scopes);
+         EstimatedBytes(client.grant_types) + EstimatedBytes(client.scopes) +
+         EstimatedBytes(client.redirect_uris) + EstimatedBytes(client.token_endpoint_auth_method) +
+         EstimatedBytes(client.post_logout_redirect_uris) +
+         EstimatedBytes(client.id_token_signed_response_alg);
 }
 
 void ClientAuthenticator::EraseLocked(Map::iterator it) {
@@ -86,13 +105,17 @@ std::size_t ClientAuthenticator::CacheBytesForTesting() {
 }
 
 std::optional<store::Client> ClientAuthenticator::AuthenticateCached(std::string_view client_id,
-                                                                     std::string_view secret) {
+                                                                     std::string_view secret,
+                                                                     ClientSecretMethod method) {
   const std::string presented = HashClientSecret(secret);
   std::lock_guard lock(mu_);
   auto it = cache_.find(std::string(client_id));
   if (it == cache_.end()) return std::nullopt;
   if (clock_.Now() - it->second.cached_at >= kCacheTtlS) {
     EraseLocked(it);
+    return std::nullopt;
+  }
+  if (!SecretMethodAllowed(it->second.client.token_endpoint_auth_method, method)) {
     return std::nullopt;
   }
   if (!crypto::ConstantTimeEqual(presented, it->second.client.secret_hash)) return std::nullopt;
@@ -106,7 +129,8 @@ void ClientAuthenticator::Forget(std::string_view client_id) {
 }
 
 ClientAuthOutcome ClientAuthenticator::Authenticate(std::string_view client_id,
-                                                    std::string_view secret) {
+                                                    std::string_view secret,
+                                                    ClientSecretMethod method) {
   ClientAuthOutcome out;
   std::string presented = HashClientSecret(secret);
   std::uint64_t forgotten_before = 0;
@@ -123,6 +147,12 @@ ClientAuthOutcome ClientAuthenticator::Authenticate(std::string_view client_id,
       log::Error("authn.client_store_error", {{"error", client.status().ToString()}});
       out.error = ClientAuthError::kStoreUnavailable;
     }
+    return out;
+  }
+  if (!SecretMethodAllowed(client->token_endpoint_auth_method, method)) {
+    // A public client has no secret (secret_hash ""); spend the same comparison either way.
+    (void)crypto::ConstantTimeEqual(presented, kDummySecretHash);
+    out.error = ClientAuthError::kMethodNotAllowed;
     return out;
   }
   if (!crypto::ConstantTimeEqual(presented, client->secret_hash)) {

@@ -3,6 +3,14 @@
 // comparison as a known one. The public client "default" has no secret and never authenticates
 // here: requests without client credentials use it (DESIGN §4 "Clients").
 //
+// A client authenticates only with the method it registered (token_endpoint_auth_method):
+// a client_secret_basic client presenting its secret in the form body, or a client_secret_post
+// client presenting it in an Authorization header, is refused (kMethodNotAllowed), and a public
+// client ("none") has no secret, so any secret it presents is refused the same way. OIDC Core §9
+// makes the registered method the one the client uses; RFC 6749 §2.3.1 lets a server choose
+// which methods it supports per client. Failures cost the same hash and comparison as a wrong
+// secret.
+//
 // Clients are immutable once created, so a successful Authenticate caches the client record
 // (for kCacheTtlS; bounded by count and bytes, CacheLimits: a full cache drops its expired
 // entries, then everything if still full): AuthenticateCached then checks a secret with no
@@ -35,7 +43,15 @@ enum class ClientAuthError : std::uint16_t {
   kMultipleMethods = 3,   // Basic and client_secret_post in one request (RFC 6749 §2.3)
   kMalformed = 4,         // an Authorization header or form fields we cannot parse
   kStoreUnavailable = 5,  // the database failed
+  kMethodNotAllowed = 6,  // not the client's registered token_endpoint_auth_method (or "none")
 };
+
+// How a client presented its secret at the token endpoint (RFC 6749 §2.3.1).
+enum class ClientSecretMethod : std::uint8_t {
+  kBasic = 0,  // Authorization: Basic (token_endpoint_auth_method client_secret_basic)
+  kPost = 1,   // client_id + client_secret form fields (client_secret_post)
+};
+std::string_view ToString(ClientSecretMethod method);
 std::string_view ToString(ClientAuthError error);
 
 struct ClientAuthOutcome {
@@ -56,14 +72,18 @@ class ClientAuthenticator {
   ClientAuthenticator(store::ClientStore& store, const Clock& clock,
                       CacheLimits limits = kDefaultLimits);
 
-  // Reads the client from the store and compares the secret; caches the client on success.
-  ClientAuthOutcome Authenticate(std::string_view client_id, std::string_view secret);
+  // Reads the client from the store, compares the secret and checks that `method` is the
+  // client's registered one; caches the client on success.
+  ClientAuthOutcome Authenticate(std::string_view client_id, std::string_view secret,
+                                 ClientSecretMethod method);
 
   // The cached client when `secret` matches its cached hash (constant-time comparison); nullopt
   // on a miss, an expired entry or a mismatch — the caller then takes Authenticate (under the
   // brute-force defence), so a wrong secret is never judged here.
+  // A cached client registered for another method is also a miss.
   std::optional<store::Client> AuthenticateCached(std::string_view client_id,
-                                                  std::string_view secret);
+                                                  std::string_view secret,
+                                                  ClientSecretMethod method);
 
   // The client was deleted: drop its cached record (also one being read right now).
   void Forget(std::string_view client_id);
@@ -92,6 +112,10 @@ class ClientAuthenticator {
   std::uint64_t forgotten_ = 0;  // guarded by mu_; bumped by Forget, so a read that began
                                  // before a deletion never caches the deleted client
 };
+
+// True if a client registered with `registered` (token_endpoint_auth_method) may authenticate
+// with a secret presented by `method`. Never true for "none" or an unknown value.
+bool SecretMethodAllowed(std::string_view registered, ClientSecretMethod method);
 
 // "<secret hash>" as stored: lower-case hex SHA-256 of the secret.
 std::string HashClientSecret(std::string_view secret);

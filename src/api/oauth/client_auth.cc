@@ -49,6 +49,7 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
 
   std::string client_id;
   auto secret = std::make_shared<SecretString>();
+  authn::ClientSecretMethod method = authn::ClientSecretMethod::kBasic;
   if (!authorization.empty()) {
     if (post_secret != nullptr) {
       co_return InvalidRequest("use one client authentication method, not Basic and client_secret");
@@ -65,6 +66,7 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     if (post_id == nullptr) co_return InvalidRequest("client_secret without client_id");
     client_id = *post_id;
     *secret = SecretString(std::string_view(*post_secret));
+    method = authn::ClientSecretMethod::kPost;
   } else if (post_id == nullptr || *post_id == authn::kPublicClientId) {
     if (allow_public) co_return PublicClient();
     co_return InvalidClient();
@@ -88,10 +90,10 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
   // record. Anything else (a miss, a wrong secret, a lock, a pair to reset) takes the full path
   // below. Local mode decides from memory, here on the network thread; shared mode reads the
   // throttle records, on the db pool.
-  auto quick = [c](const std::string& id, const SecretString& presented,
-                   const std::string& client_ip) -> std::optional<store::Client> {
+  auto quick = [c, method](const std::string& id, const SecretString& presented,
+                           const std::string& client_ip) -> std::optional<store::Client> {
     std::optional<store::Client> client =
-        c->client_authenticator->AuthenticateCached(id, presented.reveal());
+        c->client_authenticator->AuthenticateCached(id, presented.reveal(), method);
     if (!client || !c->throttle->QuietSuccess("client:" + id, client_ip)) return std::nullopt;
     return client;
   };
@@ -105,7 +107,7 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
   }
   auto id = std::make_shared<std::string>(client_id);
   auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
-  auto job = [c, id, secret, audit_context, quick] {
+  auto job = [c, id, secret, audit_context, quick, method] {
     Checked out;
     if (c->throttle->shared()) {
       if (std::optional<store::Client> client = quick(*id, *secret, audit_context->client_ip)) {
@@ -120,7 +122,7 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
       RecordRefusal(*c, admission, *audit_context, throttle_key);
       return out;
     }
-    out.outcome = c->client_authenticator->Authenticate(*id, secret->reveal());
+    out.outcome = c->client_authenticator->Authenticate(*id, secret->reveal(), method);
     if (out.outcome.error == authn::ClientAuthError::kStoreUnavailable) {
       c->throttle->Abandon(admission.ticket);
     } else {
