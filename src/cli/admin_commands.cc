@@ -9,6 +9,7 @@
 #include "app/app.h"
 #include "audit/audit_log.h"
 #include "authn/client_authenticator.h"
+#include "authn/client_metadata.h"
 #include "authz/permission.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
@@ -35,14 +36,33 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
   }
   store::Client client;
   client.name = create.name;
-  client.grant_types = create.grant_types.empty() ? std::vector<std::string>{"client_credentials"}
-                                                  : create.grant_types;
-  for (const std::string& g : client.grant_types) {
-    if (g != "client_credentials" && g != "password" && g != "refresh_token") {
-      std::cerr << "portcullis: unsupported grant type " << g << "\n";
+  // The same rules as POST /v1/clients (authn::ValidateClientMetadata).
+  authn::ClientMetadata metadata;
+  if (create.public_client) {
+    if (!create.auth_method.empty() && create.auth_method != authn::kAuthMethodNone) {
+      std::cerr << "portcullis: --public means --auth-method none\n";
       return 1;
     }
+    metadata.token_endpoint_auth_method = std::string(authn::kAuthMethodNone);
+  } else if (!create.auth_method.empty()) {
+    metadata.token_endpoint_auth_method = create.auth_method;
   }
+  if (!create.id_token_alg.empty()) metadata.id_token_signed_response_alg = create.id_token_alg;
+  metadata.redirect_uris = create.redirect_uris;
+  metadata.post_logout_redirect_uris = create.post_logout_redirect_uris;
+  metadata.grant_types = create.grant_types.empty()
+                             ? authn::DefaultGrantTypes(metadata.token_endpoint_auth_method)
+                             : create.grant_types;
+  if (authn::ClientMetadataCheck check = authn::ValidateClientMetadata(metadata);
+      check.error != authn::ClientMetadataError::kOk) {
+    std::cerr << "portcullis: " << check.detail << "\n";
+    return 1;
+  }
+  client.grant_types = std::move(metadata.grant_types);
+  client.redirect_uris = std::move(metadata.redirect_uris);
+  client.token_endpoint_auth_method = std::move(metadata.token_endpoint_auth_method);
+  client.post_logout_redirect_uris = std::move(metadata.post_logout_redirect_uris);
+  client.id_token_signed_response_alg = std::move(metadata.id_token_signed_response_alg);
   for (const std::string& s : create.scopes) {
     if (!authz::IsValidPermission(s)) {
       std::cerr << "portcullis: invalid scope " << s << "\n";
@@ -51,8 +71,13 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
   }
   client.scopes = create.scopes;
   client.client_id = crypto::RandomLowerAlphanumeric(crypto::OsRandomInstance(), kClientIdLength);
-  SecretString secret(crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
-  client.secret_hash = authn::HashClientSecret(secret.reveal());
+  // A public client has no secret: none is generated, none stored (secret_hash "").
+  const bool is_public = client.token_endpoint_auth_method == authn::kAuthMethodNone;
+  SecretString secret;
+  if (!is_public) {
+    secret = SecretString(crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
+    client.secret_hash = authn::HashClientSecret(secret.reveal());
+  }
   client.created_at = SystemClock().Now();
   if (Status s = opened->store->CreateClient(client); !s.ok()) {
     std::cerr << "portcullis: " << s.message() << "\n";
@@ -62,9 +87,11 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
   audit::AuditLog(*opened->store, clock)
       .Record("client.created", CliAuditContext(), client.client_id, {{"name", client.name}});
   boost::json::object out = api::ClientToJson(client);
-  out["client_secret"] = secret.reveal();
+  if (!is_public) out["client_secret"] = secret.reveal();
   if (create.json) {
     std::cout << boost::json::serialize(out) << "\n";
+  } else if (is_public) {
+    std::cout << "client_id:     " << client.client_id << "\n(public client: no secret)\n";
   } else {
     std::cout << "client_id:     " << client.client_id << "\nclient_secret: " << secret.reveal()
               << "\n(the secret is shown only this once)\n";
@@ -93,10 +120,12 @@ int RunClientList(const CommonOptions& options, bool json) {
     std::cout << boost::json::serialize(out) << "\n";
     return 0;
   }
-  std::printf("%-22s  %-24s  %-36s  %s\n", "CLIENT_ID", "NAME", "GRANT_TYPES", "SCOPES");
+  std::printf("%-22s  %-24s  %-20s  %-36s  %s\n", "CLIENT_ID", "NAME", "AUTH_METHOD", "GRANT_TYPES",
+              "SCOPES");
   for (const store::Client& c : clients) {
-    std::printf("%-22s  %-24s  %-36s  %s\n", c.client_id.c_str(), c.name.c_str(),
-                authz::JoinScope(c.grant_types).c_str(), authz::JoinScope(c.scopes).c_str());
+    std::printf("%-22s  %-24s  %-20s  %-36s  %s\n", c.client_id.c_str(), c.name.c_str(),
+                c.token_endpoint_auth_method.c_str(), authz::JoinScope(c.grant_types).c_str(),
+                authz::JoinScope(c.scopes).c_str());
   }
   return 0;
 }

@@ -26,6 +26,11 @@ struct UserAddOptions {
 struct ClientCreateOptions {
   std::string name;
   std::vector<std::string> grant_types, scopes;
+  // Browser sign-in (DESIGN §8). public_client = token_endpoint_auth_method "none".
+  std::vector<std::string> redirect_uris, post_logout_redirect_uris;
+  bool public_client = false;
+  std::string auth_method;   // "" = client_secret_basic (or none with public_client)
+  std::string id_token_alg;  // "" = RS256
   bool json = false;
 };
 

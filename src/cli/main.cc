@@ -55,7 +55,20 @@ int main(int argc, char** argv) {
   add_common(client_create);
   client_create->add_option("--name", client_opts.name, "display name")->required();
   client_create->add_option("--grant-type", client_opts.grant_types,
-                            "client_credentials (default), password, refresh_token; repeatable");
+                            "client_credentials (default; authorization_code with --public), "
+                            "password, refresh_token, authorization_code; repeatable");
+  client_create->add_option("--redirect-uri", client_opts.redirect_uris,
+                            "redirect URI (https, or http on loopback), stored verbatim; "
+                            "repeatable");
+  client_create->add_option("--post-logout-redirect-uri", client_opts.post_logout_redirect_uris,
+                            "post-logout redirect URI; repeatable");
+  client_create->add_flag("--public", client_opts.public_client,
+                          "public client (token_endpoint_auth_method none): no secret");
+  client_create->add_option("--auth-method", client_opts.auth_method,
+                            "token_endpoint_auth_method: client_secret_basic (default), "
+                            "client_secret_post, none");
+  client_create->add_option("--id-token-alg", client_opts.id_token_alg,
+                            "id_token_signed_response_alg: RS256 (default), EdDSA, ES256");
   client_create->add_option("--scope", client_opts.scopes,
                             "permission the client may get; repeatable");
   client_create->add_flag("--json", client_opts.json, "print JSON");

@@ -10,6 +10,7 @@
 #include "api/handler_common.h"
 #include "api/user_json.h"
 #include "authn/client_authenticator.h"
+#include "authn/client_metadata.h"
 #include "authz/permission.h"
 #include "base/log.h"
 #include "base/time_format.h"
@@ -34,6 +35,10 @@ boost::json::object ClientToJson(const store::Client& client) {
           {"name", client.name},
           {"grant_types", ToJsonArray(client.grant_types)},
           {"scopes", ToJsonArray(client.scopes)},
+          {"redirect_uris", ToJsonArray(client.redirect_uris)},
+          {"token_endpoint_auth_method", client.token_endpoint_auth_method},
+          {"post_logout_redirect_uris", ToJsonArray(client.post_logout_redirect_uris)},
+          {"id_token_signed_response_alg", client.id_token_signed_response_alg},
           {"created_at", FormatRfc3339(client.created_at)}};
 }
 
@@ -79,8 +84,11 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
   Result<boost::json::object> body = http::ParseJsonBody(req);
   if (!body.ok()) co_return BadRequestProblem(body.status().message());
   for (const auto& member : *body) {
-    if (member.key() != "name" && member.key() != "grant_types" && member.key() != "scopes") {
-      co_return BadRequestProblem("unknown field \"" + std::string(member.key()) + "\"");
+    const std::string_view key = member.key();
+    if (key != "name" && key != "grant_types" && key != "scopes" && key != "redirect_uris" &&
+        key != "token_endpoint_auth_method" && key != "post_logout_redirect_uris" &&
+        key != "id_token_signed_response_alg") {
+      co_return BadRequestProblem("unknown field \"" + std::string(key) + "\"");
     }
   }
   store::Client client;
@@ -90,16 +98,34 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
     co_return BadRequestProblem("name must be a string of 1 to 128 characters");
   }
   client.name = std::string(name->as_string());
+  // Browser sign-in metadata (DESIGN §8); the rules live in authn::ValidateClientMetadata.
+  authn::ClientMetadata metadata;
+  for (const char* field : {"token_endpoint_auth_method", "id_token_signed_response_alg"}) {
+    if (const boost::json::value* v = body->if_contains(field)) {
+      if (!v->is_string()) co_return BadRequestProblem(std::string(field) + " must be a string");
+      (std::string_view(field) == "token_endpoint_auth_method"
+           ? metadata.token_endpoint_auth_method
+           : metadata.id_token_signed_response_alg) = std::string(v->as_string());
+    }
+  }
+  for (const char* field : {"redirect_uris", "post_logout_redirect_uris"}) {
+    if (const boost::json::value* v = body->if_contains(field)) {
+      std::optional<std::vector<std::string>> uris = StringArray(*v);
+      if (!uris) co_return BadRequestProblem(std::string(field) + " must be an array of strings");
+      (std::string_view(field) == "redirect_uris" ? metadata.redirect_uris
+                                                  : metadata.post_logout_redirect_uris) =
+          std::move(*uris);
+    }
+  }
   std::optional<std::vector<std::string>> grants =
       body->contains("grant_types") ? StringArray(body->at("grant_types"))
-                                    : std::vector<std::string>{"client_credentials"};
+                                    : authn::DefaultGrantTypes(metadata.token_endpoint_auth_method);
   if (!grants || grants->empty())
     co_return BadRequestProblem("grant_types must be an array of strings");
-  for (const std::string& g : *grants) {
-    if (g != "client_credentials" && g != "password" && g != "refresh_token") {
-      co_return BadRequestProblem("unsupported grant type \"" + g +
-                                  "\" (client_credentials, password, refresh_token)");
-    }
+  metadata.grant_types = std::move(*grants);
+  if (authn::ClientMetadataCheck check = authn::ValidateClientMetadata(metadata);
+      check.error != authn::ClientMetadataError::kOk) {
+    co_return BadRequestProblem(check.detail);
   }
   std::optional<std::vector<std::string>> scopes =
       body->contains("scopes") ? StringArray(body->at("scopes")) : std::vector<std::string>{};
@@ -112,12 +138,20 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
                                       "you cannot grant a scope you do not hold: " + s);
     }
   }
-  client.grant_types = std::move(*grants);
+  client.grant_types = std::move(metadata.grant_types);
   client.scopes = std::move(*scopes);
+  client.redirect_uris = std::move(metadata.redirect_uris);
+  client.token_endpoint_auth_method = std::move(metadata.token_endpoint_auth_method);
+  client.post_logout_redirect_uris = std::move(metadata.post_logout_redirect_uris);
+  client.id_token_signed_response_alg = std::move(metadata.id_token_signed_response_alg);
   client.client_id = crypto::RandomLowerAlphanumeric(crypto::OsRandomInstance(), kClientIdLength);
-  auto secret = std::make_shared<SecretString>(
-      crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
-  client.secret_hash = authn::HashClientSecret(secret->reveal());
+  // A public client has no secret: none is generated, none stored (secret_hash "").
+  const bool is_public = client.token_endpoint_auth_method == authn::kAuthMethodNone;
+  auto secret = std::make_shared<SecretString>();
+  if (!is_public) {
+    *secret = SecretString(crypto::RandomBase64Url(crypto::OsRandomInstance(), kClientSecretBytes));
+    client.secret_hash = authn::HashClientSecret(secret->reveal());
+  }
   client.created_at = ctx.clock->Now();
 
   auto record = std::make_shared<store::Client>(client);
@@ -129,14 +163,16 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
       c->audit->Record("client.created", *audit_context, record->client_id,
                        {{"name", record->name},
                         {"grant_types", ToJsonArray(record->grant_types)},
-                        {"scopes", ToJsonArray(record->scopes)}});
+                        {"scopes", ToJsonArray(record->scopes)},
+                        {"token_endpoint_auth_method", record->token_endpoint_auth_method},
+                        {"redirect_uris", ToJsonArray(record->redirect_uris)}});
     }
     return s.ok();
   };
   std::optional<bool> created = co_await http::RunOn(*ctx.db_pool, job);
   if (!created || !*created) co_return UnavailableProblem();
   boost::json::object out = ClientToJson(client);
-  out["client_secret"] = secret->reveal();  // shown once, here only
+  if (!is_public) out["client_secret"] = secret->reveal();  // shown once, here only
   http::Response res = http::JsonResponse(bhttp::status::created, out);
   res.set(bhttp::field::cache_control, "no-store");
   co_return res;
