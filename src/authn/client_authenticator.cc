@@ -46,8 +46,10 @@ std::string_view ToString(ClientSecretMethod method) {
   return "unknown";
 }
 
-bool SecretMethodAllowed(std::string_view registered, ClientSecretMethod method) {
-  return registered == ToString(method);
+bool SecretMethodAllowed(std::string_view registered, ClientSecretMethod /*method*/) {
+  // DESIGN §4: a confidential client authenticates "by Basic or client_secret_post", whichever
+  // of the two it registered; only a public client ("none") has no secret to present.
+  return registered == "client_secret_basic" || registered == "client_secret_post";
 }
 
 std::string HashClientSecret(std::string_view secret) { return crypto::Sha256Hex(secret); }

@@ -3,13 +3,12 @@
 // comparison as a known one. The public client "default" has no secret and never authenticates
 // here: requests without client credentials use it (DESIGN §4 "Clients").
 //
-// A client authenticates only with the method it registered (token_endpoint_auth_method):
-// a client_secret_basic client presenting its secret in the form body, or a client_secret_post
-// client presenting it in an Authorization header, is refused (kMethodNotAllowed), and a public
-// client ("none") has no secret, so any secret it presents is refused the same way. OIDC Core §9
-// makes the registered method the one the client uses; RFC 6749 §2.3.1 lets a server choose
-// which methods it supports per client. Failures cost the same hash and comparison as a wrong
-// secret.
+// A confidential client (token_endpoint_auth_method client_secret_basic or client_secret_post)
+// may present its secret either way: DESIGN §4 promises client_credentials "by Basic or
+// client_secret_post" for every client, and clients created before the field existed rely on it;
+// the registered method is what the client is told to use (listings, discovery). A public client
+// ("none") has no secret, so any secret it presents is refused (kMethodNotAllowed). Failures cost
+// the same hash and comparison as a wrong secret.
 //
 // Clients are immutable once created, so a successful Authenticate caches the client record
 // (for kCacheTtlS; bounded by count and bytes, CacheLimits: a full cache drops its expired
@@ -43,7 +42,7 @@ enum class ClientAuthError : std::uint16_t {
   kMultipleMethods = 3,   // Basic and client_secret_post in one request (RFC 6749 §2.3)
   kMalformed = 4,         // an Authorization header or form fields we cannot parse
   kStoreUnavailable = 5,  // the database failed
-  kMethodNotAllowed = 6,  // not the client's registered token_endpoint_auth_method (or "none")
+  kMethodNotAllowed = 6,  // a secret presented for a public client (method "none")
 };
 
 // How a client presented its secret at the token endpoint (RFC 6749 §2.3.1).
@@ -114,7 +113,8 @@ class ClientAuthenticator {
 };
 
 // True if a client registered with `registered` (token_endpoint_auth_method) may authenticate
-// with a secret presented by `method`. Never true for "none" or an unknown value.
+// with a secret presented by `method`: either way for client_secret_basic and client_secret_post,
+// never for "none" or an unknown value.
 bool SecretMethodAllowed(std::string_view registered, ClientSecretMethod method);
 
 // "<secret hash>" as stored: lower-case hex SHA-256 of the secret.

@@ -67,20 +67,21 @@ class ClientAuthenticatorTest : public ::testing::Test {
   std::unique_ptr<ClientAuthenticator> authenticator_;
 };
 
-TEST_F(ClientAuthenticatorTest, BasicClientIsRefusedViaPostEvenWithTheRightSecret) {
-  // "svc" has the default method, client_secret_basic.
+TEST_F(ClientAuthenticatorTest, BasicClientMayAlsoPostItsSecret) {
+  // "svc" has the default method, client_secret_basic; DESIGN §4 allows Basic or the form body.
   EXPECT_EQ(authenticator_->Authenticate("svc", kSecret, ClientSecretMethod::kPost).error,
-            ClientAuthError::kMethodNotAllowed);
+            ClientAuthError::kOk);
+  EXPECT_EQ(authenticator_->Authenticate("svc", "wrong", ClientSecretMethod::kPost).error,
+            ClientAuthError::kBadSecret);
   ASSERT_EQ(authenticator_->Authenticate("svc", kSecret, ClientSecretMethod::kBasic).error,
             ClientAuthError::kOk);
-  // Cached now, but the cache applies the same rule.
   EXPECT_TRUE(
       authenticator_->AuthenticateCached("svc", kSecret, ClientSecretMethod::kBasic).has_value());
-  EXPECT_EQ(authenticator_->AuthenticateCached("svc", kSecret, ClientSecretMethod::kPost),
-            std::nullopt);
+  EXPECT_TRUE(
+      authenticator_->AuthenticateCached("svc", kSecret, ClientSecretMethod::kPost).has_value());
 }
 
-TEST_F(ClientAuthenticatorTest, PostClientIsRefusedViaBasicEvenWithTheRightSecret) {
+TEST_F(ClientAuthenticatorTest, PostClientMayAlsoUseBasic) {
   ASSERT_TRUE(store_
                   ->CreateClient({.client_id = "poster",
                                   .name = "Posts its secret",
@@ -90,16 +91,14 @@ TEST_F(ClientAuthenticatorTest, PostClientIsRefusedViaBasicEvenWithTheRightSecre
                                   .created_at = kStart,
                                   .token_endpoint_auth_method = "client_secret_post"})
                   .ok());
-  EXPECT_EQ(authenticator_->Authenticate("poster", kSecret, ClientSecretMethod::kBasic).error,
-            ClientAuthError::kMethodNotAllowed);
   EXPECT_EQ(authenticator_->Authenticate("poster", "wrong", ClientSecretMethod::kPost).error,
             ClientAuthError::kBadSecret);
+  EXPECT_EQ(authenticator_->Authenticate("poster", kSecret, ClientSecretMethod::kBasic).error,
+            ClientAuthError::kOk);
   ASSERT_EQ(authenticator_->Authenticate("poster", kSecret, ClientSecretMethod::kPost).error,
             ClientAuthError::kOk);
   EXPECT_TRUE(
       authenticator_->AuthenticateCached("poster", kSecret, ClientSecretMethod::kPost).has_value());
-  EXPECT_EQ(authenticator_->AuthenticateCached("poster", kSecret, ClientSecretMethod::kBasic),
-            std::nullopt);
 }
 
 TEST_F(ClientAuthenticatorTest, PublicClientNeverAuthenticatesWithASecret) {
@@ -123,11 +122,11 @@ TEST_F(ClientAuthenticatorTest, PublicClientNeverAuthenticatesWithASecret) {
   EXPECT_EQ(authenticator_->CacheSizeForTesting(), 0u);
 }
 
-TEST(SecretMethodAllowedTest, OnlyTheRegisteredSecretMethod) {
+TEST(SecretMethodAllowedTest, ConfidentialClientsEitherWayPublicOnesNever) {
   EXPECT_TRUE(SecretMethodAllowed("client_secret_basic", ClientSecretMethod::kBasic));
-  EXPECT_FALSE(SecretMethodAllowed("client_secret_basic", ClientSecretMethod::kPost));
+  EXPECT_TRUE(SecretMethodAllowed("client_secret_basic", ClientSecretMethod::kPost));
   EXPECT_TRUE(SecretMethodAllowed("client_secret_post", ClientSecretMethod::kPost));
-  EXPECT_FALSE(SecretMethodAllowed("client_secret_post", ClientSecretMethod::kBasic));
+  EXPECT_TRUE(SecretMethodAllowed("client_secret_post", ClientSecretMethod::kBasic));
   EXPECT_FALSE(SecretMethodAllowed("none", ClientSecretMethod::kBasic));
   EXPECT_FALSE(SecretMethodAllowed("none", ClientSecretMethod::kPost));
   EXPECT_FALSE(SecretMethodAllowed("", ClientSecretMethod::kBasic));

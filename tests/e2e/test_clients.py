@@ -83,25 +83,26 @@ def test_confidential_client_gets_the_defaults(server):
     assert c["id_token_signed_response_alg"] == "RS256"
 
 
-def test_auth_method_is_enforced_strictly(server):
+def test_confidential_clients_may_use_basic_or_post_whichever_they_registered(server):
+    # DESIGN §4: client_credentials takes client auth "by Basic or client_secret_post"; the
+    # registered method is what the client is told to use, not the only one it may use.
     token = admin_token(server)
     basic_client = post_client(server, token, {"name": "b", "scopes": ["users:read"]}).json()
     post = post_client(server, token, {"name": "p", "scopes": ["users:read"],
                                        "token_endpoint_auth_method": "client_secret_post"}).json()
     url = server.url("/oauth2/token")
     cc = {"grant_type": "client_credentials"}
-    ok = requests.post(url, data=cc, headers=basic(basic_client["client_id"],
-                                                   basic_client["client_secret"]), timeout=5)
-    assert ok.status_code == 200, ok.text
-    wrong = requests.post(url, data={**cc, "client_id": basic_client["client_id"],
-                                     "client_secret": basic_client["client_secret"]}, timeout=5)
-    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
-    ok = requests.post(url, data={**cc, "client_id": post["client_id"],
-                                  "client_secret": post["client_secret"]}, timeout=5)
-    assert ok.status_code == 200, ok.text
-    wrong = requests.post(url, data=cc, headers=basic(post["client_id"], post["client_secret"]),
-                          timeout=5)
-    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    for client in (basic_client, post):
+        ok = requests.post(url, data=cc, headers=basic(client["client_id"],
+                                                       client["client_secret"]), timeout=5)
+        assert ok.status_code == 200, ok.text
+        ok = requests.post(url, data={**cc, "client_id": client["client_id"],
+                                      "client_secret": client["client_secret"]}, timeout=5)
+        assert ok.status_code == 200, ok.text
+        wrong = requests.post(url, data={**cc, "client_id": client["client_id"],
+                                         "client_secret": client["client_secret"] + "x"},
+                              timeout=5)
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
 
 
 def test_every_bad_request_is_a_400_problem_and_stores_nothing(server):
