@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -16,6 +17,10 @@ enum class Algorithm : std::uint8_t {
   kEs256,  // ECDSA P-256 with SHA-256, raw R||S signatures (RFC 7518 §3.4).
   kRs256,  // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits (RFC 7518 §3.3).
 };
+
+// Every Algorithm, in declaration order (kAllAlgorithms[i] has the underlying value i).
+inline constexpr std::array<Algorithm, 3> kAllAlgorithms = {Algorithm::kEdDsa, Algorithm::kEs256,
+                                                            Algorithm::kRs256};
 
 // The JOSE "alg" name: "EdDSA", "ES256" or "RS256".
 std::string_view ToString(Algorithm alg);

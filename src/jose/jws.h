@@ -1,5 +1,6 @@
 // JWS compact serialization (RFC 7515 §7.1) for Portcullis access tokens (RFC 9068): parsing,
-// signing, and the pure verification function every protected request goes through.
+// signing, and the pure verification function every protected request goes through; and the
+// signing of OpenID Connect ID tokens, which this module never verifies as access tokens.
 //
 // Verification is split in two so each half can be reviewed and fuzzed alone:
 //   ParseJws          bytes -> Jws: size, segments, canonical base64url, strict JSON, header rules.
@@ -56,6 +57,13 @@ ParseResult ParseJws(std::string_view compact, std::size_t max_bytes);
 // Signs `claims` with `key` as a compact JWS whose header is exactly
 // {"alg":<key alg>,"kid":<key kid>,"typ":"at+jwt"}. kInternal if signing fails.
 Result<std::string> SignAccessToken(const AccessTokenClaims& claims, const PrivateKey& key);
+
+// Signs an OpenID Connect ID token (OpenID Connect Core 1.0 §2, §3.1.3.7): `claims` serialized
+// as given, in a compact JWS whose header is exactly {"alg":<key alg>,"kid":<key kid>,"typ":"JWT"}.
+// Does NOT check or add any claim (iss, sub, aud, exp, iat, nonce, ...): the caller builds them.
+// The typ "JWT" keeps an ID token from ever passing VerifyAccessToken (kTypInvalid), which
+// requires "at+jwt" (RFC 9068 §4). kInternal if signing fails.
+Result<std::string> SignIdToken(const boost::json::object& claims, const PrivateKey& key);
 
 struct VerifyPolicy {
   std::string issuer;                  // "iss" must equal this exactly

@@ -164,6 +164,59 @@ TEST_P(RoundTripTest, EverySigningInputCharacterChangeIsRejected) {
 
 // --- One test per VerifyError --------------------------------------------------------------------
 
+// --- ID tokens (OpenID Connect) ----------------------------------------------------------------
+
+boost::json::object IdClaims() {
+  return {{"iss", kIssuer}, {"sub", "user-1"},        {"aud", "client-1"},    {"exp", kNow + 300},
+          {"iat", kNow},    {"auth_time", kNow - 10}, {"nonce", "n-0S6_WzA"}, {"azp", "client-1"}};
+}
+
+class IdTokenTest : public ::testing::TestWithParam<Algorithm> {};
+INSTANTIATE_TEST_SUITE_P(AllAlgorithms, IdTokenTest,
+                         ::testing::Values(Algorithm::kEdDsa, Algorithm::kEs256, Algorithm::kRs256),
+                         [](const auto& param_info) {
+                           return std::string(ToString(param_info.param));
+                         });
+
+TEST_P(IdTokenTest, HeaderIsExactlyAlgKidTypJwtAndThePayloadIsTheClaims) {
+  const PrivateKey& key = TestKeys().For(GetParam());
+  Result<std::string> token = SignIdToken(IdClaims(), key);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  const std::size_t first = token->find('.');
+  const std::size_t last = token->rfind('.');
+  ASSERT_NE(first, last);
+  EXPECT_EQ(*Base64UrlDecode(token->substr(0, first)),
+            R"({"alg":")" + std::string(ToString(GetParam())) + R"(","kid":")" + key.kid() +
+                R"(","typ":"JWT"})");
+  EXPECT_EQ(*Base64UrlDecode(token->substr(first + 1, last - first - 1)), Payload(IdClaims()));
+}
+
+TEST_P(IdTokenTest, SignatureVerifiesWithThePublicKeyOfItsAlgorithmOnly) {
+  const PrivateKey& key = TestKeys().For(GetParam());
+  const std::string token = *SignIdToken(IdClaims(), key);
+  const std::size_t last = token.rfind('.');
+  const std::string signing_input = token.substr(0, last);
+  const std::string signature = *Base64UrlDecode(token.substr(last + 1));
+  EXPECT_TRUE(key.public_key().VerifySignature(signing_input, signature));
+  EXPECT_FALSE(TestKeys().impostor.public_key().VerifySignature(signing_input, signature));
+  for (Algorithm other : kAllAlgorithms) {
+    if (other == GetParam()) continue;
+    EXPECT_FALSE(TestKeys().For(other).public_key().VerifySignature(signing_input, signature))
+        << ToString(other);
+  }
+}
+
+// An ID token must never pass as an access token, even when signed by a key of the ring and
+// carrying every claim an access token needs: its typ is "JWT", not "at+jwt".
+TEST_P(IdTokenTest, IsRefusedAsAnAccessTokenWithTypInvalid) {
+  const PrivateKey& key = TestKeys().For(GetParam());
+  ASSERT_NE(TestKeys().ring.Find(key.kid()), nullptr);
+  EXPECT_EQ(Verify(*SignIdToken(IdClaims(), key)), VerifyError::kTypInvalid);
+  EXPECT_EQ(Verify(*SignIdToken(ClaimsToJson(Claims()), key)), VerifyError::kTypInvalid);
+  EXPECT_EQ(ParseJws(*SignIdToken(ClaimsToJson(Claims()), key), 8192).error,
+            VerifyError::kTypInvalid);
+}
+
 TEST(VerifyAccessTokenTest, TooLongTokenIsTooLarge) {
   EXPECT_EQ(Verify(std::string(8193, 'a')), VerifyError::kTooLarge);
   boost::json::object payload = ClaimsToJson(Claims());
