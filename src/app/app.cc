@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "admin/directory.h"
+#include "api/admin/admin.h"
 #include "api/api_context.h"
 #include "api/forward_auth/forward_auth.h"
 #include "api/routes.h"
@@ -532,12 +533,11 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       (void)db->RunExclusively("keys.rotate", [&]() -> Status {
         if (Status s = key_manager->Reload(); !s.ok()) return s;
         if (!key_manager->RotationDue(now, rotation_days)) return Status::Ok();
-        std::string previous = key_manager->active_kid();
-        if (Status s = key_manager->Rotate(); !s.ok()) return s;
+        Result<std::vector<token::RotatedKey>> rotated = key_manager->Rotate();
+        if (!rotated.ok()) return rotated.status();
         audit::AuditContext system;
         system.actor = "system";
-        audit_log.Record("key.rotated", system, key_manager->active_kid(),
-                         {{"previous_kid", previous}, {"trigger", "schedule"}});
+        api::RecordKeyRotation(audit_log, system, *rotated, key_manager->active_alg(), "schedule");
         return Status::Ok();
       });
     }

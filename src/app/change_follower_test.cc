@@ -86,12 +86,18 @@ class ChangeFollowerTest : public ::testing::Test {
 TEST_F(ChangeFollowerTest, BothInstancesShareOneKeySetAndFollowARotation) {
   ASSERT_EQ(a_->keys->active_kid(), b_->keys->active_kid());
   ASSERT_TRUE(b_->follower->Init().ok());
-  const std::string old_kid = a_->keys->active_kid();
+  // One active key per algorithm (EdDSA signs access tokens); a rotation renews all three.
+  std::vector<std::string> old_kids;
+  for (const token::ActiveKeyInfo& k : a_->keys->active_keys()) old_kids.push_back(k.kid);
+  ASSERT_EQ(old_kids.size(), 3u);
   ASSERT_TRUE(a_->keys->Rotate().ok());
   ASSERT_NE(b_->keys->active_kid(), a_->keys->active_kid());
   ASSERT_TRUE(b_->follower->PollOnce().ok());
   EXPECT_EQ(b_->keys->active_kid(), a_->keys->active_kid());
-  EXPECT_EQ(b_->keys->verify_only_kids(), std::vector<std::string>({old_kid}));
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    EXPECT_EQ(b_->keys->active_kid(alg), a_->keys->active_kid(alg)) << jose::ToString(alg);
+  }
+  EXPECT_EQ(b_->keys->verify_only_kids(), old_kids);
   // A token A signs with the new key verifies on B.
   token::Subject client{.id = "svc", .username = std::nullopt, .roles = {}};
   Result<token::IssuedAccessToken> issued = a_->tokens->Issue(client, {}, "svc");

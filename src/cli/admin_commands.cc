@@ -182,22 +182,25 @@ int RunKeysRotate(const CommonOptions& options) {
   // Under the lock a starting server holds while it creates the first key set, so the two never
   // both create one (PostgreSQL; SQLite: a no-op across processes).
   Result<std::unique_ptr<token::KeyManager>> keys = UnavailableError("not loaded");
-  std::string previous;
-  Status rotated = opened->store->RunExclusively("bootstrap", [&]() -> Status {
+  Result<std::vector<token::RotatedKey>> rotated = UnavailableError("not rotated");
+  Status done = opened->store->RunExclusively("bootstrap", [&]() -> Status {
     keys = token::KeyManager::Create(*opened->store, *master, *alg, clock, random);
     if (!keys.ok()) return keys.status();
-    previous = (*keys)->active_kid();
-    return (*keys)->Rotate();
+    rotated = (*keys)->Rotate();
+    return rotated.status();
   });
-  if (!rotated.ok()) {
-    std::cerr << "portcullis: " << rotated.message() << "\n";
+  if (!done.ok()) {
+    std::cerr << "portcullis: " << done.message() << "\n";
     return 1;
   }
-  audit::AuditLog(*opened->store, clock)
-      .Record("key.rotated", CliAuditContext(), (*keys)->active_kid(),
-              {{"previous_kid", previous}, {"trigger", "cli"}});
-  std::cout << "rotated: new active key " << (*keys)->active_kid() << " (previous " << previous
-            << " stays verify-only until its tokens expire)\n";
+  audit::AuditLog audit_log(*opened->store, clock);
+  api::RecordKeyRotation(audit_log, CliAuditContext(), *rotated, *alg, "cli");
+  // One active key per algorithm (DESIGN §8: ID tokens); every one was rotated.
+  for (const token::RotatedKey& k : *rotated) {
+    std::cout << "rotated " << jose::ToString(k.alg) << ": new active key " << k.kid
+              << " (previous " << k.previous_kid << " stays verify-only until its tokens expire)"
+              << (k.alg == *alg ? "; signs access tokens" : "") << "\n";
+  }
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "token/key_manager.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <optional>
 #include <utility>
@@ -64,27 +66,26 @@ std::string SigningKeyAssociatedData(std::string_view kid) {
 }
 
 KeyManager::KeyManager(store::SigningKeyStore& store, const crypto::MasterKey& master_key,
-                       jose::Algorithm alg, const Clock& clock, crypto::Random& random,
+                       jose::Algorithm access_token_alg, const Clock& clock, crypto::Random& random,
                        std::shared_ptr<const State> state)
     : store_(store),
       master_key_(master_key),
-      alg_(alg),
+      access_token_alg_(access_token_alg),
       clock_(clock),
       random_(random),
       state_(std::move(state)) {}
 
-std::shared_ptr<const jose::KeyRing> KeyManager::BuildRing(
-    const jose::PrivateKey& active, const std::vector<VerifyOnlyKey>& verify_only) {
+std::shared_ptr<const jose::KeyRing> KeyManager::BuildRing(const State& state) {
   auto ring = std::make_shared<jose::KeyRing>();
-  for (const VerifyOnlyKey& k : verify_only) ring->Add(k.key);
-  ring->Add(active.public_key());
+  for (const VerifyOnlyKey& k : state.verify_only) ring->Add(k.key);
+  for (const ActiveKey& a : state.active) ring->Add(a.key->public_key());
   return ring;
 }
 
 Result<std::unique_ptr<KeyManager>> KeyManager::Create(store::SigningKeyStore& store,
                                                        const crypto::MasterKey& master_key,
-                                                       jose::Algorithm alg, const Clock& clock,
-                                                       crypto::Random& random) {
+                                                       jose::Algorithm access_token_alg,
+                                                       const Clock& clock, crypto::Random& random) {
   Result<std::vector<store::SigningKey>> records = store.ListSigningKeys();
   if (!records.ok()) return records.status();
   const UnixSeconds now = clock.Now();
@@ -95,13 +96,16 @@ Result<std::unique_ptr<KeyManager>> KeyManager::Create(store::SigningKeyStore& s
     UnixSeconds deactivated_at = 0;  // meaningful for verify-only keys only
   };
   std::vector<Loaded> loaded;
-  std::optional<std::size_t> active_index;
+  // Per algorithm, the index in `loaded` of the active key that signs.
+  std::array<std::optional<std::size_t>, jose::kAllAlgorithms.size()> active_index;
   // Demotes loaded[i] (stored as active) to verify_only as of now.
   auto demote = [&](std::size_t i, std::string_view reason) -> Status {
     Status s = store.UpdateSigningKeyState(loaded[i].key->kid(), kVerifyOnly, now);
     if (!s.ok()) return s;
     loaded[i].deactivated_at = now;
-    log::Warn("keys.demoted", {{"kid", loaded[i].key->kid()}, {"reason", reason}});
+    log::Warn("keys.demoted", {{"kid", loaded[i].key->kid()},
+                               {"alg", jose::ToString(loaded[i].key->alg())},
+                               {"reason", reason}});
     return Status::Ok();
   };
 
@@ -109,20 +113,17 @@ Result<std::unique_ptr<KeyManager>> KeyManager::Create(store::SigningKeyStore& s
     if (record.state == kRetired) continue;
     Result<jose::PrivateKey> key = Unseal(record, master_key);
     if (!key.ok()) return key.status();
-    const bool signs_with_alg = record.state == kActive && key->alg() == alg;
+    const std::size_t alg_index = static_cast<std::size_t>(key->alg());
     loaded.push_back(Loaded{std::make_shared<const jose::PrivateKey>(std::move(*key)),
                             record.created_at, record.deactivated_at.value_or(now)});
     const std::size_t index = loaded.size() - 1;
-    if (signs_with_alg) {
-      // Records come oldest first: the newest active key of the configured alg wins; an older
-      // one is left over from an interrupted Rotate().
-      if (active_index) {
-        if (Status s = demote(*active_index, "superseded"); !s.ok()) return s;
+    if (record.state == kActive) {
+      // Records come oldest first: the newest active key of each algorithm wins; an older one is
+      // left over from an interrupted Rotate().
+      if (active_index[alg_index]) {
+        if (Status s = demote(*active_index[alg_index], "superseded"); !s.ok()) return s;
       }
-      active_index = index;
-    } else if (record.state == kActive) {
-      // signing_alg changed: keep verifying the old key's tokens, stop signing with it.
-      if (Status s = demote(index, "algorithm_changed"); !s.ok()) return s;
+      active_index[alg_index] = index;
     } else if (!record.deactivated_at) {
       // A verify-only key must carry the start of its retirement clock.
       Status s = store.UpdateSigningKeyState(record.kid, kVerifyOnly, now);
@@ -130,55 +131,73 @@ Result<std::unique_ptr<KeyManager>> KeyManager::Create(store::SigningKeyStore& s
     }
   }
 
-  std::shared_ptr<const jose::PrivateKey> active;
-  UnixSeconds active_created_at = now;
-  if (active_index) {
-    active = loaded[*active_index].key;
-    active_created_at = loaded[*active_index].created_at;
-  } else {
+  auto state = std::make_shared<State>();
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    const std::size_t i = static_cast<std::size_t>(alg);
+    if (active_index[i]) {
+      state->active[i] =
+          ActiveKey{loaded[*active_index[i]].key, loaded[*active_index[i]].created_at};
+      continue;
+    }
     Result<jose::PrivateKey> key = GenerateAndStore(store, master_key, alg, now, random);
     if (!key.ok()) return key.status();
-    active = std::make_shared<const jose::PrivateKey>(std::move(*key));
+    state->active[i] = ActiveKey{std::make_shared<const jose::PrivateKey>(std::move(*key)), now};
   }
-
-  auto state = std::make_shared<State>();
   for (std::size_t i = 0; i < loaded.size(); ++i) {
-    if (active_index && i == *active_index) continue;
+    const std::optional<std::size_t>& signer =
+        active_index[static_cast<std::size_t>(loaded[i].key->alg())];
+    if (signer && *signer == i) continue;
     state->verify_only.push_back(
         VerifyOnlyKey{loaded[i].key->public_key(), loaded[i].deactivated_at});
   }
-  state->active = std::move(active);
-  state->active_created_at = active_created_at;
-  state->ring = BuildRing(*state->active, state->verify_only);
+  state->ring = BuildRing(*state);
   return std::unique_ptr<KeyManager>(
-      new KeyManager(store, master_key, alg, clock, random, std::move(state)));
+      new KeyManager(store, master_key, access_token_alg, clock, random, std::move(state)));
 }
 
 Result<std::string> KeyManager::Sign(const jose::AccessTokenClaims& claims) const {
   std::shared_ptr<const State> state = state_.load();
-  return jose::SignAccessToken(claims, *state->active);
+  return jose::SignAccessToken(claims, *Active(*state, access_token_alg_).key);
 }
 
-Status KeyManager::Rotate() {
+Result<std::string> KeyManager::SignIdToken(jose::Algorithm alg,
+                                            const boost::json::object& claims) const {
+  std::shared_ptr<const State> state = state_.load();
+  return jose::SignIdToken(claims, *Active(*state, alg).key);
+}
+
+Result<std::vector<RotatedKey>> KeyManager::Rotate() {
   std::lock_guard lock(write_mu_);
   std::shared_ptr<const State> old = state_.load();
   const UnixSeconds now = clock_.Now();
-  // Insert first, demote second: a failure in between leaves two active keys, which Create()
-  // repairs, rather than none.
-  Result<jose::PrivateKey> key = GenerateAndStore(store_, master_key_, alg_, now, random_);
-  if (!key.ok()) return key.status();
-  Status s = store_.UpdateSigningKeyState(old->active->kid(), kVerifyOnly, now);
-  if (!s.ok()) return s;
-
+  // Insert every new key first, demote second: a failure in between leaves two active keys of an
+  // algorithm, which Create() repairs, rather than none.
   auto next = std::make_shared<State>();
-  next->active = std::make_shared<const jose::PrivateKey>(std::move(*key));
-  next->active_created_at = now;
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    Result<jose::PrivateKey> key = GenerateAndStore(store_, master_key_, alg, now, random_);
+    if (!key.ok()) return key.status();
+    next->active[static_cast<std::size_t>(alg)] =
+        ActiveKey{std::make_shared<const jose::PrivateKey>(std::move(*key)), now};
+  }
+  for (const ActiveKey& previous : old->active) {
+    Status s = store_.UpdateSigningKeyState(previous.key->kid(), kVerifyOnly, now);
+    if (!s.ok()) return s;
+  }
+
   next->verify_only = old->verify_only;
-  next->verify_only.push_back(VerifyOnlyKey{old->active->public_key(), now});
-  next->ring = BuildRing(*next->active, next->verify_only);
-  log::Info("keys.rotated", {{"kid", next->active->kid()}, {"previous_kid", old->active->kid()}});
+  std::vector<RotatedKey> rotated;
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    const jose::PrivateKey& previous = *Active(*old, alg).key;
+    const jose::PrivateKey& current = *Active(*next, alg).key;
+    next->verify_only.push_back(VerifyOnlyKey{previous.public_key(), now});
+    rotated.push_back(RotatedKey{alg, current.kid(), previous.kid()});
+    log::Info(
+        "keys.rotated",
+        {{"kid", current.kid()}, {"alg", jose::ToString(alg)}, {"previous_kid", previous.kid()}});
+  }
+  next->ring = BuildRing(*next);
   state_.store(std::move(next));
-  return Status::Ok();
+  return rotated;
 }
 
 Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_lifetime_s) {
@@ -194,7 +213,7 @@ Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_li
       Status s = store_.UpdateSigningKeyState(k.key.kid(), kRetired, k.deactivated_at);
       if (s.ok()) {
         ++retired;
-        log::Info("keys.retired", {{"kid", k.key.kid()}});
+        log::Info("keys.retired", {{"kid", k.key.kid()}, {"alg", jose::ToString(k.key.alg())}});
         continue;
       }
       failure = s;
@@ -204,9 +223,8 @@ Result<int> KeyManager::RetireExpired(UnixSeconds now, std::int64_t max_token_li
   if (retired > 0) {
     auto next = std::make_shared<State>();
     next->active = old->active;
-    next->active_created_at = old->active_created_at;
     next->verify_only = std::move(kept);
-    next->ring = BuildRing(*next->active, next->verify_only);
+    next->ring = BuildRing(*next);
     state_.store(std::move(next));
   }
   if (!failure.ok()) return failure;
@@ -238,38 +256,69 @@ Status KeyManager::Reload() {
   std::shared_ptr<const State> old = state_.load();
   const UnixSeconds now = clock_.Now();
 
-  // Records come oldest first: the last active one of our algorithm signs.
-  const store::SigningKey* active_record = nullptr;
+  // Records come oldest first: per algorithm, the last active one signs.
+  std::array<const store::SigningKey*, jose::kAllAlgorithms.size()> active_record{};
   for (const store::SigningKey& record : *records) {
-    if (record.state == kActive && record.alg == jose::ToString(alg_)) active_record = &record;
+    if (record.state != kActive) continue;
+    std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(record.alg);
+    if (!alg)
+      return FailedPreconditionError("signing key " + record.kid + " has unknown algorithm");
+    active_record[static_cast<std::size_t>(*alg)] = &record;
   }
   auto next = std::make_shared<State>();
-  if (active_record == nullptr || active_record->kid == old->active->kid()) {
-    next->active = old->active;
-    next->active_created_at = old->active_created_at;
-  } else {
-    Result<jose::PrivateKey> key = Unseal(*active_record, master_key_);
+  std::vector<std::string> changed;  // kids of the algorithms whose signer changed
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    const std::size_t i = static_cast<std::size_t>(alg);
+    const ActiveKey& current = old->active[i];
+    if (active_record[i] == nullptr || active_record[i]->kid == current.key->kid()) {
+      next->active[i] = current;
+      continue;
+    }
+    Result<jose::PrivateKey> key = Unseal(*active_record[i], master_key_);
     if (!key.ok()) return key.status();
-    next->active = std::make_shared<const jose::PrivateKey>(std::move(*key));
-    next->active_created_at = active_record->created_at;
+    if (key->alg() != alg) {
+      return FailedPreconditionError("signing key " + active_record[i]->kid +
+                                     " does not match its algorithm");
+    }
+    next->active[i] = ActiveKey{std::make_shared<const jose::PrivateKey>(std::move(*key)),
+                                active_record[i]->created_at};
+    changed.push_back(next->active[i].key->kid());
   }
+  auto is_active = [&](std::string_view kid) {
+    for (const ActiveKey& a : next->active) {
+      if (a.key->kid() == kid) return true;
+    }
+    return false;
+  };
   for (const store::SigningKey& record : *records) {
-    if (record.state == kRetired || record.kid == next->active->kid()) continue;
+    if (record.state == kRetired || is_active(record.kid)) continue;
     Result<jose::PrivateKey> key = Unseal(record, master_key_);
     if (!key.ok()) return key.status();
     next->verify_only.push_back(
         VerifyOnlyKey{key->public_key(), record.deactivated_at.value_or(now)});
   }
-  const bool signer_changed = next->active->kid() != old->active->kid();
-  next->ring = BuildRing(*next->active, next->verify_only);
+  next->ring = BuildRing(*next);
   state_.store(std::move(next));
-  if (signer_changed) log::Info("keys.reloaded", {{"kid", active_kid()}});
+  for (const std::string& kid : changed) log::Info("keys.reloaded", {{"kid", kid}});
   return Status::Ok();
 }
 
 bool KeyManager::RotationDue(UnixSeconds now, std::int64_t rotation_days) const {
   if (rotation_days <= 0 || rotation_days > kMaxRotationDays) return false;
-  return now - state_.load()->active_created_at >= rotation_days * kSecondsPerDay;
+  std::shared_ptr<const State> state = state_.load();
+  UnixSeconds oldest = state->active[0].created_at;
+  for (const ActiveKey& a : state->active) oldest = std::min(oldest, a.created_at);
+  return now - oldest >= rotation_days * kSecondsPerDay;
+}
+
+std::vector<ActiveKeyInfo> KeyManager::active_keys() const {
+  std::shared_ptr<const State> state = state_.load();
+  std::vector<ActiveKeyInfo> keys;
+  for (jose::Algorithm alg : jose::kAllAlgorithms) {
+    const ActiveKey& a = Active(*state, alg);
+    keys.push_back(ActiveKeyInfo{alg, a.key->kid(), a.created_at});
+  }
+  return keys;
 }
 
 std::vector<std::string> KeyManager::verify_only_kids() const {

@@ -52,6 +52,34 @@ boost::json::object SigningKeyToJson(const store::SigningKey& key) {
                                             : boost::json::value(nullptr)}};
 }
 
+boost::json::object KeyRotationToJson(const std::vector<token::RotatedKey>& rotated,
+                                      jose::Algorithm access_token_alg) {
+  boost::json::object out;
+  boost::json::array keys;
+  for (const token::RotatedKey& k : rotated) {
+    if (k.alg == access_token_alg) {
+      out["kid"] = k.kid;
+      out["alg"] = jose::ToString(k.alg);
+      out["previous_kid"] = k.previous_kid;
+    }
+    keys.push_back(boost::json::object{
+        {"alg", jose::ToString(k.alg)}, {"kid", k.kid}, {"previous_kid", k.previous_kid}});
+  }
+  out["keys"] = std::move(keys);
+  return out;
+}
+
+void RecordKeyRotation(audit::AuditLog& audit, const audit::AuditContext& context,
+                       const std::vector<token::RotatedKey>& rotated,
+                       jose::Algorithm access_token_alg, std::string_view trigger) {
+  boost::json::object details = KeyRotationToJson(rotated, access_token_alg);
+  const std::string subject(details["kid"].as_string());
+  details.erase("kid");
+  details.erase("alg");
+  details["trigger"] = trigger;
+  audit.Record("key.rotated", context, subject, details);
+}
+
 // ---------------------------------------------------------------- clients
 
 boost::asio::awaitable<http::Response> HandleListClients(ApiContext& ctx, http::Request& req) {
@@ -225,23 +253,19 @@ boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::R
   auto audit_context =
       std::make_shared<audit::AuditContext>(AuditContextOf(req, std::get<Principal>(auth).id));
   ApiContext* c = &ctx;
-  auto job = [c, audit_context]() -> std::optional<std::string> {
-    std::string previous = c->keys->active_kid();
-    Status s = c->keys->Rotate();
-    if (!s.ok()) {
-      log::Error("keys.rotate_failed", {{"error", s.ToString()}});
+  auto job = [c, audit_context]() -> std::optional<boost::json::object> {
+    Result<std::vector<token::RotatedKey>> rotated = c->keys->Rotate();
+    if (!rotated.ok()) {
+      log::Error("keys.rotate_failed", {{"error", rotated.status().ToString()}});
       return std::nullopt;
     }
-    std::string kid = c->keys->active_kid();
-    c->audit->Record("key.rotated", *audit_context, kid,
-                     {{"previous_kid", previous}, {"trigger", "api"}});
-    return kid;
+    RecordKeyRotation(*c->audit, *audit_context, *rotated, c->keys->active_alg(), "api");
+    return KeyRotationToJson(*rotated, c->keys->active_alg());
   };
-  std::optional<std::optional<std::string>> kid = co_await http::RunOn(*ctx.db_pool, job);
-  if (!kid || !*kid) co_return UnavailableProblem();
-  co_return http::JsonResponse(
-      bhttp::status::created,
-      boost::json::object{{"kid", **kid}, {"alg", jose::ToString(ctx.keys->active_alg())}});
+  std::optional<std::optional<boost::json::object>> answer =
+      co_await http::RunOn(*ctx.db_pool, job);
+  if (!answer || !*answer) co_return UnavailableProblem();
+  co_return http::JsonResponse(bhttp::status::created, std::move(**answer));
 }
 
 // ---------------------------------------------------------------- users

@@ -30,5 +30,15 @@ boost::asio::awaitable<http::Response> HandleUnlockUser(ApiContext& ctx, http::R
 // Shapes shared with the CLI.
 boost::json::object ClientToJson(const store::Client& client);
 boost::json::object SigningKeyToJson(const store::SigningKey& key);
+// The answer to a rotation (POST /v1/keys/rotate, `portcullis keys rotate`) and the details of
+// its `key.rotated` audit event: {"kid","alg","previous_kid"} of the access-token key (the one of
+// `access_token_alg`), and "keys": [{"alg","kid","previous_kid"}] for every algorithm rotated.
+boost::json::object KeyRotationToJson(const std::vector<token::RotatedKey>& rotated,
+                                      jose::Algorithm access_token_alg);
+// Audits a rotation as one `key.rotated` event: subject the new access-token kid, details
+// {"previous_kid","keys","trigger"} (KeyRotationToJson's). `trigger`: "api", "cli" or "schedule".
+void RecordKeyRotation(audit::AuditLog& audit, const audit::AuditContext& context,
+                       const std::vector<token::RotatedKey>& rotated,
+                       jose::Algorithm access_token_alg, std::string_view trigger);
 
 }  // namespace portcullis::api
