@@ -435,6 +435,10 @@ def test_key_rotation_on_a_reaches_the_jwks_of_b_and_c(cluster, admin):
         states = {k["kid"]: k["state"] for k in
                   requests.get(s.url("/v1/keys"), headers=bearer(fresh), timeout=5).json()["items"]}
         assert states[new_kid] == "active" and states[old_kid] == "verify_only", (s.base, states)
+        # every algorithm's key was rotated, and every instance lists them alike
+        for k in r.json()["keys"]:
+            assert states[k["kid"]] == "active" and states[k["previous_kid"]] == "verify_only", \
+                (s.base, k["alg"], states)
     # B now signs with the new key too.
     assert jwt.get_unverified_header(tokens(B)["access_token"])["kid"] == new_kid
 
@@ -471,22 +475,24 @@ def test_simultaneous_first_start_makes_one_admin_and_one_key_set(pg):
     try:
         c.start("XYZ")
         token = tokens(c["X"])["access_token"]
-        active = set()
+        key_sets = []
         for n in "XYZ":
             s = c[n]
             assert requests.get(s.url("/readyz"), timeout=5).status_code == 200, n
             users = requests.get(s.url("/v1/users"), headers=bearer(token), timeout=5).json()
             assert [u["username"] for u in users["items"]] == ["admin"], (n, users)
+            # One key set: exactly one active key per algorithm (ID tokens, DESIGN §8).
             keys = requests.get(s.url("/v1/keys"), headers=bearer(token), timeout=5).json()
-            assert len(keys["items"]) == 1, (n, keys)
-            assert keys["items"][0]["state"] == "active"
-            active.add(keys["items"][0]["kid"])
+            assert len(keys["items"]) == 3, (n, keys)
+            assert all(k["state"] == "active" for k in keys["items"]), (n, keys)
+            key_sets.append({k["alg"]: k["kid"] for k in keys["items"]})
             assert me(s, token).status_code == 200
-        assert len(active) == 1, active
-        assert jwt.get_unverified_header(token)["kid"] in active
+        assert key_sets[0] == key_sets[1] == key_sets[2], key_sets
+        assert set(key_sets[0]) == {"EdDSA", "ES256", "RS256"}
+        assert jwt.get_unverified_header(token)["kid"] == key_sets[0]["EdDSA"]
         # The database agrees, and exactly one instance logged creating the administrator.
         assert c.pg.sql("SELECT count(*) FROM users", c.db_url) == "1"
-        assert c.pg.sql("SELECT count(*) FROM signing_keys", c.db_url) == "1"
+        assert c.pg.sql("SELECT count(*) FROM signing_keys", c.db_url) == "3"
         bootstraps = [e for n in "XYZ" for e in c[n].log_events()
                       if e.get("event") == "user.created" and e.get("actor") == "bootstrap"]
         assert len(bootstraps) == 1, bootstraps

@@ -325,7 +325,8 @@ def test_direct_malformed_and_downgraded_tokens_are_401(stack):
     alg_none = b64url({**header, "alg": "none"}) + "." + payload + "."
     # HS256 keyed with the public JWK's bytes: the classic algorithm confusion.
     jwks = requests.get(stack["server"].url("/.well-known/jwks.json"), timeout=10).json()
-    hmac = jwt.encode(claims, json.dumps(jwks["keys"][0]).encode(), algorithm="HS256",
+    signer = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    hmac = jwt.encode(claims, json.dumps(signer).encode(), algorithm="HS256",
                       headers={"kid": header["kid"], "typ": "at+jwt"})
     wrong_typ = b64url({**header, "typ": "JWT"}) + "." + token.split(".", 1)[1]
     for bad in ("garbage", "a.b.c", alg_none, hmac, wrong_typ, head + "." + payload):

@@ -53,13 +53,19 @@ def test_token_verifies_independently_with_pyjwt_and_our_jwks(server):
 
 
 def test_jwks_lists_public_keys_only(server):
+    # One active key per algorithm (ID tokens are signed with the client's
+    # id_token_signed_response_alg, DESIGN §8); the EdDSA one signs access tokens.
     r = requests.get(server.url("/.well-known/jwks.json"), timeout=5)
     assert r.status_code == 200
     keys = r.json()["keys"]
-    assert len(keys) >= 1
+    kty = {"EdDSA": "OKP", "ES256": "EC", "RS256": "RSA"}
+    assert {k["alg"] for k in keys} == set(kty)
     for k in keys:
-        assert k["use"] == "sig" and k["kty"] == "OKP" and k["alg"] == "EdDSA" and k["kid"]
-        assert "d" not in k  # never the private part
+        assert k["use"] == "sig" and k["kty"] == kty[k["alg"]] and k["kid"]
+        for private in ("d", "p", "q", "dp", "dq", "qi"):
+            assert private not in k  # never the private part
+    token = admin_token(server)
+    assert jwt.get_unverified_header(token)["kid"] in {k["kid"] for k in keys if k["alg"] == "EdDSA"}
 
 
 def test_metadata_documents_agree(server):

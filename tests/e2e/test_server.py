@@ -166,7 +166,7 @@ def test_master_key_rotation_reseals_the_signing_keys():
     p = run_cli("keys", "reseal", data_dir=s.data_dir,
                 env={"PORTCULLIS_MASTER_KEY": new_key, "PORTCULLIS_PREVIOUS_MASTER_KEY": old_key})
     assert p.returncode == 0, p.stderr
-    assert "resealed 1 signing keys" in p.stdout
+    assert "resealed 3 signing keys" in p.stdout  # one per algorithm: EdDSA, ES256, RS256
     assert old_key not in p.stdout + p.stderr and new_key not in p.stdout + p.stderr
 
     # The old key (still in master.key) no longer opens the signing keys.
@@ -189,7 +189,7 @@ def test_master_key_rotation_reseals_the_signing_keys():
                 env={"PORTCULLIS_MASTER_KEY": new_key})
     assert p.returncode == 0, p.stderr
     events = json.loads(p.stdout)
-    assert len(events) == 1 and events[0]["details"]["keys"] == 1
+    assert len(events) == 1 and events[0]["details"]["keys"] == 3
     with open(s2.log_path, encoding="utf-8", errors="replace") as f:
         log = f.read()
     assert old_key not in log and new_key not in log

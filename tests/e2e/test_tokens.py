@@ -328,21 +328,39 @@ def test_password_change_invalidates_earlier_tokens():
 
 # ---------------------------------------------------------------- keys
 
+def active_keys_by_alg(server, token):
+    items = requests.get(server.url("/v1/keys"), headers=bearer(token), timeout=5).json()["items"]
+    active = [k for k in items if k["state"] == "active"]
+    by_alg = {k["alg"]: k["kid"] for k in active}
+    assert len(active) == len(by_alg) == 3, items  # exactly one active key per algorithm
+    assert set(by_alg) == {"EdDSA", "ES256", "RS256"}
+    return by_alg
+
+
 def test_key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_kid(server):
     old = admin(server)["access_token"]
     old_kid = jwt.get_unverified_header(old)["kid"]
+    before = active_keys_by_alg(server, old)
+    assert before["EdDSA"] == old_kid  # the EdDSA key signs access tokens
     r = requests.post(server.url("/v1/keys/rotate"), headers=bearer(old), timeout=30)
     assert r.status_code == 201, r.text
-    new_kid = r.json()["kid"]
+    body = r.json()
+    new_kid = body["kid"]
     assert new_kid != old_kid
+    assert body["alg"] == "EdDSA" and body["previous_kid"] == old_kid
+    # Every algorithm's key was rotated.
+    assert {k["alg"]: k["previous_kid"] for k in body["keys"]} == before
     assert me(server, old).status_code == 200
     new = admin(server)["access_token"]
     assert jwt.get_unverified_header(new)["kid"] == new_kid
+    after = active_keys_by_alg(server, new)
+    assert after == {k["alg"]: k["kid"] for k in body["keys"]} and after["EdDSA"] == new_kid
     kids = {k["kid"] for k in requests.get(server.url("/.well-known/jwks.json"), timeout=5).json()["keys"]}
-    assert {old_kid, new_kid} <= kids
+    assert set(before.values()) | set(after.values()) <= kids
     states = {k["kid"]: k["state"] for k in
               requests.get(server.url("/v1/keys"), headers=bearer(new), timeout=5).json()["items"]}
-    assert states[new_kid] == "active" and states[old_kid] == "verify_only"
+    assert all(states[kid] == "verify_only" for kid in before.values()), states
+    assert all(states[kid] == "active" for kid in after.values()), states
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256"])
@@ -412,7 +430,8 @@ def test_cli_clients_keys_and_audit(server):
     p = run_cli("keys", "list", "--json", data_dir=server.data_dir)
     assert p.returncode == 0
     keys = json.loads(p.stdout)
-    assert any(k["state"] == "active" for k in keys)
+    # exactly one active key per algorithm
+    assert sorted(k["alg"] for k in keys if k["state"] == "active") == ["ES256", "EdDSA", "RS256"]
     assert all("sealed_private_key" not in k for k in keys)
     p = run_cli("audit", "--json", "--type", "client.created", data_dir=server.data_dir)
     assert p.returncode == 0
