@@ -9,7 +9,7 @@ packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsodium-dev libargon2-dev libcrypt-dev libsqlite3-dev sqlite3
-  libcli11-dev libtomlplusplus-dev libpq-dev
+  libcli11-dev libtomlplusplus-dev libpq-dev libqrencode-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2

@@ -312,6 +312,9 @@ Result<store::User> Directory::UpdateUser(const Actor& actor, std::string_view i
     // Also when already disabled: a retry after a failed revocation finishes the job.
     if (disable) {
       Result<int> n = store_.RevokeUserRefreshTokens(id, clock_.Now());
+      // Browser sessions end too (DESIGN §8); they are refused anyway while the user is disabled.
+      Result<int> sessions = store_.DeleteUserBrowserSessions(id);
+      if (!sessions.ok()) n = sessions.status();
       if (n.ok()) {
         revoked = *n;
       } else {

@@ -9,7 +9,9 @@
 #include "audit/audit_log.h"
 #include "authn/api_key_cache.h"
 #include "authn/basic_cache.h"
+#include "authn/browser_sessions.h"
 #include "authn/client_authenticator.h"
+#include "authn/mfa.h"
 #include "authn/password_authenticator.h"
 #include "authn/throttle.h"
 #include "authz/forward_auth.h"
@@ -17,6 +19,8 @@
 #include "base/metrics.h"
 #include "base/worker_pool.h"
 #include "config/config.h"
+#include "crypto/master_key.h"
+#include "crypto/random.h"
 #include "http/router.h"
 #include "password/hasher.h"
 #include "password/policy.h"
@@ -65,6 +69,10 @@ struct ApiContext {
   authn::ApiKeyUsage* api_key_usage = nullptr;  // last-used times, flushed by housekeeping
   // [[forward_auth.rule]], compiled once at start-up; null = no rules (deny everything).
   const authz::ForwardRuleSet* forward_auth_rules = nullptr;
+  authn::BrowserSessions* sessions = nullptr;     // browser sign-in sessions (DESIGN §8)
+  crypto::Random* random = nullptr;               // the OS CSPRNG (codes, CSRF tokens)
+  const crypto::MasterKey* master_key = nullptr;  // seals sign-in tickets between the two steps
+  authn::Mfa* mfa = nullptr;                      // TOTP (DESIGN §8)
 };
 
 }  // namespace portcullis::api

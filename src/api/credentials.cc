@@ -292,6 +292,16 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequ
     }
     authn::PasswordLogin login =
         c->passwords->Authenticate(credentials->user, credentials->password.reveal());
+    if (login.error == authn::AuthnError::kOk) {
+      // A TOTP user cannot give the code over Basic, so Basic is refused (DESIGN §8) — and
+      // counted like a failure: the password alone is not this user's credential.
+      Result<bool> totp = c->mfa->HasTotp(login.user.id);
+      if (!totp.ok()) {
+        login.error = authn::AuthnError::kStoreUnavailable;
+      } else if (*totp) {
+        login.error = authn::AuthnError::kMfaRequired;
+      }
+    }
     if (login.error == authn::AuthnError::kStoreUnavailable ||
         login.error == authn::AuthnError::kBadStoredHash) {
       c->throttle->Abandon(admission.ticket);

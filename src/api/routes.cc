@@ -3,6 +3,8 @@
 #include "api/admin/admin.h"
 #include "api/admin/users.h"
 #include "api/apikeys/apikeys.h"
+#include "api/browser/authorize.h"
+#include "api/me/mfa.h"
 #include "api/discovery/discovery.h"
 #include "api/forward_auth/forward_auth.h"
 #include "api/me/me.h"
@@ -31,6 +33,18 @@ void AddRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({verb::post, "/oauth2/token",                            bind(HandleToken),     AuthRequirement::kPublic, "token"});
   router.Add({verb::post, "/oauth2/introspect",                       bind(HandleIntrospect),  AuthRequirement::kPublic, "introspect"});
   router.Add({verb::post, "/oauth2/revoke",                           bind(HandleRevoke),      AuthRequirement::kPublic, "revoke"});
+  router.Add({verb::get,  "/oauth2/authorize",                        bind(HandleAuthorize),   AuthRequirement::kPublic, "authorize"});
+  router.Add({verb::post, "/oauth2/authorize",                        bind(HandleAuthorize),   AuthRequirement::kPublic, "authorize.post"});
+  router.Add({verb::get,  "/oauth2/logout",                           bind(HandleEndSession),  AuthRequirement::kPublic, "end_session"});
+  router.Add({verb::post, "/oauth2/logout",                           bind(HandleEndSession),  AuthRequirement::kPublic, "end_session.post"});
+  router.Add({verb::get,  "/oauth2/userinfo",                         bind(HandleUserinfo),    AuthRequirement::kPublic, "userinfo"});
+  router.Add({verb::post, "/oauth2/userinfo",                         bind(HandleUserinfo),    AuthRequirement::kPublic, "userinfo.post"});
+  router.Add({verb::get,  "/assets/portcullis.css",                   bind(HandleStylesheet),  AuthRequirement::kPublic, "stylesheet"});
+  router.Add({verb::post, "/v1/me/mfa/totp",                         bind(HandleStartTotp),   AuthRequirement::kAnyCredential, "me.mfa.totp.start"});
+  router.Add({verb::post, "/v1/me/mfa/totp/confirm",                 bind(HandleConfirmTotp), AuthRequirement::kAnyCredential, "me.mfa.totp.confirm"});
+  router.Add({verb::delete_, "/v1/me/mfa/totp",                      bind(HandleDeleteTotp),  AuthRequirement::kAnyCredential, "me.mfa.totp.delete"});
+  router.Add({verb::get,  "/v1/me/sessions",                          bind(HandleListSessions), AuthRequirement::kAnyCredential, "me.sessions.list"});
+  router.Add({verb::delete_, "/v1/me/sessions/{id}",                  bind(HandleDeleteSession), AuthRequirement::kAnyCredential, "me.sessions.delete"});
   router.Add({verb::get,  "/v1/me",                                   bind(HandleMe),          AuthRequirement::kAnyCredential, "me"});
   router.Add({verb::post, "/v1/me/password",                          bind(HandleChangePassword), AuthRequirement::kAnyCredential, "me.password"});
   router.Add({verb::post, "/v1/logout",                               bind(HandleLogout),      AuthRequirement::kBearer, "logout"});

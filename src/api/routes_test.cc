@@ -13,7 +13,9 @@ bool IsPublicByDesign(const std::string& pattern) {
          pattern == "/openapi.json" || pattern.rfind("/.well-known/", 0) == 0 ||
          pattern.rfind("/oauth2/", 0) == 0 || pattern == "/v1/register" ||
          // Authenticates itself: "public" forward-auth rules need no credential.
-         pattern == "/v1/forward-auth";
+         pattern == "/v1/forward-auth" ||
+         // The login page's stylesheet.
+         pattern == "/assets/portcullis.css";
 }
 
 TEST(RoutesTest, EveryRouteUnderV1ExceptRegisterRequiresCredentials) {

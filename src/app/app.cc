@@ -459,8 +459,14 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
 
   authn::PasswordAuthenticator passwords(**store, *hasher, verifications, clock);
 
+  authn::BrowserSessions browser_sessions(**store, clock, random, config.sessions.ttl_s);
+  authn::Mfa mfa(**store, *master_key, clock, random, config.ui.product_name);
   api::ApiContext ctx;
   ctx.config = &config;
+  ctx.sessions = &browser_sessions;
+  ctx.random = &random;
+  ctx.master_key = &*master_key;
+  ctx.mfa = &mfa;
   ctx.store = store->get();
   ctx.keys = keys->get();
   ctx.tokens = &tokens;
@@ -545,6 +551,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     revocations.Prune(now);
     (void)db->PruneRevokedJtis(now - config.tokens.leeway_s);
     (void)refresh.Prune();
+    // Spent codes stay a day so that a late replay still finds (and revokes) what they issued.
+    (void)db->PruneAuthorizationCodes(now - 86'400);
+    (void)db->PruneBrowserSessions(now);
     (void)throttle_ptr->Prune();
     (void)permission_usage.Flush(*db);
     (void)api_key_usage.Flush(*db);

@@ -14,6 +14,10 @@ std::string_view ToString(AuthnError error) {
       return "disabled";
     case AuthnError::kBadStoredHash:
       return "bad_stored_hash";
+    case AuthnError::kMfaRequired:
+      return "mfa_required";
+    case AuthnError::kBadOtp:
+      return "bad_otp";
     case AuthnError::kLocked:
       return "locked";
     case AuthnError::kThrottled:

@@ -15,6 +15,9 @@ enum class AuthnError : std::uint16_t {
   kBadPassword = 2,    // the password does not match
   kDisabled = 3,       // right password, but the account is disabled
   kBadStoredHash = 4,  // the stored hash is unusable (corrupt row); logged loudly
+  // Second factor (TOTP, DESIGN §8): only ever reported after the password matched.
+  kMfaRequired = 5,  // the user has TOTP and no code was given (or could be: HTTP Basic)
+  kBadOtp = 6,       // the TOTP or recovery code is wrong or was used already
   // Throttling (issue #4)
   kLocked = 10,     // (username, source) or account back-off in force
   kThrottled = 11,  // the source exceeded its failure budget

@@ -124,6 +124,24 @@ struct OAuth2Config {
   bool password_grant = true;
 };
 
+// [ui]: branding of the server-rendered sign-in pages (DESIGN §8).
+struct UiConfig {
+  std::string product_name = "Portcullis";
+  std::string logo_url;  // "" = no logo; else an https URL (or a path on this server)
+};
+
+// [sessions]: browser sessions behind the __Host-portcullis_session cookie (DESIGN §8).
+struct SessionsConfig {
+  std::int64_t ttl_s = 86'400;  // a session ends this long after sign-in
+};
+
+// [mfa] (DESIGN §8).
+struct MfaConfig {
+  // Users holding one of these roles must enrol TOTP; until then their tokens carry only the
+  // permission to enrol.
+  std::vector<std::string> required_roles;
+};
+
 // [master_key]
 struct MasterKeyConfig {
   std::string file;  // default "<data_dir>/master.key"
@@ -169,6 +187,9 @@ struct Config {
   BasicConfig basic;
   RegistrationConfig registration;
   OAuth2Config oauth2;
+  UiConfig ui;
+  SessionsConfig sessions;
+  MfaConfig mfa;
   MasterKeyConfig master_key;
   std::vector<ForwardAuthRule> forward_auth_rules;  // [[forward_auth.rule]]
   LogConfig log;

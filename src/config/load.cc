@@ -223,6 +223,10 @@ const std::vector<KeySpec>& Specs() {
     s.push_back(StringListKey("registration.default_roles", &C::registration,
                               &RegistrationConfig::default_roles, false));
     s.push_back(BoolKey("oauth2.password_grant", &C::oauth2, &OAuth2Config::password_grant));
+    s.push_back(StringKey("ui.product_name", &C::ui, &UiConfig::product_name));
+    s.push_back(StringKey("ui.logo_url", &C::ui, &UiConfig::logo_url));
+    s.push_back(IntKey("sessions.ttl_s", &C::sessions, &SessionsConfig::ttl_s, 60, kThirtyDaysS));
+    s.push_back(StringListKey("mfa.required_roles", &C::mfa, &MfaConfig::required_roles, false));
     s.push_back(StringKey("master_key.file", &C::master_key, &MasterKeyConfig::file));
     s.push_back(
         StringKey("log.level", &C::log, &LogConfig::level, {"debug", "info", "warn", "error"}));

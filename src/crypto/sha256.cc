@@ -42,3 +42,20 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
 }
 
 }  // namespace portcullis::crypto
+
+namespace portcullis::crypto {
+
+std::string HmacSha1(std::string_view key, std::string_view data) {
+  std::string out(20, '\0');
+  unsigned int length = 0;
+  if (HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &length) == nullptr ||
+      length != out.size()) {
+    std::fputs("portcullis: fatal: HMAC-SHA-1 failed\n", stderr);
+    std::abort();
+  }
+  return out;
+}
+
+}  // namespace portcullis::crypto

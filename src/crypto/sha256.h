@@ -22,4 +22,8 @@ std::string Sha256Hex(std::string_view data);
 // The 32-byte HMAC-SHA-256 of `data` under `key`, returned as raw bytes (not hex).
 std::string HmacSha256(std::string_view key, std::string_view data);
 
+// The 20-byte HMAC-SHA-1 of `data` under `key` (raw bytes). Only for HOTP/TOTP (RFC 4226,
+// RFC 6238), whose authenticator apps use SHA-1; HMAC-SHA-1 remains a sound MAC.
+std::string HmacSha1(std::string_view key, std::string_view data);
+
 }  // namespace portcullis::crypto

@@ -81,15 +81,18 @@ RefreshService::RefreshService(store::TokenStore& store, RefreshPolicy policy, c
                                crypto::Random& random)
     : store_(store), policy_(policy), clock_(clock), random_(random) {}
 
+std::string RefreshService::NewFamilyId() { return crypto::RandomUuid(random_); }
+
 Result<IssuedRefresh> RefreshService::IssueFamily(std::string_view user_id,
                                                   std::string_view client_id,
-                                                  std::string_view scope) {
+                                                  std::string_view scope,
+                                                  std::string_view family_id) {
   const UnixSeconds now = clock_.Now();
   IssuedRefresh issued;
   issued.refresh_token = crypto::RandomBase64Url(random_, kRefreshTokenBytes);
   store::RefreshToken& r = issued.record;
   r.token_hash = crypto::Sha256Hex(issued.refresh_token);
-  r.family_id = crypto::RandomUuid(random_);
+  r.family_id = family_id.empty() ? NewFamilyId() : std::string(family_id);
   r.user_id = std::string(user_id);
   r.client_id = std::string(client_id);
   r.scope = std::string(scope);

@@ -104,8 +104,13 @@ class RefreshService {
 
   // Starts a new family for `user_id` (or a client id) bound to `client_id` with `scope`
   // (space-separated). Returns the store's error if the insert fails.
+  // `family_id`: chosen by the caller (the authorization-code grant records it before issuing);
+  // empty = a fresh random one.
   Result<IssuedRefresh> IssueFamily(std::string_view user_id, std::string_view client_id,
-                                    std::string_view scope);
+                                    std::string_view scope, std::string_view family_id = {});
+
+  // A fresh random family id, as IssueFamily makes.
+  std::string NewFamilyId();
 
   // Exchanges `presented` for a new token (see the header comment). `client_id` is the
   // authenticated client of the request; it is checked before anything changes state.

@@ -28,7 +28,7 @@ TokenService::TokenService(const KeyManager& keys, RevocationSet& revocations,
 
 Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
                                               const std::vector<std::string>& scopes,
-                                              std::string_view client_id) {
+                                              std::string_view client_id, std::string_view jti) {
   jose::AccessTokenClaims claims;
   UnixSeconds now = clock_.Now();
   claims.iss = policy_.issuer;
@@ -37,7 +37,7 @@ Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + policy_.access_ttl_s;
-  claims.jti = crypto::RandomBase64Url(random_, kJtiBytes);
+  claims.jti = jti.empty() ? NewJti() : std::string(jti);
   claims.client_id = std::string(client_id);
   for (const std::string& s : scopes) {
     if (!claims.scope.empty()) claims.scope += ' ';
@@ -51,6 +51,8 @@ Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
   if (!jwt.ok()) return jwt.status();
   return IssuedAccessToken{std::move(*jwt), policy_.access_ttl_s, claims.scope, claims.jti};
 }
+
+std::string TokenService::NewJti() { return crypto::RandomBase64Url(random_, kJtiBytes); }
 
 jose::VerifyError TokenService::CheckLiveState(const jose::AccessTokenClaims& claims) const {
   if (revocations_.IsRevoked(claims.jti)) return jose::VerifyError::kRevoked;

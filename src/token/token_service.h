@@ -81,9 +81,14 @@ class TokenService {
                TokenPolicy policy, const Clock& clock, crypto::Random& random,
                CacheLimits cache_limits = kDefaultCacheLimits);
 
-  // Signs an access token for `subject` granting `scopes`, issued through `client_id`.
+  // Signs an access token for `subject` granting `scopes`, issued through `client_id`. `jti`:
+  // the token id chosen by the caller (the authorization-code grant records it before issuing,
+  // so that a replayed code can revoke it); empty = a fresh random one.
   Result<IssuedAccessToken> Issue(const Subject& subject, const std::vector<std::string>& scopes,
-                                  std::string_view client_id);
+                                  std::string_view client_id, std::string_view jti = {});
+
+  // A fresh random token id, as Issue makes.
+  std::string NewJti();
 
   // Full validation of a presented token; VerifyError::kOk with the claims on success, else the
   // first failing check with empty claims. A token without "username" is a client token and is

@@ -70,6 +70,7 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
     if (!c->store->AddRevokedJti(claims->jti, claims->exp).ok()) return 503;
     c->revocations->Add(claims->jti, claims->exp);
     int refresh_revoked = 0;
+    int sessions_ended = 0;
     if (refresh->has_value()) {
       Result<store::RefreshToken> r =
           c->store->FindRefreshToken(crypto::Sha256Hex((*refresh)->reveal()));
@@ -86,9 +87,14 @@ boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Reque
       c->user_states->Set(claims->sub, *version, false);
       Result<int> n = c->store->RevokeUserRefreshTokens(claims->sub, now);
       if (n.ok()) refresh_revoked += *n;
+      // Every browser session ends as well (DESIGN §8); the bumped version already refuses them.
+      Result<int> ended = c->store->DeleteUserBrowserSessions(claims->sub);
+      if (ended.ok()) sessions_ended = *ended;
     }
     c->audit->Record("session.logout", *audit_context, claims->sub,
-                     {{"all", all && is_user}, {"refresh_tokens_revoked", refresh_revoked}});
+                     {{"all", all && is_user},
+                      {"refresh_tokens_revoked", refresh_revoked},
+                      {"sessions_ended", sessions_ended}});
     return 204;
   };
   std::optional<int> status = co_await http::RunOn(*ctx.db_pool, job);
@@ -167,8 +173,10 @@ boost::asio::awaitable<http::Response> HandleChangePassword(ApiContext& ctx, htt
     }
     c->user_states->Set(*user_id, *version, false);
     Result<int> revoked = c->store->RevokeUserRefreshTokens(*user_id, c->clock->Now());
+    Result<int> ended = c->store->DeleteUserBrowserSessions(*user_id);
     c->audit->Record("password.changed", *audit_context, *user_id,
-                     {{"refresh_tokens_revoked", revoked.ok() ? *revoked : 0}});
+                     {{"refresh_tokens_revoked", revoked.ok() ? *revoked : 0},
+                      {"sessions_ended", ended.ok() ? *ended : 0}});
     return out;
   };
   std::optional<PasswordChangeOutcome> outcome = co_await http::RunOn(*ctx.hash_pool, job);

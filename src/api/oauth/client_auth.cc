@@ -8,6 +8,7 @@
 #include "api/throttle_events.h"
 #include "authn/basic_credentials.h"
 #include "authn/client_authenticator.h"
+#include "authn/client_metadata.h"
 #include "base/log.h"
 #include "http/offload.h"
 
@@ -70,6 +71,22 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
   } else if (post_id == nullptr || *post_id == authn::kPublicClientId) {
     if (allow_public) co_return PublicClient();
     co_return InvalidClient();
+  } else if (allow_public) {
+    // client_id alone: a registered public client (token_endpoint_auth_method "none", DESIGN
+    // §8); a confidential client without its secret fails.
+    auto id = std::make_shared<std::string>(*post_id);
+    ApiContext* c = &ctx;
+    auto lookup = [c, id] { return c->store->FindClient(*id); };
+    std::optional<Result<store::Client>> found = co_await http::RunOn(*ctx.db_pool, lookup);
+    if (!found) co_return HashPoolFull();
+    if (!found->ok()) {
+      if (found->status().code() != StatusCode::kNotFound) {
+        co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+      }
+      co_return InvalidClient();
+    }
+    if ((*found)->token_endpoint_auth_method != authn::kAuthMethodNone) co_return InvalidClient();
+    co_return ResolvedClient{(*found)->client_id, false, (*found)->grant_types, (*found)->scopes};
   } else {
     co_return InvalidClient();  // a confidential client without its secret
   }

@@ -32,11 +32,16 @@ http::Response PasswordGrantFailure(authn::AuthnError error, std::int64_t retry_
     case AuthnError::kBadPassword:
     case AuthnError::kDisabled:
     case AuthnError::kBadStoredHash:
+    case AuthnError::kBadOtp:
     case AuthnError::kTokenInvalid:
     case AuthnError::kNoCredentials:
     case AuthnError::kMalformedCredentials:
       return http::OAuthErrorResponse(bhttp::status::bad_request, "invalid_grant",
                                       kInvalidCredentials);
+    case AuthnError::kMfaRequired:
+      // DESIGN §8: the password grant of a TOTP user without the `totp` field.
+      return http::OAuthErrorResponse(bhttp::status::bad_request, "mfa_required",
+                                      "this account requires a TOTP code (form field totp)");
     case AuthnError::kLocked:
     case AuthnError::kThrottled: {
       http::Response res =

@@ -7,11 +7,16 @@
 #include "api/authz.h"
 #include "api/oauth/client_auth.h"
 #include "api/oauth/oauth_error.h"
+#include "api/password_login.h"
 #include "api/throttle_events.h"
+#include "authn/authorize_request.h"
 #include "authz/permission.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "crypto/sha256.h"
 #include "http/offload.h"
+#include "jose/algorithm.h"
+#include "token/id_token.h"
 
 namespace portcullis::api {
 
@@ -71,6 +76,29 @@ http::Response TokenResponse(const token::IssuedAccessToken& access,
   return res;
 }
 
+// mfa.required_roles (DESIGN §8): a user holding one of them without active TOTP gets a token
+// that carries only the permission to enrol (kMfaEnrollScope) until they enrol.
+constexpr std::string_view kMfaEnrollScope = "mfa:enroll";
+
+std::optional<std::vector<std::string>> MfaGate(ApiContext& ctx, const store::User& user,
+                                                std::optional<std::vector<std::string>> scopes) {
+  if (!scopes || ctx.config->mfa.required_roles.empty()) return scopes;
+  bool required = false;
+  for (const std::string& role : user.roles) {
+    const auto& req = ctx.config->mfa.required_roles;
+    if (std::find(req.begin(), req.end(), role) != req.end()) required = true;
+  }
+  if (!required) return scopes;
+  Result<bool> enrolled = ctx.mfa->HasTotp(user.id);
+  if (enrolled.ok() && *enrolled) return scopes;
+  std::vector<std::string> gated;
+  for (std::string& s : *scopes) {
+    if (authn::IsOidcScope(s)) gated.push_back(std::move(s));
+  }
+  gated.emplace_back(kMfaEnrollScope);
+  return gated;
+}
+
 // ---------------------------------------------------------------- password grant
 
 struct PasswordGrantOutcome {
@@ -100,54 +128,33 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   // Argon2id, the user lookup, the refresh token and the audit record run on the bounded hash
   // pool, never on this network thread.
   auto secret = std::make_shared<SecretString>(std::string_view(*password));
+  const std::string* totp_field = form.Get("totp");
+  auto totp = std::make_shared<SecretString>(totp_field != nullptr ? std::string_view(*totp_field)
+                                                                   : std::string_view());
   auto name = std::make_shared<std::string>(*username);
   auto wanted = std::make_shared<std::optional<std::vector<std::string>>>(std::move(requested));
   auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
   std::string client_id = client.client_id;
   ApiContext* c = &ctx;
-  auto job = [c, secret, name, wanted, audit_context, client_id] {
+  auto job = [c, secret, totp, name, wanted, audit_context, client_id] {
     PasswordGrantOutcome out;
-    // DESIGN §5: check and reserve in one step; a refusal computes no hash, right password or not.
-    authn::Admission admission = c->throttle->Admit(*name, audit_context->client_ip);
-    if (!admission.allowed) {
-      out.login.error = admission.kind == authn::ThrottleKind::kIp ? authn::AuthnError::kThrottled
-                                                                   : authn::AuthnError::kLocked;
-      out.retry_after_s = admission.retry_after_s;
-      RecordRefusal(*c, admission, *audit_context, *name);
-      return out;
-    }
-    out.login = c->passwords->Authenticate(*name, secret->reveal());
-    switch (out.login.error) {
-      case authn::AuthnError::kOk:
-      case authn::AuthnError::kUnknownUser:
-      case authn::AuthnError::kBadPassword:
-      case authn::AuthnError::kDisabled:
-        RecordThrottleOutcome(
-            *c, c->throttle->Complete(admission.ticket, out.login.error == authn::AuthnError::kOk),
-            *audit_context, *name);
-        break;
-      default:
-        c->throttle->Abandon(admission.ticket);  // no verdict on the password
-        break;
-    }
-    if (out.login.error != authn::AuthnError::kOk) {
-      c->audit->Record("login.failed", *audit_context, "",
-                       {{"username", *name},
-                        {"reason", authn::ToString(out.login.error)},
-                        {"client_id", client_id}});
-      return out;
-    }
-    if (!out.login.rehashed_from.empty()) {
-      // An imported bcrypt hash (or older Argon2 parameters) was just upgraded to Argon2id.
-      audit::AuditContext actor = *audit_context;
-      actor.actor = out.login.user.id;
-      c->audit->Record("password.rehashed", actor, out.login.user.id,
-                       {{"from", out.login.rehashed_from}});
-    }
-    // The state cache learns of users created elsewhere (CLI, another instance) at their login.
-    c->user_states->Set(out.login.user.id, out.login.user.credential_version,
-                        out.login.user.disabled);
-    out.scopes = authz::GrantScopes(out.login.permissions, *wanted);
+    // A TOTP user must add the current code as form field `totp` (DESIGN §8); a missing or wrong
+    // code counts as a failed attempt.
+    auto second_factor = [c, totp, audit_context](const store::User& user) {
+      authn::AuthnError e = c->mfa->Verify(user.id, totp->reveal());
+      if (e == authn::AuthnError::kBadOtp) {
+        audit::AuditContext actor = *audit_context;
+        actor.actor = user.id;
+        c->audit->Record("mfa.failed", actor, user.id, {{"method", "password_grant"}});
+      }
+      return e;
+    };
+    PasswordCheck check =
+        CheckPassword(*c, *name, secret->reveal(), *audit_context, client_id, second_factor);
+    out.login = std::move(check.login);
+    out.retry_after_s = check.retry_after_s;
+    if (out.login.error != authn::AuthnError::kOk) return out;
+    out.scopes = MfaGate(*c, out.login.user, authz::GrantScopes(out.login.permissions, *wanted));
     if (!out.scopes) return out;
     Result<token::IssuedRefresh> refresh =
         c->refresh->IssueFamily(out.login.user.id, client_id, authz::JoinScope(*out.scopes));
@@ -297,13 +304,197 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
   // holds (a removed role takes effect at the next refresh at the latest).
   std::vector<std::string> scopes;
   for (const std::string& s : authz::SplitScope(r.record.scope)) {
-    if (authz::AnyGrants(outcome->permissions, s)) scopes.push_back(s);
+    // OpenID scopes (from the code flow) stay; permissions only while the user holds them.
+    if (authn::IsOidcScope(s) || authz::AnyGrants(outcome->permissions, s)) scopes.push_back(s);
   }
   const store::User& user = *outcome->user;
   token::Subject subject{user.id, user.username, user.roles, user.credential_version};
   Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, scopes, client.client_id);
   if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
   co_return TokenResponse(*issued, &r.refresh_token);
+}
+
+// ---------------------------------------------------------------- authorization_code grant
+
+constexpr std::size_t kMaxCodeBytes = 256;
+
+struct CodeOutcome {
+  std::string failure;  // "" = ok; else the reason for the log (the client sees invalid_grant)
+  bool store_failed = false;
+  bool invalid_scope = false;
+  store::AuthorizationCode code;
+  store::User user;
+  std::vector<std::string> scopes;  // OpenID scopes, then the granted permissions
+  std::string refresh_token;        // when the client may refresh
+  std::string id_token_alg = "RS256";
+};
+
+boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, http::Request& req,
+                                                              const http::FormFields& form,
+                                                              const ResolvedClient& client) {
+  const std::string* code_param = NonEmpty(form, "code");
+  const std::string* redirect_uri = NonEmpty(form, "redirect_uri");
+  const std::string* verifier = NonEmpty(form, "code_verifier");
+  if (code_param == nullptr) co_return InvalidRequest("missing required parameter: code");
+  if (redirect_uri == nullptr) co_return InvalidRequest("missing required parameter: redirect_uri");
+  if (verifier == nullptr) co_return InvalidRequest("missing required parameter: code_verifier");
+  if (code_param->size() > kMaxCodeBytes) co_return InvalidGrant("invalid authorization code");
+
+  auto presented = std::make_shared<SecretString>(std::string_view(*code_param));
+  auto redirect = std::make_shared<std::string>(*redirect_uri);
+  auto code_verifier = std::make_shared<std::string>(*verifier);
+  auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, client.client_id));
+  auto resolved = std::make_shared<ResolvedClient>(client);
+  // The ids of what this redemption will issue are chosen first and written with the redemption
+  // itself, so that a replay of the code finds and revokes them (DESIGN §8).
+  const bool refreshable = ClientAllowsGrant(client, "refresh_token");
+  auto issue = std::make_shared<store::CodeIssue>();
+  issue->access_jti = ctx.tokens->NewJti();
+  issue->access_expires_at =
+      ctx.clock->Now() + ctx.tokens->policy().access_ttl_s + ctx.tokens->policy().leeway_s;
+  if (refreshable) issue->refresh_family_id = ctx.refresh->NewFamilyId();
+  ApiContext* c = &ctx;
+  auto job = [c, presented, redirect, code_verifier, audit_context, resolved, issue] {
+    CodeOutcome out;
+    const UnixSeconds now = c->clock->Now();
+    Result<store::ConsumedCode> consumed =
+        c->store->ConsumeAuthorizationCode(crypto::Sha256Hex(presented->reveal()), *issue, now);
+    if (!consumed.ok()) {
+      if (consumed.status().code() == StatusCode::kNotFound) {
+        out.failure = "unknown_code";
+      } else {
+        out.store_failed = true;
+      }
+      return out;
+    }
+    const store::AuthorizationCode& code = consumed->code;
+    if (!consumed->first_use) {
+      // A replayed code: everything issued from it is revoked (RFC 6749 §4.1.2, DESIGN §8).
+      if (code.access_jti && code.access_expires_at) {
+        (void)c->store->AddRevokedJti(*code.access_jti, *code.access_expires_at);
+        jose::AccessTokenClaims claims;
+        claims.jti = *code.access_jti;
+        claims.exp = *code.access_expires_at;
+        c->tokens->Revoke(claims);
+      }
+      if (code.refresh_family_id) (void)c->store->RevokeRefreshFamily(*code.refresh_family_id, now);
+      audit::AuditContext actor = *audit_context;
+      c->audit->Record(
+          "code.reuse_detected", actor, code.user_id,
+          {{"client_id", code.client_id}, {"family_id", code.refresh_family_id.value_or("")}});
+      out.failure = "code_reused";
+      return out;
+    }
+    if (now >= code.expires_at) {
+      out.failure = "code_expired";
+    } else if (code.client_id != resolved->client_id) {
+      out.failure = "client_mismatch";
+    } else if (code.redirect_uri != *redirect) {
+      out.failure = "redirect_uri_mismatch";
+    } else if (!authn::VerifyPkceS256(*code_verifier, code.code_challenge)) {
+      out.failure = "pkce_mismatch";
+    }
+    if (!out.failure.empty()) return out;
+    Result<store::User> user = c->store->FindUserById(code.user_id);
+    if (!user.ok() || user->disabled) {
+      if (!user.ok() && user.status().code() != StatusCode::kNotFound) {
+        out.store_failed = true;
+      } else {
+        out.failure = "user_unusable";
+      }
+      return out;
+    }
+    Result<std::vector<std::string>> permissions = c->store->PermissionsOfUser(user->id);
+    Result<store::Client> registered = c->store->FindClient(code.client_id);
+    if (!permissions.ok() || !registered.ok()) {
+      out.store_failed = true;
+      return out;
+    }
+    out.id_token_alg = registered->id_token_signed_response_alg;
+    std::vector<std::string> oidc, wanted;
+    for (std::string& s : authz::SplitScope(code.scope)) {
+      (authn::IsOidcScope(s) ? oidc : wanted).push_back(std::move(s));
+    }
+    std::optional<std::vector<std::string>> granted = MfaGate(
+        *c, *user,
+        authz::GrantScopes(*permissions, wanted.empty()
+                                             ? std::nullopt
+                                             : std::optional<std::vector<std::string>>(wanted)));
+    if (!granted) {
+      out.invalid_scope = true;
+      return out;
+    }
+    out.scopes = std::move(oidc);
+    out.scopes.insert(out.scopes.end(), granted->begin(), granted->end());
+    c->user_states->Set(user->id, user->credential_version, user->disabled);
+    if (issue->refresh_family_id) {
+      Result<token::IssuedRefresh> refresh = c->refresh->IssueFamily(
+          user->id, code.client_id, authz::JoinScope(out.scopes), *issue->refresh_family_id);
+      if (!refresh.ok()) {
+        out.store_failed = true;
+        return out;
+      }
+      out.refresh_token = std::move(refresh->refresh_token);
+    }
+    out.code = code;
+    out.user = std::move(*user);
+    return out;
+  };
+  std::optional<CodeOutcome> outcome = co_await http::RunOn(*ctx.db_pool, job);
+  if (!outcome) co_return HashPoolFull();
+  if (outcome->store_failed) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+  if (!outcome->failure.empty()) {
+    log::Info("token.code_rejected", {{"reason", outcome->failure},
+                                      {"client_id", client.client_id},
+                                      {"client_ip", req.client_ip},
+                                      {"request_id", req.request_id}});
+    co_return InvalidGrant("the authorization code is invalid, expired or already used");
+  }
+  if (outcome->invalid_scope) {
+    co_return InvalidScope("the requested scope exceeds the permissions of the user");
+  }
+  const store::User& user = outcome->user;
+  token::Subject subject{user.id, user.username, user.roles, user.credential_version};
+  Result<token::IssuedAccessToken> issued =
+      ctx.tokens->Issue(subject, outcome->scopes, client.client_id, issue->access_jti);
+  if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+
+  boost::json::object body{{"access_token", issued->access_token},
+                           {"token_type", "Bearer"},
+                           {"expires_in", issued->expires_in}};
+  if (!outcome->refresh_token.empty()) body["refresh_token"] = outcome->refresh_token;
+  body["scope"] = issued->scope;
+  const auto has = [&](std::string_view s) {
+    return std::find(outcome->scopes.begin(), outcome->scopes.end(), s) != outcome->scopes.end();
+  };
+  if (has(authn::kScopeOpenId)) {
+    const store::AuthorizationCode& code = outcome->code;
+    token::IdTokenClaims claims;
+    claims.iss = ctx.config->tokens.issuer;
+    claims.sub = user.id;
+    claims.aud = client.client_id;
+    claims.iat = ctx.clock->Now();
+    claims.exp = claims.iat + ctx.tokens->policy().access_ttl_s;
+    claims.auth_time = code.auth_time;
+    claims.nonce = code.nonce;
+    claims.azp = client.client_id;
+    claims.amr = authz::SplitScope(code.amr);
+    if (has(authn::kScopeProfile)) claims.preferred_username = user.username;
+    if (has(authn::kScopeEmail)) claims.email = user.email;
+    claims.sid = code.session_id;
+    std::optional<jose::Algorithm> alg = jose::ParseAlgorithm(outcome->id_token_alg);
+    Result<std::string> id_token =
+        ctx.keys->SignIdToken(alg.value_or(jose::Algorithm::kRs256), token::IdTokenPayload(claims));
+    if (!id_token.ok()) {
+      log::Error("token.id_token_failed", {{"error", id_token.status().ToString()}});
+      co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+    }
+    body["id_token"] = *id_token;
+  }
+  http::Response res = http::JsonResponse(bhttp::status::ok, body);
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set(bhttp::field::pragma, "no-cache");
+  co_return res;
 }
 
 // ---------------------------------------------------------------- client_credentials grant
@@ -335,9 +526,11 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
   const std::string* grant_type = NonEmpty(*form, "grant_type");
   if (grant_type == nullptr) co_return InvalidRequest("missing required parameter: grant_type");
   const std::string grant = *grant_type;
-  if (grant != "password" && grant != "refresh_token" && grant != "client_credentials") {
+  if (grant != "password" && grant != "refresh_token" && grant != "client_credentials" &&
+      grant != "authorization_code") {
     co_return OAuthError(bhttp::status::bad_request, "unsupported_grant_type",
-                         "supported grant types: password, refresh_token, client_credentials");
+                         "supported grant types: authorization_code, password, refresh_token, "
+                         "client_credentials");
   }
   std::variant<ResolvedClient, http::Response> resolved =
       co_await ResolveClient(ctx, req, *form, /*allow_public=*/grant != "client_credentials");
@@ -349,6 +542,9 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
   }
   if (grant == "password") co_return co_await PasswordGrant(ctx, req, *form, client);
   if (grant == "refresh_token") co_return co_await RefreshGrant(ctx, req, *form, client);
+  if (grant == "authorization_code") {
+    co_return co_await AuthorizationCodeGrant(ctx, req, *form, client);
+  }
   co_return co_await ClientCredentialsGrant(ctx, req, *form, client);
 }
 

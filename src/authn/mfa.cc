@@ -1,0 +1,110 @@
+#include "authn/mfa.h"
+
+#include "authn/totp.h"
+
+namespace portcullis::authn {
+
+std::string TotpAssociatedData(std::string_view user_id) {
+  std::string ad = "portcullis/totp/v1/";
+  ad += user_id;
+  return ad;
+}
+
+Mfa::Mfa(store::Store& store, const crypto::MasterKey& master_key, const Clock& clock,
+         crypto::Random& random, std::string issuer_name)
+    : store_(store),
+      master_key_(master_key),
+      clock_(clock),
+      random_(random),
+      issuer_name_(std::move(issuer_name)) {}
+
+Result<std::string> Mfa::OpenSecret(const store::TotpEnrollment& enrollment) const {
+  Result<SecretBytes> secret =
+      master_key_.Open(enrollment.sealed_secret, TotpAssociatedData(enrollment.user_id));
+  if (!secret.ok()) return InternalError("cannot decrypt a TOTP secret (wrong master key?)");
+  return std::string(secret->view());
+}
+
+Result<bool> Mfa::HasTotp(std::string_view user_id) {
+  Result<store::TotpEnrollment> e = store_.FindTotp(user_id);
+  if (!e.ok()) {
+    if (e.status().code() == StatusCode::kNotFound) return false;
+    return e.status();
+  }
+  return e->confirmed;
+}
+
+Result<TotpEnrollmentStart> Mfa::Begin(const store::User& user) {
+  const std::string secret = NewTotpSecret(random_);
+  store::TotpEnrollment e;
+  e.user_id = user.id;
+  e.sealed_secret = master_key_.Seal(secret, TotpAssociatedData(user.id));
+  e.confirmed = false;
+  e.created_at = clock_.Now();
+  if (Status s = store_.PutPendingTotp(e); !s.ok()) return s;
+  TotpEnrollmentStart out;
+  out.secret = Base32Encode(secret);
+  out.otpauth_uri = OtpauthUri(issuer_name_, user.username, secret);
+  Result<std::string> svg = QrSvg(out.otpauth_uri, "QR code for your authenticator app");
+  if (!svg.ok()) return svg.status();
+  out.qr_svg = std::move(*svg);
+  return out;
+}
+
+Result<std::vector<std::string>> Mfa::Confirm(std::string_view user_id, std::string_view code) {
+  Result<store::TotpEnrollment> e = store_.FindTotp(user_id);
+  if (!e.ok()) return e.status();
+  if (e->confirmed) return AlreadyExistsError("TOTP is already active");
+  Result<std::string> secret = OpenSecret(*e);
+  if (!secret.ok()) return secret.status();
+  TotpCheck check = VerifyTotp(*secret, code, clock_.Now(), e->last_used_step);
+  if (check.result != TotpResult::kOk) return InvalidArgumentError("the code is not valid");
+  std::vector<std::string> codes = NewRecoveryCodes(random_);
+  std::vector<std::string> hashes;
+  for (const std::string& c : codes) hashes.push_back(HashRecoveryCode(c));
+  Status s = store_.ConfirmTotp(user_id, hashes, check.step, clock_.Now());
+  if (s.code() == StatusCode::kAborted) return InvalidArgumentError("the code is not valid");
+  if (!s.ok()) return s;
+  return codes;
+}
+
+AuthnError Mfa::Verify(std::string_view user_id, std::string_view code) {
+  Result<store::TotpEnrollment> e = store_.FindTotp(user_id);
+  if (!e.ok()) {
+    return e.status().code() == StatusCode::kNotFound ? AuthnError::kOk
+                                                      : AuthnError::kStoreUnavailable;
+  }
+  if (!e->confirmed) return AuthnError::kOk;
+  if (code.empty()) return AuthnError::kMfaRequired;
+  if (code.size() > 64) return AuthnError::kBadOtp;
+  Result<std::string> secret = OpenSecret(*e);
+  if (!secret.ok()) return AuthnError::kStoreUnavailable;
+  TotpCheck check = VerifyTotp(*secret, code, clock_.Now(), e->last_used_step);
+  if (check.result == TotpResult::kOk) {
+    Status s = store_.UseTotpStep(user_id, check.step);
+    if (s.ok()) return AuthnError::kOk;
+    return s.code() == StatusCode::kAborted ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
+  }
+  if (check.result != TotpResult::kMalformed) return AuthnError::kBadOtp;
+  // Not six digits: perhaps a recovery code.
+  Status s = store_.UseRecoveryCode(user_id, HashRecoveryCode(code));
+  if (s.ok()) return AuthnError::kOk;
+  return s.code() == StatusCode::kNotFound ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
+}
+
+Status Mfa::Remove(std::string_view user_id, std::string_view code) {
+  Result<bool> active = HasTotp(user_id);
+  if (!active.ok()) return active.status();
+  if (!*active) return NotFoundError("TOTP is not active");
+  switch (Verify(user_id, code)) {
+    case AuthnError::kOk:
+      break;
+    case AuthnError::kStoreUnavailable:
+      return UnavailableError("store unavailable");
+    default:
+      return InvalidArgumentError("the code is not valid");
+  }
+  return store_.DeleteTotp(user_id);
+}
+
+}  // namespace portcullis::authn
