@@ -31,8 +31,8 @@ using PgTransaction = postgres_detail::Transaction;
 using SqliteConnection = sqlite_detail::Connection;
 using SqliteStatement = sqlite_detail::Statement;
 
-// Rows per INSERT. The protocol allows 65535 parameters per statement; the widest table has 12
-// columns, so a batch binds at most 6000.
+// Rows per INSERT. The protocol allows 65535 parameters per statement; the widest table has 16
+// columns (authorization_codes), so a batch binds at most 8000.
 constexpr std::size_t kBatchRows = 500;
 constexpr int kSqliteBusyTimeoutMs = 5000;
 constexpr int kConnectTimeoutS = 10;
@@ -183,6 +183,48 @@ const std::vector<Table>& Tables() {
                    {"expires_at", kInteger},
                    {"last_used_at", kInteger}},
        .order_by = "id"},
+      {.name = "authorization_codes",
+       .columns = {{"code_hash", kText},
+                   {"client_id", kText},
+                   {"user_id", kText},
+                   {"redirect_uri", kText},
+                   {"code_challenge", kText},
+                   {"scope", kText},
+                   {"nonce", kText},
+                   {"auth_time", kInteger},
+                   {"amr", kText},
+                   {"session_id", kText},
+                   {"created_at", kInteger},
+                   {"expires_at", kInteger},
+                   {"used_at", kInteger},
+                   {"access_jti", kText},
+                   {"access_expires_at", kInteger},
+                   {"refresh_family_id", kText}},
+       .order_by = "code_hash"},
+      {.name = "browser_sessions",
+       .columns = {{"id", kText},
+                   {"token_hash", kText},
+                   {"user_id", kText},
+                   {"credential_version", kInteger},
+                   {"auth_time", kInteger},
+                   {"amr", kText},
+                   {"created_at", kInteger},
+                   {"last_seen_at", kInteger},
+                   {"expires_at", kInteger},
+                   {"client_ip", kText},
+                   {"user_agent", kText}},
+       .order_by = "id"},
+      {.name = "totp_enrollments",
+       .columns = {{"user_id", kText},
+                   {"sealed_secret", kBlob},
+                   {"confirmed", kInteger},
+                   {"created_at", kInteger},
+                   {"confirmed_at", kInteger},
+                   {"last_used_step", kInteger}},
+       .order_by = "user_id"},
+      {.name = "totp_recovery_codes",
+       .columns = {{"user_id", kText}, {"code_hash", kText}},
+       .order_by = "user_id, code_hash"},
       {.name = "change_events",
        .columns = {{"seq", kInteger}, {"kind", kText}, {"subject", kText}, {"at", kInteger}},
        .order_by = "seq",

@@ -559,100 +559,68 @@ class BrowserSignInStore {
 
   // --- authorization codes ---
   // Stores a new code. kAlreadyExists on a code_hash clash.
-  virtual Status InsertAuthorizationCode(const AuthorizationCode& /*code*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status InsertAuthorizationCode(const AuthorizationCode& code) = 0;
 
   // ONE atomic step: if the code exists and is unused, sets used_at = now and records `issue`
   // (first_use = true, the returned code shows the new values); if it was used already, changes
   // nothing and returns it as stored (first_use = false). kNotFound if there is no such code.
   // Expiry is the caller's check.
-  virtual Result<ConsumedCode> ConsumeAuthorizationCode(std::string_view /*code_hash*/,
-                                                        const CodeIssue& /*issue*/,
-                                                        UnixSeconds /*now*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<ConsumedCode> ConsumeAuthorizationCode(std::string_view code_hash,
+                                                        const CodeIssue& issue,
+                                                        UnixSeconds now) = 0;
 
   // Deletes codes with expires_at <= before; returns how many.
-  virtual Result<int> PruneAuthorizationCodes(UnixSeconds /*before*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<int> PruneAuthorizationCodes(UnixSeconds before) = 0;
 
   // --- browser sessions ---
   // Stores a new session. kAlreadyExists on an id or token_hash clash; kNotFound if the user
   // does not exist.
-  virtual Status CreateBrowserSession(const BrowserSession& /*session*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status CreateBrowserSession(const BrowserSession& session) = 0;
 
   // The session whose cookie hashes to `token_hash`. kNotFound if there is none.
-  virtual Result<BrowserSession> FindBrowserSession(std::string_view /*token_hash*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<BrowserSession> FindBrowserSession(std::string_view token_hash) = 0;
 
   // Sets last_seen_at (a later time wins). kNotFound if there is no such session.
-  virtual Status TouchBrowserSession(std::string_view /*id*/, UnixSeconds /*at*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status TouchBrowserSession(std::string_view id, UnixSeconds at) = 0;
 
   // The user's sessions with expires_at > now, newest first.
-  virtual Result<std::vector<BrowserSession>> ListBrowserSessions(std::string_view /*user_id*/,
-                                                                  UnixSeconds /*now*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<std::vector<BrowserSession>> ListBrowserSessions(std::string_view user_id,
+                                                                  UnixSeconds now) = 0;
 
   // Deletes the user's session `id`. kNotFound if the user has no such session (another user's
   // session id is kNotFound too).
-  virtual Status DeleteBrowserSession(std::string_view /*user_id*/, std::string_view /*id*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status DeleteBrowserSession(std::string_view user_id, std::string_view id) = 0;
 
   // Deletes every session of the user; returns how many (logout-all, password change, disable).
-  virtual Result<int> DeleteUserBrowserSessions(std::string_view /*user_id*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<int> DeleteUserBrowserSessions(std::string_view user_id) = 0;
 
   // Deletes sessions with expires_at <= now; returns how many.
-  virtual Result<int> PruneBrowserSessions(UnixSeconds /*now*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<int> PruneBrowserSessions(UnixSeconds now) = 0;
 
   // --- TOTP ---
   // Stores an unconfirmed enrolment, replacing an unconfirmed one of the same user.
   // kAlreadyExists if the user has a confirmed enrolment; kNotFound if the user does not exist.
-  virtual Status PutPendingTotp(const TotpEnrollment& /*enrollment*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status PutPendingTotp(const TotpEnrollment& enrollment) = 0;
 
   // The user's enrolment (confirmed or not). kNotFound if there is none.
-  virtual Result<TotpEnrollment> FindTotp(std::string_view /*user_id*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Result<TotpEnrollment> FindTotp(std::string_view user_id) = 0;
 
   // ONE atomic step: confirms the user's unconfirmed enrolment, stores the recovery code hashes
   // and sets last_used_step = step. kNotFound if there is no enrolment; kAborted if it is
   // already confirmed or step <= last_used_step.
-  virtual Status ConfirmTotp(std::string_view /*user_id*/,
-                             const std::vector<std::string>& /*recovery_code_hashes*/,
-                             std::int64_t /*step*/, UnixSeconds /*now*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status ConfirmTotp(std::string_view user_id,
+                             const std::vector<std::string>& recovery_code_hashes,
+                             std::int64_t step, UnixSeconds now) = 0;
 
   // Compare-and-set: last_used_step = step only if step > last_used_step (each code is accepted
   // once, across instances). kAborted if not; kNotFound if there is no enrolment.
-  virtual Status UseTotpStep(std::string_view /*user_id*/, std::int64_t /*step*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status UseTotpStep(std::string_view user_id, std::int64_t step) = 0;
 
   // Removes one unused recovery code. kNotFound if the user has no such unused code.
-  virtual Status UseRecoveryCode(std::string_view /*user_id*/, std::string_view /*code_hash*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status UseRecoveryCode(std::string_view user_id, std::string_view code_hash) = 0;
 
   // Deletes the enrolment and its recovery codes. kNotFound if there is none.
-  virtual Status DeleteTotp(std::string_view /*user_id*/) {
-    return InternalError("BrowserSignInStore: not implemented");
-  }
+  virtual Status DeleteTotp(std::string_view user_id) = 0;
 };
 
 // Brute-force defence state (DESIGN.md §5), one row per key. Keys are built by authn::Throttle:

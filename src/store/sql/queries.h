@@ -290,6 +290,80 @@ constexpr std::string_view kChangesSince =
 constexpr std::string_view kLatestChange = "SELECT COALESCE(MAX(seq), 0) FROM change_events";
 constexpr std::string_view kPruneChanges = "DELETE FROM change_events WHERE at < ?1";
 
+// Browser sign-in (see BrowserSignInStore; migration 0009).
+#define PORTCULLIS_AUTHORIZATION_CODE_COLUMNS                                                   \
+  "code_hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, auth_time, amr, " \
+  "session_id, created_at, expires_at, used_at, access_jti, access_expires_at, "                \
+  "refresh_family_id"
+constexpr std::string_view kInsertAuthorizationCode =
+    "INSERT INTO authorization_codes (" PORTCULLIS_AUTHORIZATION_CODE_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL, NULL)";
+// The one redemption that wins: only an unused code changes (?1 hash, ?2 now, ?3 jti, ?4 exp,
+// ?5 refresh family or NULL).
+constexpr std::string_view kConsumeAuthorizationCode =
+    "UPDATE authorization_codes SET used_at = ?2, access_jti = ?3, access_expires_at = ?4, "
+    "refresh_family_id = ?5 WHERE code_hash = ?1 AND used_at IS NULL";
+constexpr std::string_view kFindAuthorizationCode =
+    "SELECT " PORTCULLIS_AUTHORIZATION_CODE_COLUMNS
+    " FROM authorization_codes WHERE code_hash = ?1";
+constexpr std::string_view kPruneAuthorizationCodes =
+    "DELETE FROM authorization_codes WHERE expires_at <= ?1";
+
+#define PORTCULLIS_BROWSER_SESSION_COLUMNS                                                  \
+  "id, token_hash, user_id, credential_version, auth_time, amr, created_at, last_seen_at, " \
+  "expires_at, client_ip, user_agent"
+constexpr std::string_view kInsertBrowserSession =
+    "INSERT INTO browser_sessions (" PORTCULLIS_BROWSER_SESSION_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr std::string_view kFindBrowserSession =
+    "SELECT " PORTCULLIS_BROWSER_SESSION_COLUMNS " FROM browser_sessions WHERE token_hash = ?1";
+// A later time wins; an earlier one never moves it back. The row is matched either way, so the
+// changed-row count tells whether the session exists.
+constexpr std::string_view kTouchBrowserSession =
+    "UPDATE browser_sessions SET last_seen_at = " PORTCULLIS_LATER("last_seen_at",
+                                                                   "?2") " WHERE id = ?1";
+// Newest first; id breaks a created_at tie so the order is stable.
+constexpr std::string_view kListBrowserSessions =
+    "SELECT " PORTCULLIS_BROWSER_SESSION_COLUMNS
+    " FROM browser_sessions WHERE user_id = ?1 AND expires_at > ?2 "
+    "ORDER BY created_at DESC, id DESC";
+constexpr std::string_view kDeleteBrowserSession =
+    "DELETE FROM browser_sessions WHERE user_id = ?1 AND id = ?2";
+constexpr std::string_view kDeleteUserBrowserSessions =
+    "DELETE FROM browser_sessions WHERE user_id = ?1";
+constexpr std::string_view kPruneBrowserSessions =
+    "DELETE FROM browser_sessions WHERE expires_at <= ?1";
+
+#undef PORTCULLIS_AUTHORIZATION_CODE_COLUMNS
+#undef PORTCULLIS_BROWSER_SESSION_COLUMNS
+
+constexpr std::string_view kTotpState =
+    "SELECT confirmed, last_used_step FROM totp_enrollments WHERE user_id = ?1";
+constexpr std::string_view kFindTotp =
+    "SELECT user_id, sealed_secret, confirmed, created_at, confirmed_at, last_used_step "
+    "FROM totp_enrollments WHERE user_id = ?1";
+constexpr std::string_view kListTotpRecoveryCodes =
+    "SELECT code_hash FROM totp_recovery_codes WHERE user_id = ?1 ORDER BY code_hash";
+// Deleting the enrolment also removes its recovery codes (ON DELETE CASCADE).
+constexpr std::string_view kDeleteTotp = "DELETE FROM totp_enrollments WHERE user_id = ?1";
+constexpr std::string_view kDeleteTotpRecoveryCodes =
+    "DELETE FROM totp_recovery_codes WHERE user_id = ?1";
+constexpr std::string_view kInsertPendingTotp =
+    "INSERT INTO totp_enrollments (user_id, sealed_secret, confirmed, created_at, confirmed_at, "
+    "last_used_step) VALUES (?1, ?2, 0, ?3, NULL, ?4)";
+// ?1 user, ?2 step, ?3 now: only an unconfirmed enrolment whose last step is below ?2.
+constexpr std::string_view kConfirmTotp =
+    "UPDATE totp_enrollments SET confirmed = 1, confirmed_at = ?3, last_used_step = ?2 "
+    "WHERE user_id = ?1 AND confirmed = 0 AND last_used_step < ?2";
+constexpr std::string_view kInsertTotpRecoveryCode =
+    "INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?1, ?2)";
+// Compare-and-set (?1 user, ?2 step).
+constexpr std::string_view kUseTotpStep =
+    "UPDATE totp_enrollments SET last_used_step = ?2 WHERE user_id = ?1 AND last_used_step < ?2";
+constexpr std::string_view kTotpExists = "SELECT 1 FROM totp_enrollments WHERE user_id = ?1";
+constexpr std::string_view kUseTotpRecoveryCode =
+    "DELETE FROM totp_recovery_codes WHERE user_id = ?1 AND code_hash = ?2";
+
 #undef PORTCULLIS_LATER
 
 }  // namespace portcullis::store::sql

@@ -198,6 +198,45 @@ Result<ApiKey> ReadApiKey(const Stmt& stmt) {
 }
 
 template <typename Stmt>
+AuthorizationCode ReadAuthorizationCode(const Stmt& stmt) {
+  AuthorizationCode code;
+  code.code_hash = stmt.ColumnText(0);
+  code.client_id = stmt.ColumnText(1);
+  code.user_id = stmt.ColumnText(2);
+  code.redirect_uri = stmt.ColumnText(3);
+  code.code_challenge = stmt.ColumnText(4);
+  code.scope = stmt.ColumnText(5);
+  code.nonce = stmt.ColumnOptionalText(6);
+  code.auth_time = stmt.ColumnInt64(7);
+  code.amr = stmt.ColumnText(8);
+  code.session_id = stmt.ColumnText(9);
+  code.created_at = stmt.ColumnInt64(10);
+  code.expires_at = stmt.ColumnInt64(11);
+  code.used_at = stmt.ColumnOptionalInt64(12);
+  code.access_jti = stmt.ColumnOptionalText(13);
+  code.access_expires_at = stmt.ColumnOptionalInt64(14);
+  code.refresh_family_id = stmt.ColumnOptionalText(15);
+  return code;
+}
+
+template <typename Stmt>
+BrowserSession ReadBrowserSession(const Stmt& stmt) {
+  BrowserSession session;
+  session.id = stmt.ColumnText(0);
+  session.token_hash = stmt.ColumnText(1);
+  session.user_id = stmt.ColumnText(2);
+  session.credential_version = stmt.ColumnInt64(3);
+  session.auth_time = stmt.ColumnInt64(4);
+  session.amr = stmt.ColumnText(5);
+  session.created_at = stmt.ColumnInt64(6);
+  session.last_seen_at = stmt.ColumnInt64(7);
+  session.expires_at = stmt.ColumnInt64(8);
+  session.client_ip = stmt.ColumnText(9);
+  session.user_agent = stmt.ColumnText(10);
+  return session;
+}
+
+template <typename Stmt>
 AuditEvent ReadAuditEvent(const Stmt& stmt) {
   AuditEvent event;
   event.id = stmt.ColumnInt64(0);
@@ -1382,7 +1421,323 @@ class SqlStore final : public Store {
     return RunTimedDelete(kPruneKnownSources, stale_before);
   }
 
+  // --- BrowserSignInStore ---
+
+  Status InsertAuthorizationCode(const AuthorizationCode& code) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> insert = connection->Prepare(kInsertAuthorizationCode);
+    if (!insert.ok()) return insert.status();
+    insert->BindText(1, code.code_hash)
+        .BindText(2, code.client_id)
+        .BindText(3, code.user_id)
+        .BindText(4, code.redirect_uri)
+        .BindText(5, code.code_challenge)
+        .BindText(6, code.scope)
+        .BindOptionalText(7, code.nonce)
+        .BindInt64(8, code.auth_time)
+        .BindText(9, code.amr)
+        .BindText(10, code.session_id)
+        .BindInt64(11, code.created_at)
+        .BindInt64(12, code.expires_at);
+    // A missing user is the foreign key's kNotFound (both backends map it so).
+    if (Status s = insert->Run(); !s.ok()) {
+      if (s.code() == StatusCode::kAlreadyExists) {
+        return AlreadyExistsError("authorization code exists");
+      }
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Result<ConsumedCode> ConsumeAuthorizationCode(std::string_view code_hash, const CodeIssue& issue,
+                                                UnixSeconds now) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    ConsumedCode consumed;
+    {
+      // The conditional UPDATE is the guard: of concurrent redemptions exactly one changes the
+      // row (PostgreSQL re-checks `used_at IS NULL` after waiting for the other's row lock).
+      Result<Statement> consume = connection->Prepare(kConsumeAuthorizationCode);
+      if (!consume.ok()) return consume.status();
+      consume->BindText(1, code_hash)
+          .BindInt64(2, now)
+          .BindText(3, issue.access_jti)
+          .BindInt64(4, issue.access_expires_at)
+          .BindOptionalText(5, issue.refresh_family_id);
+      if (Status s = consume->Run(); !s.ok()) return s;
+      consumed.first_use = consume->Changes() == 1;
+    }
+    {
+      Result<Statement> find = connection->Prepare(kFindAuthorizationCode);
+      if (!find.ok()) return find.status();
+      find->BindText(1, code_hash);
+      Result<bool> row = find->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("authorization code not found");
+      consumed.code = ReadAuthorizationCode(*find);
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return consumed;
+  }
+
+  Result<int> PruneAuthorizationCodes(UnixSeconds before) override {
+    return RunTimedDelete(kPruneAuthorizationCodes, before);
+  }
+
+  Status CreateBrowserSession(const BrowserSession& session) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> insert = connection->Prepare(kInsertBrowserSession);
+    if (!insert.ok()) return insert.status();
+    insert->BindText(1, session.id)
+        .BindText(2, session.token_hash)
+        .BindText(3, session.user_id)
+        .BindInt64(4, session.credential_version)
+        .BindInt64(5, session.auth_time)
+        .BindText(6, session.amr)
+        .BindInt64(7, session.created_at)
+        .BindInt64(8, session.last_seen_at)
+        .BindInt64(9, session.expires_at)
+        .BindText(10, session.client_ip)
+        .BindText(11, session.user_agent);
+    // A missing user is the foreign key's kNotFound; an id or token_hash clash kAlreadyExists.
+    if (Status s = insert->Run(); !s.ok()) {
+      if (s.code() == StatusCode::kAlreadyExists) {
+        return AlreadyExistsError("browser session exists");
+      }
+      if (s.code() == StatusCode::kNotFound) return NotFoundError("user not found");
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Result<BrowserSession> FindBrowserSession(std::string_view token_hash) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kFindBrowserSession);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, token_hash);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("browser session not found");
+    return ReadBrowserSession(*stmt);
+  }
+
+  Status TouchBrowserSession(std::string_view id, UnixSeconds at) override {
+    Result<int> changed = RunKeyedWrite(kTouchBrowserSession, id, at);
+    if (!changed.ok()) return changed.status();
+    if (*changed == 0) return NotFoundError("browser session not found");
+    return Status::Ok();
+  }
+
+  Result<std::vector<BrowserSession>> ListBrowserSessions(std::string_view user_id,
+                                                          UnixSeconds now) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListBrowserSessions);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id).BindInt64(2, now);
+    std::vector<BrowserSession> sessions;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      sessions.push_back(ReadBrowserSession(*stmt));
+    }
+    return sessions;
+  }
+
+  Status DeleteBrowserSession(std::string_view user_id, std::string_view id) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> remove = connection->Prepare(kDeleteBrowserSession);
+    if (!remove.ok()) return remove.status();
+    remove->BindText(1, user_id).BindText(2, id);
+    if (Status s = remove->Run(); !s.ok()) return s;
+    if (remove->Changes() == 0) return NotFoundError("browser session not found");
+    return Status::Ok();
+  }
+
+  Result<int> DeleteUserBrowserSessions(std::string_view user_id) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> remove = connection->Prepare(kDeleteUserBrowserSessions);
+    if (!remove.ok()) return remove.status();
+    remove->BindText(1, user_id);
+    if (Status s = remove->Run(); !s.ok()) return s;
+    return ChangesAsInt(remove->Changes());
+  }
+
+  Result<int> PruneBrowserSessions(UnixSeconds now) override {
+    return RunTimedDelete(kPruneBrowserSessions, now);
+  }
+
+  Status PutPendingTotp(const TotpEnrollment& enrollment) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      Result<Statement> state = connection->Prepare(kTotpState);
+      if (!state.ok()) return state.status();
+      state->BindText(1, enrollment.user_id);
+      Result<bool> row = state->Step();
+      if (!row.ok()) return row.status();
+      if (*row && state->ColumnInt64(0) != 0) {
+        return AlreadyExistsError("a confirmed TOTP enrolment exists");
+      }
+    }
+    // Replaces an unconfirmed enrolment; its recovery codes go with it (ON DELETE CASCADE).
+    if (Status s = RunUserStatement(*connection, kDeleteTotp, enrollment.user_id); !s.ok()) {
+      return s;
+    }
+    {
+      Result<Statement> insert = connection->Prepare(kInsertPendingTotp);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, enrollment.user_id)
+          .BindBlob(2, enrollment.sealed_secret)
+          .BindInt64(3, enrollment.created_at)
+          .BindInt64(4, enrollment.last_used_step);
+      if (Status s = insert->Run(); !s.ok()) {
+        // The foreign key to users: kNotFound in both backends.
+        if (s.code() == StatusCode::kNotFound) return NotFoundError("user not found");
+        // A concurrent PutPendingTotp inserted first (PostgreSQL; SQLite's writer lock orders).
+        if (s.code() == StatusCode::kAlreadyExists) {
+          return AbortedError("TOTP enrolment changed concurrently");
+        }
+        return s;
+      }
+    }
+    if (Status s =
+            InsertRecoveryCodes(*connection, enrollment.user_id, enrollment.recovery_code_hashes);
+        !s.ok()) {
+      return s;
+    }
+    return tx->Commit();
+  }
+
+  Result<TotpEnrollment> FindTotp(std::string_view user_id) override {
+    Lease connection = backend_.Acquire();
+    // One transaction so the enrolment and its recovery codes are one snapshot.
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    TotpEnrollment enrollment;
+    {
+      Result<Statement> find = connection->Prepare(kFindTotp);
+      if (!find.ok()) return find.status();
+      find->BindText(1, user_id);
+      Result<bool> row = find->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return NotFoundError("TOTP enrolment not found");
+      enrollment.user_id = find->ColumnText(0);
+      enrollment.sealed_secret = find->ColumnBlob(1);
+      enrollment.confirmed = find->ColumnInt64(2) != 0;
+      enrollment.created_at = find->ColumnInt64(3);
+      enrollment.confirmed_at = find->ColumnOptionalInt64(4);
+      enrollment.last_used_step = find->ColumnInt64(5);
+    }
+    {
+      Result<Statement> codes = connection->Prepare(kListTotpRecoveryCodes);
+      if (!codes.ok()) return codes.status();
+      codes->BindText(1, user_id);
+      while (true) {
+        Result<bool> row = codes->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        enrollment.recovery_code_hashes.push_back(codes->ColumnText(0));
+      }
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return enrollment;
+  }
+
+  Status ConfirmTotp(std::string_view user_id, const std::vector<std::string>& recovery_code_hashes,
+                     std::int64_t step, UnixSeconds now) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    {
+      // The conditional UPDATE is the guard; it runs first so that PostgreSQL holds the row lock
+      // before anything else is decided.
+      Result<Statement> confirm = connection->Prepare(kConfirmTotp);
+      if (!confirm.ok()) return confirm.status();
+      confirm->BindText(1, user_id).BindInt64(2, step).BindInt64(3, now);
+      if (Status s = confirm->Run(); !s.ok()) return s;
+      if (confirm->Changes() != 1) {
+        Result<Statement> exists = connection->Prepare(kTotpExists);
+        if (!exists.ok()) return exists.status();
+        exists->BindText(1, user_id);
+        Result<bool> row = exists->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return NotFoundError("TOTP enrolment not found");
+        return AbortedError("TOTP enrolment is confirmed already or the step was used");
+      }
+    }
+    // The confirmed enrolment's recovery codes are exactly the given ones.
+    if (Status s = RunUserStatement(*connection, kDeleteTotpRecoveryCodes, user_id); !s.ok()) {
+      return s;
+    }
+    if (Status s = InsertRecoveryCodes(*connection, user_id, recovery_code_hashes); !s.ok()) {
+      return s;
+    }
+    return tx->Commit();
+  }
+
+  Status UseTotpStep(std::string_view user_id, std::int64_t step) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> cas = connection->Prepare(kUseTotpStep);
+    if (!cas.ok()) return cas.status();
+    cas->BindText(1, user_id).BindInt64(2, step);
+    if (Status s = cas->Run(); !s.ok()) return s;
+    if (cas->Changes() == 1) return Status::Ok();
+    // Not changed: tell a missing enrolment from a used step (a racing deletion between the two
+    // statements reads as kNotFound, which is as true).
+    Result<Statement> exists = connection->Prepare(kTotpExists);
+    if (!exists.ok()) return exists.status();
+    exists->BindText(1, user_id);
+    Result<bool> row = exists->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return NotFoundError("TOTP enrolment not found");
+    return AbortedError("TOTP step already used");
+  }
+
+  Status UseRecoveryCode(std::string_view user_id, std::string_view code_hash) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> remove = connection->Prepare(kUseTotpRecoveryCode);
+    if (!remove.ok()) return remove.status();
+    remove->BindText(1, user_id).BindText(2, code_hash);
+    if (Status s = remove->Run(); !s.ok()) return s;
+    if (remove->Changes() == 0) return NotFoundError("recovery code not found");
+    return Status::Ok();
+  }
+
+  Status DeleteTotp(std::string_view user_id) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> remove = connection->Prepare(kDeleteTotp);
+    if (!remove.ok()) return remove.status();
+    remove->BindText(1, user_id);
+    if (Status s = remove->Run(); !s.ok()) return s;
+    if (remove->Changes() == 0) return NotFoundError("TOTP enrolment not found");
+    return Status::Ok();
+  }
+
  private:
+  // Runs a one-statement write with ?1 = user_id on `connection` (inside the caller's transaction).
+  static Status RunUserStatement(Connection& connection, std::string_view sql,
+                                 std::string_view user_id) {
+    Result<Statement> stmt = connection.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, user_id);
+    return stmt->Run();
+  }
+
+  // Inserts the user's recovery code hashes, duplicates in `hashes` collapsed.
+  static Status InsertRecoveryCodes(Connection& connection, std::string_view user_id,
+                                    const std::vector<std::string>& hashes) {
+    for (const std::string& hash : SortedUnique(hashes)) {
+      Result<Statement> insert = connection.Prepare(kInsertTotpRecoveryCode);
+      if (!insert.ok()) return insert.status();
+      insert->BindText(1, user_id).BindText(2, hash);
+      if (Status s = insert->Run(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
   static Status ValidateAuditDetails(const AuditEvent& event) {
     if (event.details_json.empty()) return Status::Ok();  // stored as {}
     Result<boost::json::value> parsed = ParseJson(event.details_json);

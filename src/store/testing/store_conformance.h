@@ -2130,6 +2130,415 @@ TYPED_TEST_P(StoreConformanceTest, RecordApiKeyUsesKeepsLatest) {
   EXPECT_TRUE(HasCode(this->store_->FindApiKey("ghost"), StatusCode::kNotFound));
 }
 
+// --- BrowserSignInStore ---
+
+inline std::string Hex64(char c) { return std::string(64, c); }
+
+inline AuthorizationCode MakeCode(std::string hash, std::string user = "u1",
+                                  UnixSeconds expires_at = 1'700'000'060) {
+  AuthorizationCode code;
+  code.code_hash = std::move(hash);
+  code.client_id = "web";
+  code.user_id = std::move(user);
+  code.redirect_uri = "https://app.example/cb";
+  code.code_challenge = std::string(43, 'C');
+  code.scope = "openid profile";
+  code.nonce = "n-0S6_WzA2Mj";
+  code.auth_time = 1'699'999'990;
+  code.amr = "pwd otp";
+  code.session_id = "s0000000000000001";
+  code.created_at = 1'700'000'000;
+  code.expires_at = expires_at;
+  return code;
+}
+
+inline BrowserSession MakeSession(std::string id, char token, std::string user = "u1",
+                                  UnixSeconds created_at = 1'700'000'000,
+                                  UnixSeconds expires_at = 1'700'086'400) {
+  BrowserSession session;
+  session.id = std::move(id);
+  session.token_hash = Hex64(token);
+  session.user_id = std::move(user);
+  session.credential_version = 1;
+  session.auth_time = created_at;
+  session.amr = "pwd";
+  session.created_at = created_at;
+  session.last_seen_at = created_at;
+  session.expires_at = expires_at;
+  session.client_ip = "192.0.2.7";
+  session.user_agent = "Mozilla/5.0 (test)";
+  return session;
+}
+
+inline TotpEnrollment MakeTotp(std::string user, std::string secret = "sealed\x00\xff secret") {
+  TotpEnrollment enrollment;
+  enrollment.user_id = std::move(user);
+  enrollment.sealed_secret = std::move(secret);
+  enrollment.created_at = 1'700'000'000;
+  return enrollment;
+}
+
+TYPED_TEST_P(StoreConformanceTest, AuthorizationCodeIsConsumedOnceAndKeepsTheFirstIssue) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(MakeCode(Hex64('a'))).ok());
+  EXPECT_TRUE(HasCode(this->store_->InsertAuthorizationCode(MakeCode(Hex64('a'))),
+                      StatusCode::kAlreadyExists));
+
+  const CodeIssue first{
+      .access_jti = "jti-1", .access_expires_at = 1'700'000'900, .refresh_family_id = "fam-1"};
+  Result<ConsumedCode> consumed =
+      this->store_->ConsumeAuthorizationCode(Hex64('a'), first, 1'700'000'010);
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  EXPECT_TRUE(consumed->first_use);
+  AuthorizationCode expected = MakeCode(Hex64('a'));
+  expected.used_at = 1'700'000'010;
+  expected.access_jti = "jti-1";
+  expected.access_expires_at = 1'700'000'900;
+  expected.refresh_family_id = "fam-1";
+  const AuthorizationCode& got = consumed->code;
+  EXPECT_EQ(got.code_hash, expected.code_hash);
+  EXPECT_EQ(got.client_id, expected.client_id);
+  EXPECT_EQ(got.user_id, expected.user_id);
+  EXPECT_EQ(got.redirect_uri, expected.redirect_uri);
+  EXPECT_EQ(got.code_challenge, expected.code_challenge);
+  EXPECT_EQ(got.scope, expected.scope);
+  EXPECT_EQ(got.nonce, expected.nonce);
+  EXPECT_EQ(got.auth_time, expected.auth_time);
+  EXPECT_EQ(got.amr, expected.amr);
+  EXPECT_EQ(got.session_id, expected.session_id);
+  EXPECT_EQ(got.created_at, expected.created_at);
+  EXPECT_EQ(got.expires_at, expected.expires_at);
+  EXPECT_EQ(got.used_at, expected.used_at);
+  EXPECT_EQ(got.access_jti, expected.access_jti);
+  EXPECT_EQ(got.access_expires_at, expected.access_expires_at);
+  EXPECT_EQ(got.refresh_family_id, expected.refresh_family_id);
+
+  const CodeIssue second{
+      .access_jti = "jti-2", .access_expires_at = 1'700'001'000, .refresh_family_id = std::nullopt};
+  Result<ConsumedCode> replay =
+      this->store_->ConsumeAuthorizationCode(Hex64('a'), second, 1'700'000'020);
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  EXPECT_FALSE(replay->first_use);
+  EXPECT_EQ(replay->code.used_at, std::optional<UnixSeconds>(1'700'000'010));
+  EXPECT_EQ(replay->code.access_jti, std::optional<std::string>("jti-1"));
+  EXPECT_EQ(replay->code.access_expires_at, std::optional<UnixSeconds>(1'700'000'900));
+  EXPECT_EQ(replay->code.refresh_family_id, std::optional<std::string>("fam-1"));
+
+  EXPECT_TRUE(HasCode(this->store_->ConsumeAuthorizationCode(Hex64('b'), first, 1'700'000'010),
+                      StatusCode::kNotFound));
+}
+
+TYPED_TEST_P(StoreConformanceTest, AuthorizationCodeWithoutNonceOrRefreshRoundTrips) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  AuthorizationCode code = MakeCode(Hex64('c'));
+  code.nonce = std::nullopt;
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(code).ok());
+  Result<ConsumedCode> consumed = this->store_->ConsumeAuthorizationCode(
+      Hex64('c'), {.access_jti = "j", .access_expires_at = 5, .refresh_family_id = std::nullopt},
+      1'700'000'001);
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  EXPECT_TRUE(consumed->first_use);
+  EXPECT_EQ(consumed->code.nonce, std::nullopt);
+  EXPECT_EQ(consumed->code.refresh_family_id, std::nullopt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentRedemptionsOfOneCodeLetExactlyOneWin) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(MakeCode(Hex64('d'))).ok());
+  constexpr int kThreads = 6;
+  std::atomic<int> winners{0};
+  std::atomic<int> errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      Result<ConsumedCode> consumed =
+          this->store_->ConsumeAuthorizationCode(Hex64('d'),
+                                                 {.access_jti = "jti-" + std::to_string(i),
+                                                  .access_expires_at = 9,
+                                                  .refresh_family_id = std::nullopt},
+                                                 10 + i);
+      if (!consumed.ok()) {
+        // SQLite may answer kUnavailable when the busy timeout elapses; never a wrong answer.
+        ++errors;
+        return;
+      }
+      if (consumed->first_use) ++winners;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(errors.load(), 0);
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneAuthorizationCodesDeletesThoseExpiredAtOrBefore) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(
+      this->store_->InsertAuthorizationCode(MakeCode(Hex64('1'), "u1", 1'700'000'050)).ok());
+  ASSERT_TRUE(
+      this->store_->InsertAuthorizationCode(MakeCode(Hex64('2'), "u1", 1'700'000'060)).ok());
+  ASSERT_TRUE(
+      this->store_->InsertAuthorizationCode(MakeCode(Hex64('3'), "u1", 1'700'000'070)).ok());
+  Result<int> pruned = this->store_->PruneAuthorizationCodes(1'700'000'060);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);
+  const CodeIssue issue{
+      .access_jti = "j", .access_expires_at = 1, .refresh_family_id = std::nullopt};
+  EXPECT_TRUE(
+      HasCode(this->store_->ConsumeAuthorizationCode(Hex64('2'), issue, 1), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->ConsumeAuthorizationCode(Hex64('3'), issue, 1).ok());
+}
+
+TYPED_TEST_P(StoreConformanceTest, BrowserSessionIsCreatedFoundTouchedAndListedNewestFirst) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  const BrowserSession older = MakeSession("sessionaaaaaaaa01", 'a', "u1", 1'700'000'000);
+  const BrowserSession newer = MakeSession("sessionaaaaaaaa02", 'b', "u1", 1'700'000'100);
+  const BrowserSession expired =
+      MakeSession("sessionaaaaaaaa03", 'c', "u1", 1'700'000'200, 1'700'000'500);
+  const BrowserSession bobs = MakeSession("sessionbbbbbbbb01", 'd', "u2");
+  for (const BrowserSession& s : {older, newer, expired, bobs}) {
+    ASSERT_TRUE(this->store_->CreateBrowserSession(s).ok());
+  }
+  // id clash, token_hash clash, unknown user.
+  EXPECT_TRUE(HasCode(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa01", 'e')),
+                      StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa09", 'a')),
+                      StatusCode::kAlreadyExists));
+  EXPECT_TRUE(
+      HasCode(this->store_->CreateBrowserSession(MakeSession("sessionghost00001", 'f', "ghost")),
+              StatusCode::kNotFound));
+
+  Result<BrowserSession> found = this->store_->FindBrowserSession(Hex64('b'));
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(*found, newer);
+  EXPECT_TRUE(HasCode(this->store_->FindBrowserSession(Hex64('9')), StatusCode::kNotFound));
+
+  ASSERT_TRUE(this->store_->TouchBrowserSession(older.id, 1'700'000'300).ok());
+  ASSERT_TRUE(this->store_->TouchBrowserSession(older.id, 1'700'000'250).ok());  // earlier: kept
+  found = this->store_->FindBrowserSession(Hex64('a'));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->last_seen_at, 1'700'000'300);
+  EXPECT_TRUE(
+      HasCode(this->store_->TouchBrowserSession("nosuchsession0001", 5), StatusCode::kNotFound));
+
+  Result<std::vector<BrowserSession>> listed =
+      this->store_->ListBrowserSessions("u1", 1'700'000'500);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, newer.id);
+  EXPECT_EQ((*listed)[1].id, older.id);
+  listed = this->store_->ListBrowserSessions("u1", 1'700'000'499);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].id, expired.id);
+  listed = this->store_->ListBrowserSessions("ghost", 0);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteBrowserSessionOnlyOfItsOwnUser) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa01", 'a', "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa02", 'b', "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionbbbbbbbb01", 'c', "u2")).ok());
+  EXPECT_TRUE(HasCode(this->store_->DeleteBrowserSession("u1", "sessionbbbbbbbb01"),
+                      StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindBrowserSession(Hex64('c')).ok());
+  ASSERT_TRUE(this->store_->DeleteBrowserSession("u1", "sessionaaaaaaaa01").ok());
+  EXPECT_TRUE(HasCode(this->store_->FindBrowserSession(Hex64('a')), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->DeleteBrowserSession("u1", "sessionaaaaaaaa01"),
+                      StatusCode::kNotFound));
+
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa03", 'd', "u1")).ok());
+  Result<int> deleted = this->store_->DeleteUserBrowserSessions("u1");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 2);
+  deleted = this->store_->DeleteUserBrowserSessions("u1");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0);
+  EXPECT_TRUE(this->store_->FindBrowserSession(Hex64('c')).ok());
+}
+
+TYPED_TEST_P(StoreConformanceTest, PruneBrowserSessionsDeletesThoseExpiredAtOrBeforeNow) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(
+      this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa01", 'a', "u1", 1, 100)).ok());
+  ASSERT_TRUE(
+      this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa02", 'b', "u1", 1, 200)).ok());
+  ASSERT_TRUE(
+      this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa03", 'c', "u1", 1, 300)).ok());
+  Result<int> pruned = this->store_->PruneBrowserSessions(200);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 2);
+  EXPECT_TRUE(HasCode(this->store_->FindBrowserSession(Hex64('b')), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindBrowserSession(Hex64('c')).ok());
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteUserDeletesTheirCodesSessionsAndTotp) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(MakeCode(Hex64('a'), "u1")).ok());
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(MakeCode(Hex64('b'), "u2")).ok());
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionaaaaaaaa01", 'a', "u1")).ok());
+  ASSERT_TRUE(this->store_->CreateBrowserSession(MakeSession("sessionbbbbbbbb01", 'b', "u2")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {Hex64('1')}, 10, 1'700'000'100).ok());
+  ASSERT_TRUE(this->store_->DeleteUser("u1").ok());
+  const CodeIssue issue{
+      .access_jti = "j", .access_expires_at = 1, .refresh_family_id = std::nullopt};
+  EXPECT_TRUE(
+      HasCode(this->store_->ConsumeAuthorizationCode(Hex64('a'), issue, 1), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->ConsumeAuthorizationCode(Hex64('b'), issue, 1).ok());
+  EXPECT_TRUE(HasCode(this->store_->FindBrowserSession(Hex64('a')), StatusCode::kNotFound));
+  EXPECT_TRUE(this->store_->FindBrowserSession(Hex64('b')).ok());
+  EXPECT_TRUE(HasCode(this->store_->FindTotp("u1"), StatusCode::kNotFound));
+  // A user of the same id starts without the old recovery codes.
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  Result<TotpEnrollment> fresh = this->store_->FindTotp("u1");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->recovery_code_hashes.empty());
+}
+
+TYPED_TEST_P(StoreConformanceTest, DeleteClientLeavesAuthorizationCodesAlone) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateClient(this->MakeClient("web")).ok());
+  ASSERT_TRUE(this->store_->InsertAuthorizationCode(MakeCode(Hex64('a'))).ok());
+  ASSERT_TRUE(this->store_->DeleteClient("web", 2).ok());
+  Result<ConsumedCode> consumed = this->store_->ConsumeAuthorizationCode(
+      Hex64('a'), {.access_jti = "j", .access_expires_at = 1, .refresh_family_id = std::nullopt},
+      3);
+  ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
+  EXPECT_EQ(consumed->code.client_id, "web");
+}
+
+TYPED_TEST_P(StoreConformanceTest, PendingTotpIsReplacedUntilConfirmed) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  EXPECT_TRUE(HasCode(this->store_->FindTotp("u1"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->PutPendingTotp(MakeTotp("ghost")), StatusCode::kNotFound));
+
+  TotpEnrollment first = MakeTotp("u1", std::string("first\x00\x01\xfe", 8));
+  ASSERT_TRUE(this->store_->PutPendingTotp(first).ok());
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(*found, first);
+
+  TotpEnrollment second = MakeTotp("u1", std::string("second\x00\xff", 8));
+  second.created_at = 1'700'000'050;
+  ASSERT_TRUE(this->store_->PutPendingTotp(second).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(*found, second);
+
+  ASSERT_TRUE(
+      this->store_->ConfirmTotp("u1", {Hex64('2'), Hex64('1'), Hex64('1')}, 100, 1'700'000'100)
+          .ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->confirmed);
+  EXPECT_EQ(found->confirmed_at, std::optional<UnixSeconds>(1'700'000'100));
+  EXPECT_EQ(found->last_used_step, 100);
+  EXPECT_EQ(found->sealed_secret, second.sealed_secret);
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('1'), Hex64('2')}));
+
+  EXPECT_TRUE(HasCode(this->store_->PutPendingTotp(MakeTotp("u1")), StatusCode::kAlreadyExists));
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->confirmed);
+  EXPECT_EQ(found->sealed_secret, second.sealed_secret);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConfirmTotpIsAbortedWhenConfirmedOrStepIsOld) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  EXPECT_TRUE(HasCode(this->store_->ConfirmTotp("u1", {}, 5, 1), StatusCode::kNotFound));
+  TotpEnrollment pending = MakeTotp("u1");
+  pending.last_used_step = 50;
+  ASSERT_TRUE(this->store_->PutPendingTotp(pending).ok());
+  EXPECT_TRUE(HasCode(this->store_->ConfirmTotp("u1", {Hex64('1')}, 50, 1), StatusCode::kAborted));
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->confirmed);
+  EXPECT_TRUE(found->recovery_code_hashes.empty());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {Hex64('1')}, 51, 2).ok());
+  EXPECT_TRUE(HasCode(this->store_->ConfirmTotp("u1", {Hex64('2')}, 60, 3), StatusCode::kAborted));
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->last_used_step, 51);
+  EXPECT_EQ(found->confirmed_at, std::optional<UnixSeconds>(2));
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('1')}));
+}
+
+TYPED_TEST_P(StoreConformanceTest, UseTotpStepIsACompareAndSet) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseTotpStep("u1", 5), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {}, 100, 1).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseTotpStep("u1", 100), StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(this->store_->UseTotpStep("u1", 99), StatusCode::kAborted));
+  ASSERT_TRUE(this->store_->UseTotpStep("u1", 101).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseTotpStep("u1", 101), StatusCode::kAborted));
+  ASSERT_TRUE(this->store_->UseTotpStep("u1", 103).ok());
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->last_used_step, 103);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentUsesOfOneTotpStepLetExactlyOneWin) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {}, 1, 1).ok());
+  constexpr int kThreads = 6;
+  std::atomic<int> winners{0};
+  std::atomic<int> aborted{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      Status s = this->store_->UseTotpStep("u1", 2);
+      if (s.ok()) ++winners;
+      if (s.code() == StatusCode::kAborted) ++aborted;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(aborted.load(), kThreads - 1);
+}
+
+TYPED_TEST_P(StoreConformanceTest, RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {Hex64('1'), Hex64('2')}, 7, 1).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u2")).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u2", {Hex64('3')}, 7, 1).ok());
+
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", Hex64('3')), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->UseRecoveryCode("u1", Hex64('1')).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", Hex64('1')), StatusCode::kNotFound));
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('2')}));
+
+  ASSERT_TRUE(this->store_->DeleteTotp("u1").ok());
+  EXPECT_TRUE(HasCode(this->store_->FindTotp("u1"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->DeleteTotp("u1"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", Hex64('2')), StatusCode::kNotFound));
+  // Enrolling again starts clean.
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->confirmed);
+  EXPECT_TRUE(found->recovery_code_hashes.empty());
+  // Bob's enrolment is untouched.
+  found = this->store_->FindTotp("u2");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('3')}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, RotateIntoAnExistingHashChangesNothing,
     ConcurrentWritesEachKeepTheirOwnOutcome, GetThrottlesReadsEveryKeyInOrder,
@@ -2187,6 +2596,16 @@ REGISTER_TYPED_TEST_SUITE_P(
     ImportUsersSkipsTakenAndUnknownRoleRowsAndCommitsTheRest, ImportUsersDuplicateWithinBatch,
     ApiKeyIsCreatedFoundAndDeleted, ApiKeyWithoutScopesOrExpiryRoundTrips,
     ListApiKeysPagesByIdAndFiltersByOwner, DeleteApiKeyAppearsInChangeFeed,
-    DeleteUserDeletesTheirApiKeys, RecordApiKeyUsesKeepsLatest);
+    DeleteUserDeletesTheirApiKeys, RecordApiKeyUsesKeepsLatest,
+    AuthorizationCodeIsConsumedOnceAndKeepsTheFirstIssue,
+    AuthorizationCodeWithoutNonceOrRefreshRoundTrips,
+    ConcurrentRedemptionsOfOneCodeLetExactlyOneWin,
+    PruneAuthorizationCodesDeletesThoseExpiredAtOrBefore,
+    BrowserSessionIsCreatedFoundTouchedAndListedNewestFirst, DeleteBrowserSessionOnlyOfItsOwnUser,
+    PruneBrowserSessionsDeletesThoseExpiredAtOrBeforeNow,
+    DeleteUserDeletesTheirCodesSessionsAndTotp, DeleteClientLeavesAuthorizationCodesAlone,
+    PendingTotpIsReplacedUntilConfirmed, ConfirmTotpIsAbortedWhenConfirmedOrStepIsOld,
+    UseTotpStepIsACompareAndSet, ConcurrentUsesOfOneTotpStepLetExactlyOneWin,
+    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll);
 
 }  // namespace portcullis::store::testing
