@@ -263,6 +263,41 @@ void Fill(Store& store) {
                                  .expires_at = kT0 + 100000,
                                  .last_used_at = kT0 + 8})
                   .ok());
+  // Browser sign-in (migration 0009): a code, a session, a confirmed TOTP enrolment with a
+  // recovery code.
+  AuthorizationCode code;
+  code.code_hash = std::string(64, 'c');
+  code.client_id = "web";
+  code.user_id = "u-alice";
+  code.redirect_uri = "https://app.example/cb";
+  code.code_challenge = std::string(43, 'x');
+  code.scope = "openid";
+  code.nonce = "n";
+  code.auth_time = kT0;
+  code.amr = "pwd";
+  code.session_id = "s1";
+  code.created_at = kT0;
+  code.expires_at = kT0 + 60;
+  ASSERT_TRUE(store.InsertAuthorizationCode(code).ok());
+  BrowserSession session;
+  session.id = "sessionid0000000001";
+  session.token_hash = std::string(64, 'd');
+  session.user_id = "u-alice";
+  session.credential_version = 1;
+  session.auth_time = kT0;
+  session.amr = "pwd";
+  session.created_at = kT0;
+  session.last_seen_at = kT0;
+  session.expires_at = kT0 + 86400;
+  session.client_ip = "203.0.113.5";
+  session.user_agent = "test";
+  ASSERT_TRUE(store.CreateBrowserSession(session).ok());
+  TotpEnrollment totp;
+  totp.user_id = "u-bob";
+  totp.sealed_secret = std::string("\x01\x02sealed\x00bytes", 14);
+  totp.created_at = kT0;
+  ASSERT_TRUE(store.PutPendingTotp(totp).ok());
+  ASSERT_TRUE(store.ConfirmTotp("u-bob", {std::string(64, 'e')}, 5, kT0 + 1).ok());
   for (int i = 0; i < 3; ++i) {
     AuditEvent event;
     event.time = kT0 + i;

@@ -153,13 +153,13 @@ def test_the_code_is_bound_to_verifier_redirect_and_client(server):
     for kwargs in ({"verifier": rp.verifier[:-1] + ("A" if rp.verifier[-1] != "A" else "B")},
                    {"redirect_uri": "http://127.0.0.1:9/b"},
                    {"client_id": other["client_id"]}):
-        q = rp.sign_in()
+        q = rp.sign_in(prompt="login")
         r = rp.exchange(q["code"], **kwargs)
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant", (kwargs, r.text)
         # A failed redemption spends the code.
         assert rp.exchange(q["code"]).status_code == 400
     for missing in ("code_verifier", "redirect_uri", "code"):
-        q = rp.sign_in()
+        q = rp.sign_in(prompt="login")
         form = {"grant_type": "authorization_code", "code": q["code"],
                 "redirect_uri": rp.redirect_uri, "code_verifier": rp.verifier,
                 "client_id": client["client_id"]}
