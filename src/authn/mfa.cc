@@ -92,6 +92,23 @@ AuthnError Mfa::Verify(std::string_view user_id, std::string_view code) {
   return s.code() == StatusCode::kNotFound ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
 }
 
+Result<int> Mfa::ResealAll(store::Store& store, const crypto::MasterKey& master_key) {
+  Result<std::vector<std::pair<std::string, std::string>>> all = store.ListSealedTotpSecrets();
+  if (!all.ok()) return all.status();
+  std::vector<std::pair<std::string, std::string>> resealed;
+  for (const auto& [user_id, sealed] : *all) {
+    const std::string ad = TotpAssociatedData(user_id);
+    Result<SecretBytes> secret = master_key.Open(sealed, ad);
+    if (!secret.ok()) {
+      return FailedPreconditionError("cannot decrypt the TOTP secret of user " + user_id +
+                                     " with the master key or the previous master key");
+    }
+    resealed.emplace_back(user_id, master_key.Seal(secret->view(), ad));
+  }
+  if (Status s = store.ReplaceSealedTotpSecrets(resealed); !s.ok()) return s;
+  return static_cast<int>(resealed.size());
+}
+
 Status Mfa::Remove(std::string_view user_id, std::string_view code) {
   Result<bool> active = HasTotp(user_id);
   if (!active.ok()) return active.status();

@@ -55,6 +55,11 @@ class Mfa {
   // kStoreUnavailable when the store fails; kOk otherwise. A user without TOTP gets kOk.
   AuthnError Verify(std::string_view user_id, std::string_view code);
 
+  // Master-key rotation: re-seals every TOTP secret under `master_key`, opening each with it or
+  // its previous key, in one transaction. Returns how many; kFailedPrecondition (nothing
+  // written) when a secret opens with neither.
+  static Result<int> ResealAll(store::Store& store, const crypto::MasterKey& master_key);
+
   // Removes TOTP after checking `code` like Verify (kInvalidArgument when it fails, kNotFound
   // when TOTP is not active).
   Status Remove(std::string_view user_id, std::string_view code);

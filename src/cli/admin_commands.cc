@@ -10,6 +10,7 @@
 #include "audit/audit_log.h"
 #include "authn/client_authenticator.h"
 #include "authn/client_metadata.h"
+#include "authn/mfa.h"
 #include "authz/permission.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
@@ -217,9 +218,13 @@ int RunKeysReseal(const CommonOptions& options) {
   SystemClock clock;
   // Under the lock of start-up and rotation, so no key is created or rotated meanwhile.
   Result<int> resealed = 0;
+  Result<int> totp = 0;
   Status s = opened->store->RunExclusively("bootstrap", [&]() -> Status {
     resealed = token::KeyManager::ResealAll(*opened->store, *master);
-    return resealed.ok() ? Status::Ok() : resealed.status();
+    if (!resealed.ok()) return resealed.status();
+    // TOTP secrets are sealed with the master key too (DESIGN §8).
+    totp = authn::Mfa::ResealAll(*opened->store, *master);
+    return totp.ok() ? Status::Ok() : totp.status();
   });
   if (!s.ok()) {
     std::cerr << "portcullis: " << s.message() << "\n";
@@ -228,9 +233,10 @@ int RunKeysReseal(const CommonOptions& options) {
   audit::AuditLog(*opened->store, clock)
       .Record("key.resealed", CliAuditContext(), "",
               {{"keys", static_cast<std::int64_t>(*resealed)},
+               {"totp_secrets", static_cast<std::int64_t>(*totp)},
                {"with_previous_key", master->has_previous()}});
-  std::cout << "resealed " << *resealed
-            << " signing keys under the master key; PORTCULLIS_PREVIOUS_MASTER_KEY is no longer "
+  std::cout << "resealed " << *resealed << " signing keys and " << *totp
+            << " TOTP secrets under the master key; PORTCULLIS_PREVIOUS_MASTER_KEY is no longer "
                "needed once every instance runs with the new key\n";
   return 0;
 }

@@ -621,6 +621,14 @@ class BrowserSignInStore {
 
   // Deletes the enrolment and its recovery codes. kNotFound if there is none.
   virtual Status DeleteTotp(std::string_view user_id) = 0;
+
+  // Master-key rotation: every enrolment's (user_id, sealed_secret), ordered by user_id.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListSealedTotpSecrets() = 0;
+
+  // Replaces the sealed secret of each user, all in one transaction (kNotFound, changing
+  // nothing, if one of the enrolments is gone).
+  virtual Status ReplaceSealedTotpSecrets(
+      const std::vector<std::pair<std::string, std::string>>& sealed_by_user) = 0;
 };
 
 // Brute-force defence state (DESIGN.md §5), one row per key. Keys are built by authn::Throttle:

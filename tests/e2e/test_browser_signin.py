@@ -1,6 +1,7 @@
 """Browser sign-in against the real binary (issue #12, DESIGN.md §8): /oauth2/authorize with PKCE,
 the login page, authorization codes, ID tokens, userinfo, sessions (SSO, prompt, max_age),
 RP-initiated logout and /v1/me/sessions — driven with `requests` as a browser would."""
+import secrets
 import time
 
 import jwt
@@ -274,13 +275,18 @@ def test_logout_ends_the_session_and_redirects_only_where_registered(server):
 
 
 def test_me_sessions_list_revoke_and_end_with_logout_all(server):
+    # A user of its own, so that the only session listed is this browser's.
+    name, password = "sessions-" + secrets.token_hex(4), "cobalt-meadow-ferry-41"
+    r = requests.post(server.url("/v1/users"), headers=bearer(admin_token(server)),
+                      json={"username": name, "password": password}, timeout=10)
+    assert r.status_code == 201, r.text
     rp = RelyingParty(server, create_client(server))
-    rp.sign_in()
-    token = admin_token(server)
+    rp.sign_in(name, password)
+    token = login(server, name, password).json()["access_token"]
     r = requests.get(server.url("/v1/me/sessions"), headers=bearer(token), timeout=5)
     assert r.status_code == 200, r.text
     items = r.json()["items"]
-    assert items and all(set(i) >= {"id", "created_at", "expires_at", "amr"} for i in items)
+    assert len(items) == 1 and all(set(i) >= {"id", "created_at", "expires_at", "amr"} for i in items)
     assert all("token_hash" not in i for i in items)
     newest = items[0]["id"]
     assert requests.delete(server.url(f"/v1/me/sessions/{newest}"), headers=bearer(token),
@@ -289,12 +295,12 @@ def test_me_sessions_list_revoke_and_end_with_logout_all(server):
                            timeout=5).status_code == 404
     assert query_of(rp.authorize(prompt="none").headers["Location"])["error"] == "login_required"
 
-    rp.sign_in()
+    rp.sign_in(name, password)
     assert "code" in query_of(rp.authorize(prompt="none").headers["Location"])
     r = requests.post(server.url("/v1/logout"), json={"all": True}, headers=bearer(token),
                       timeout=5)
     assert r.status_code == 204, r.text
     assert query_of(rp.authorize(prompt="none").headers["Location"])["error"] == "login_required"
-    fresh = login(server).json()["access_token"]
+    fresh = login(server, name, password).json()["access_token"]
     r = requests.get(server.url("/v1/me/sessions"), headers=bearer(fresh), timeout=5)
     assert r.json()["items"] == []

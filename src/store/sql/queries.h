@@ -346,6 +346,10 @@ constexpr std::string_view kListTotpRecoveryCodes =
     "SELECT code_hash FROM totp_recovery_codes WHERE user_id = ?1 ORDER BY code_hash";
 // Deleting the enrolment also removes its recovery codes (ON DELETE CASCADE).
 constexpr std::string_view kDeleteTotp = "DELETE FROM totp_enrollments WHERE user_id = ?1";
+constexpr std::string_view kListSealedTotpSecrets =
+    "SELECT user_id, sealed_secret FROM totp_enrollments ORDER BY user_id";
+constexpr std::string_view kReplaceSealedTotpSecret =
+    "UPDATE totp_enrollments SET sealed_secret = ?2 WHERE user_id = ?1";
 constexpr std::string_view kDeleteTotpRecoveryCodes =
     "DELETE FROM totp_recovery_codes WHERE user_id = ?1";
 constexpr std::string_view kInsertPendingTotp =

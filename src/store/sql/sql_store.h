@@ -1706,6 +1706,41 @@ class SqlStore final : public Store {
     return Status::Ok();
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> ListSealedTotpSecrets() override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListSealedTotpSecrets);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.emplace_back(stmt->ColumnText(0), stmt->ColumnBlob(1));
+    }
+    return out;
+  }
+
+  Status ReplaceSealedTotpSecrets(
+      const std::vector<std::pair<std::string, std::string>>& sealed_by_user) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    std::vector<Statement> updates;
+    updates.reserve(sealed_by_user.size());
+    for (const auto& [user_id, sealed] : sealed_by_user) {
+      Result<Statement> stmt = connection->Prepare(kReplaceSealedTotpSecret);
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindText(1, user_id).BindBlob(2, sealed);
+      stmt->Defer();  // all in one round trip
+      updates.push_back(std::move(*stmt));
+    }
+    for (Statement& stmt : updates) {
+      if (Status s = stmt.Run(); !s.ok()) return s;
+      if (stmt.Changes() == 0) return NotFoundError("TOTP enrolment not found");
+    }
+    return tx->Commit();
+  }
+
   Status DeleteTotp(std::string_view user_id) override {
     Lease connection = backend_.Acquire();
     Result<Statement> remove = connection->Prepare(kDeleteTotp);

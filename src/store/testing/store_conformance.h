@@ -2415,6 +2415,24 @@ TYPED_TEST_P(StoreConformanceTest, DeleteClientLeavesAuthorizationCodesAlone) {
   EXPECT_EQ(consumed->code.client_id, "web");
 }
 
+TYPED_TEST_P(StoreConformanceTest, ReplaceSealedTotpSecretsIsAllOrNothing) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u2", std::string("b\x00old", 5))).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1", std::string("a\x00old", 5))).ok());
+  auto listed = this->store_->ListSealedTotpSecrets();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0], std::make_pair(std::string("u1"), std::string("a\x00old", 5)));
+  EXPECT_TRUE(HasCode(this->store_->ReplaceSealedTotpSecrets({{"u1", "new"}, {"ghost", "x"}}),
+                      StatusCode::kNotFound));
+  EXPECT_EQ(this->store_->FindTotp("u1")->sealed_secret, std::string("a\x00old", 5));
+  const std::string resealed("\x01new\x00", 5);
+  ASSERT_TRUE(this->store_->ReplaceSealedTotpSecrets({{"u1", resealed}, {"u2", "n2"}}).ok());
+  EXPECT_EQ(this->store_->FindTotp("u1")->sealed_secret, resealed);
+  EXPECT_EQ(this->store_->FindTotp("u2")->sealed_secret, "n2");
+}
+
 TYPED_TEST_P(StoreConformanceTest, PendingTotpIsReplacedUntilConfirmed) {
   ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
   EXPECT_TRUE(HasCode(this->store_->FindTotp("u1"), StatusCode::kNotFound));
@@ -2570,7 +2588,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     RevokedJtiIsIdempotentListedUntilExpiryAndPruned, RevokingAJtiAgainNeverShortensItsExpiry,
     CreatedClientIsFoundWithEveryFieldAndDuplicateIsAlreadyExists,
     NewClientWithoutBrowserMetadataGetsTheDefaults,
-    PublicClientWithRedirectUrisRoundTripsVerbatimInOrder,
+    PublicClientWithRedirectUrisRoundTripsVerbatimInOrder, ReplaceSealedTotpSecretsIsAllOrNothing,
     ClientWithUnknownAuthMethodOrAlgorithmIsRefusedByTheSchema,
     ClientWithNoGrantTypesOrScopesRoundTrips, ListClientsPagesByClientIdUntilNoCursor,
     DeleteClientRevokesItsRefreshTokensOnly, AppendedAuditEventsGetIncreasingIdsAndRoundTrip,
