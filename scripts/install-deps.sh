@@ -14,6 +14,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2
   wrk curl
+  # browser sign-in e2e tests (tests/e2e/test_browser_chromium.py, test_oidc_clients.py): a real
+  # headless Chromium driven by selenium, and Authlib as a relying party
+  chromium chromium-driver python3-selenium python3-authlib
   # PostgreSQL 15 server for the throwaway test clusters (src/store/testing/pg_cluster.h,
   # tests/e2e/pgcluster.py). Installing it also creates and starts the default cluster 15/main on
   # port 5432; the tests neither need nor touch it.
