@@ -27,6 +27,16 @@ Settings (environment):
   PORTCULLIS_AUDIENCE   expected audience (default "portcullis"; Portcullis's `tokens.audience`)
   REQUIRED_PERMISSION   permission GET /articles needs (default "articles:read")
   TRUST_PROXY_HEADERS   "1" to enable GET /whoami-proxied (only behind the nginx example)
+  WEB_CLIENT_ID         client_id of a public Portcullis client (token_endpoint_auth_method
+                        "none", redirect URI http://127.0.0.1:<port>/web/) for the browser
+                        sign-in page at GET /web/ (static/index.html + static/app.js); unset:
+                        /auth/config and /auth/callback answer 404
+  PORTCULLIS_PUBLIC_URL the Portcullis URL the *browser* uses (default: PORTCULLIS_URL)
+
+3. Browser sign-in (GET /web/): the page signs in with the authorization code flow + PKCE (S256)
+   in the browser, then calls GET /me-local with the access token. Portcullis does not answer
+   CORS on /oauth2/token, so the page hands the code and its verifier to POST /auth/callback,
+   which exchanges them server-side as the same public client (client_id alone, no secret).
 
 Run:  PORTCULLIS_URL=http://127.0.0.1:8443 python3 -m uvicorn --app-dir examples/fastapi app:app
 """
@@ -39,9 +49,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import urlencode
 
 import jwt
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
 # The algorithms Portcullis signs with (tokens.signing_alg). Never HMAC or "none".
@@ -68,6 +80,8 @@ class Settings:
     required_permission: str
     ca_bundle: Optional[str]
     trust_proxy_headers: bool
+    web_client_id: Optional[str] = None
+    public_url: Optional[str] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -80,6 +94,8 @@ class Settings:
             required_permission=env.get("REQUIRED_PERMISSION", "articles:read"),
             ca_bundle=env.get("PORTCULLIS_CA_BUNDLE") or None,
             trust_proxy_headers=env.get("TRUST_PROXY_HEADERS", "") == "1",
+            web_client_id=env.get("WEB_CLIENT_ID") or None,
+            public_url=(env.get("PORTCULLIS_PUBLIC_URL") or url).rstrip("/"),
         )
 
 
@@ -252,6 +268,65 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             # nginx should never let such a request through here; refuse rather than guess.
             raise unauthorized(None)
         return identity
+
+    # ------------------------------------------------------------ browser sign-in (GET /web/)
+    static_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+    token_context = ssl.create_default_context(cafile=settings.ca_bundle)
+
+    @app.get("/web/", include_in_schema=False)
+    def web_index():
+        return FileResponse(os.path.join(static_dir, "index.html"),
+                            headers={"Cache-Control": "no-store"})
+
+    @app.get("/web/app.js", include_in_schema=False)
+    def web_script():
+        return FileResponse(os.path.join(static_dir, "app.js"),
+                            media_type="text/javascript")
+
+    def web_client_id() -> str:
+        if not settings.web_client_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Not Found")
+        return settings.web_client_id
+
+    @app.get("/auth/config")
+    def auth_config(client_id: str = Depends(web_client_id)):
+        """What the sign-in page needs to start the code flow."""
+        return {"authorization_endpoint": (settings.public_url or settings.portcullis_url)
+                + "/oauth2/authorize", "client_id": client_id}
+
+    @app.post("/auth/callback")
+    def auth_callback(body: Dict[str, str] = Body(...),
+                      client_id: str = Depends(web_client_id)):
+        """Exchanges the page's code and PKCE verifier at Portcullis's token endpoint, as the
+        public client (no secret: the verifier is the proof). Answers Portcullis's JSON."""
+        code, verifier, redirect_uri = (body.get("code"), body.get("code_verifier"),
+                                        body.get("redirect_uri"))
+        if not all(isinstance(v, str) and v for v in (code, verifier, redirect_uri)):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                                detail="code, code_verifier and redirect_uri are required")
+        if body.get("iss") not in (None, settings.issuer):  # RFC 9207 mix-up defence
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="unexpected iss")
+        form = urlencode({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": redirect_uri, "code_verifier": verifier,
+                          "client_id": client_id}).encode()
+        request = urllib.request.Request(
+            settings.portcullis_url + "/oauth2/token", data=form, method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=JWKS_TIMEOUT_S,
+                                        context=token_context) as response:
+                answer = json.load(response)
+                code_status = response.status
+        except urllib.error.HTTPError as e:
+            try:
+                answer, code_status = json.load(e), e.code
+            except ValueError:
+                answer, code_status = {"error": "server_error"}, 502
+        except (urllib.error.URLError, OSError, ValueError):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                detail="authorization server unreachable")
+        return JSONResponse(answer, status_code=code_status,
+                            headers={"Cache-Control": "no-store"})
 
     return app
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -304,3 +305,68 @@ def test_single_sign_on_in_the_same_browser(tls_server, client, callback, browse
     assert not browser.find_elements(By.ID, "password")
     claims = second.verify_id_token(second.exchange(q["code"])["id_token"])
     assert claims["preferred_username"] == "admin"
+
+
+# ------------------------------------------------------- examples/fastapi: the browser front end
+
+@pytest.fixture
+def fastapi_front_end(tls_server):
+    """examples/fastapi/app.py under uvicorn with WEB_CLIENT_ID: its page /web/ signs in."""
+    port = free_port()
+    web = f"http://127.0.0.1:{port}/web/"
+    r = requests.post(tls_server.url("/v1/clients"), verify=False, timeout=10,
+                      headers=bearer(admin_token_tls(tls_server)),
+                      json={"name": "fastapi page", "token_endpoint_auth_method": "none",
+                            "grant_types": ["authorization_code"], "redirect_uris": [web],
+                            "scopes": []})
+    assert r.status_code == 201, r.text
+    tmp = tempfile.mkdtemp(prefix="portcullis-fastapi-web-")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORTCULLIS_URL": tls_server.base,
+           "PORTCULLIS_CA_BUNDLE": os.path.join(tls_server.data_dir, "tls", "cert.pem"),
+           "PORTCULLIS_AUDIENCE": "portcullis", "WEB_CLIENT_ID": r.json()["client_id"]}
+    log_path = os.path.join(tmp, "uvicorn.log")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "uvicorn", "--app-dir",
+             os.path.join(REPO, "examples", "fastapi"), "app:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, open(log_path, errors="replace").read()
+            try:
+                if requests.get(web, timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, open(log_path, errors="replace").read()
+            time.sleep(0.05)
+        yield web
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_fastapi_example_page_signs_in_with_pkce(fastapi_front_end, browser):
+    browser.get(fastapi_front_end)
+    assert browser.execute_script("return window.isSecureContext") is True
+    WebDriverWait(browser, WAIT_S).until(EC.element_to_be_clickable((By.ID, "sign-in"))).click()
+    WebDriverWait(browser, WAIT_S).until(EC.presence_of_element_located((By.ID, "username")))
+    field(browser, "username").send_keys("admin")
+    pw = field(browser, "password")
+    pw.send_keys(ADMIN_PASSWORD)
+    pw.send_keys(Keys.ENTER)
+    result = WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_element(By.ID, "result").get_attribute("data-status")
+        or d.find_element(By.ID, "status").get_attribute("class") == "error" or None)
+    status_text = browser.find_element(By.ID, "status").text
+    body = browser.find_element(By.ID, "result").text
+    assert result == "200", (status_text, body)
+    assert '"username": "admin"' in body and status_text == "Signed in as admin."
+    assert browser.current_url == fastapi_front_end  # the code is gone from the address bar
