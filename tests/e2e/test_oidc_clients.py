@@ -11,7 +11,6 @@ The server is the loopback http one (conftest's `server`); openid-client is told
 allowInsecureRequests for it."""
 import json
 import os
-import secrets
 import shutil
 import subprocess
 
