@@ -32,6 +32,7 @@ from conftest import ADMIN_PASSWORD, free_port, login, start_server
 selenium = pytest.importorskip("selenium")  # installed by scripts/install-deps.sh (tests)
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -246,10 +247,9 @@ def test_sign_in_with_the_keyboard_in_chromium(tls_server, client, callback, bro
     # Focus order from the start of the page: username, password, the button.
     browser.execute_script("document.activeElement && document.activeElement.blur();"
                            "window.getSelection().removeAllRanges();")
-    body = browser.find_element(By.TAG_NAME, "body")
     order = []
     for _ in range(3):
-        browser.switch_to.active_element.send_keys(Keys.TAB) if order else body.send_keys(Keys.TAB)
+        ActionChains(browser).send_keys(Keys.TAB).perform()
         order.append(browser.switch_to.active_element)
     assert order[0] == username, order[0].get_attribute("outerHTML")
     assert order[1] == password, order[1].get_attribute("outerHTML")
