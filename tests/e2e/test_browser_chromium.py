@@ -245,8 +245,11 @@ def test_sign_in_with_the_keyboard_in_chromium(tls_server, client, callback, bro
     save_screenshot(browser, "login-page.png")
 
     # Focus order from the start of the page: username, password, the button.
-    browser.execute_script("document.activeElement && document.activeElement.blur();"
-                           "window.getSelection().removeAllRanges();")
+    # The username field has autofocus; a click on the page's top-left corner (no control
+    # there) moves focus, and the sequential navigation starting point, to the page's start.
+    assert browser.switch_to.active_element == username  # autofocus
+    ActionChains(browser).move_by_offset(2, 2).click().perform()
+    assert browser.switch_to.active_element.tag_name == "body"
     order = []
     for _ in range(3):
         ActionChains(browser).send_keys(Keys.TAB).perform()
@@ -264,8 +267,11 @@ def test_sign_in_with_the_keyboard_in_chromium(tls_server, client, callback, bro
     tokens = flow.exchange(q["code"])
     claims = flow.verify_id_token(tokens["id_token"])
     assert claims["preferred_username"] == "admin" and claims["amr"] == ["pwd"]
-    cookies = {c["name"]: c for c in browser.get_cookies()}  # the callback's origin: none
-    assert not any(n.startswith("__Host-portcullis") for n in cookies)
+    # Cookies are per host, not per port: Chromium lists 127.0.0.1's session cookie here too.
+    session = {c["name"]: c for c in browser.get_cookies()}["__Host-portcullis_session"]
+    assert session["secure"] and session["httpOnly"] and session["sameSite"] == "Lax"
+    assert session["path"] == "/" and "domain" not in session or \
+        not session["domain"].startswith(".")
 
 
 def test_totp_second_step_in_chromium(tls_server, client, callback, browser):
