@@ -304,3 +304,27 @@ def test_me_sessions_list_revoke_and_end_with_logout_all(server):
     fresh = login(server, name, password).json()["access_token"]
     r = requests.get(server.url("/v1/me/sessions"), headers=bearer(fresh), timeout=5)
     assert r.json()["items"] == []
+
+
+def test_a_browser_client_may_read_the_token_answer_from_its_own_origin(server):
+    client = create_client(server, redirect_uris=["http://127.0.0.1:9/cb"])
+    rp = RelyingParty(server, client)
+    q = rp.sign_in()
+    # A form POST is a CORS "simple request": no preflight; the answer names the origin only
+    # when it is the origin of a registered redirect URI.
+    r = rp.exchange(q["code"])
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+    q = rp.sign_in(prompt="login")
+    form = {"grant_type": "authorization_code", "code": q["code"],
+            "redirect_uri": rp.redirect_uri, "code_verifier": rp.verifier,
+            "client_id": client["client_id"]}
+    r = requests.post(server.url("/oauth2/token"), data=form,
+                      headers={"Origin": "http://127.0.0.1:9"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:9"
+    assert "Origin" in r.headers["Vary"]
+    refresh = {"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"],
+               "client_id": client["client_id"]}
+    r = requests.post(server.url("/oauth2/token"), data=refresh,
+                      headers={"Origin": "https://evil.example"}, timeout=10)
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers

@@ -37,6 +37,23 @@ http::Response InvalidClient() {
   return res;
 }
 
+void AllowBrowserOrigin(const http::Request& req, const ResolvedClient& client,
+                        http::Response& res) {
+  std::string_view origin = req.Header("Origin");
+  if (origin.empty() || origin == "null") return;
+  for (const std::string& uri : client.redirect_uris) {
+    // The origin of an absolute URI: scheme "://" authority (registered URIs have no userinfo).
+    const std::size_t scheme_end = uri.find("://");
+    if (scheme_end == std::string::npos) continue;
+    const std::size_t end = uri.find_first_of("/?#", scheme_end + 3);
+    if (std::string_view(uri).substr(0, end) == origin) {
+      res.set(bhttp::field::access_control_allow_origin, origin);
+      res.set(bhttp::field::vary, "Origin");
+      return;
+    }
+  }
+}
+
 bool ClientAllowsGrant(const ResolvedClient& client, std::string_view grant_type) {
   return std::find(client.grant_types.begin(), client.grant_types.end(), grant_type) !=
          client.grant_types.end();
@@ -86,7 +103,8 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
       co_return InvalidClient();
     }
     if ((*found)->token_endpoint_auth_method != authn::kAuthMethodNone) co_return InvalidClient();
-    co_return ResolvedClient{(*found)->client_id, false, (*found)->grant_types, (*found)->scopes};
+    co_return ResolvedClient{(*found)->client_id, false, (*found)->grant_types, (*found)->scopes,
+                             (*found)->redirect_uris};
   } else {
     co_return InvalidClient();  // a confidential client without its secret
   }
@@ -115,7 +133,8 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     return client;
   };
   auto resolved = [](const store::Client& client) {
-    return ResolvedClient{client.client_id, true, client.grant_types, client.scopes};
+    return ResolvedClient{client.client_id, true, client.grant_types, client.scopes,
+                          client.redirect_uris};
   };
   if (!ctx.throttle->shared()) {
     if (std::optional<store::Client> client = quick(client_id, *secret, req.client_ip)) {

@@ -20,7 +20,15 @@ struct ResolvedClient {
   bool confidential = false;             // authenticated with a secret
   std::vector<std::string> grant_types;  // what it may use
   std::vector<std::string> scopes;       // client_credentials: the most it may get
+  std::vector<std::string> redirect_uris{};  // browser clients: their origins may call us (CORS)
 };
+
+// CORS for a browser client calling the token endpoint (a form POST is a "simple" request, so no
+// preflight): when the request's Origin is the origin of one of the client's registered redirect
+// URIs, `res` gets Access-Control-Allow-Origin: <that origin> (and Vary: Origin). Nothing for
+// any other origin, so other sites still cannot read the answer.
+void AllowBrowserOrigin(const http::Request& req, const ResolvedClient& client,
+                        http::Response& res);
 
 // The calling client, or the response to send (400 invalid_request for two methods at once,
 // 401 invalid_client + WWW-Authenticate: Basic for failed authentication). The store lookup runs

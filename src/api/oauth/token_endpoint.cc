@@ -541,9 +541,16 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
                          "this client may not use grant type " + grant);
   }
   if (grant == "password") co_return co_await PasswordGrant(ctx, req, *form, client);
-  if (grant == "refresh_token") co_return co_await RefreshGrant(ctx, req, *form, client);
-  if (grant == "authorization_code") {
-    co_return co_await AuthorizationCodeGrant(ctx, req, *form, client);
+  if (grant == "refresh_token" || grant == "authorization_code") {
+    // The grants a browser app (SPA) uses: its registered origins may read the answer.
+    http::Response res;
+    if (grant == "refresh_token") {
+      res = co_await RefreshGrant(ctx, req, *form, client);
+    } else {
+      res = co_await AuthorizationCodeGrant(ctx, req, *form, client);
+    }
+    AllowBrowserOrigin(req, client, res);
+    co_return res;
   }
   co_return co_await ClientCredentialsGrant(ctx, req, *form, client);
 }
