@@ -17,9 +17,9 @@ namespace portcullis::api {
 
 struct ResolvedClient {
   std::string client_id;
-  bool confidential = false;             // authenticated with a secret
-  std::vector<std::string> grant_types;  // what it may use
-  std::vector<std::string> scopes;       // client_credentials: the most it may get
+  bool confidential = false;                 // authenticated with a secret
+  std::vector<std::string> grant_types;      // what it may use
+  std::vector<std::string> scopes;           // client_credentials: the most it may get
   std::vector<std::string> redirect_uris{};  // browser clients: their origins may call us (CORS)
 };
 
