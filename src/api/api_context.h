@@ -25,6 +25,7 @@
 #include "password/hasher.h"
 #include "password/policy.h"
 #include "store/store.h"
+#include "token/dpop_state.h"
 #include "token/key_manager.h"
 #include "token/refresh_service.h"
 #include "token/revocation_set.h"
@@ -40,6 +41,7 @@ struct ApiMetrics {
   Counter* api_key_verifications = nullptr;  // {result}; optional
   Counter* forward_auth = nullptr;           // {result}: allowed, public, unauthenticated,
                                              // missing_permission, no_rule, bad_path, bad_request
+  Counter* dpop_proofs = nullptr;            // {result}: ok or a jose::DpopError name
 };
 
 struct ApiContext {
@@ -73,6 +75,11 @@ struct ApiContext {
   crypto::Random* random = nullptr;               // the OS CSPRNG (codes, CSRF tokens)
   const crypto::MasterKey* master_key = nullptr;  // seals sign-in tickets between the two steps
   authn::Mfa* mfa = nullptr;                      // TOTP (DESIGN §8)
+  // DPoP (DESIGN §9): proofs seen in this process; server nonces; whether proofs must also be
+  // recorded in the store because several instances share it (PostgreSQL).
+  token::DpopReplayCache* dpop_replay = nullptr;
+  token::DpopNonces* dpop_nonces = nullptr;
+  bool dpop_replay_shared = false;
 };
 
 }  // namespace portcullis::api

@@ -10,6 +10,7 @@
 #include "authz/permission.h"
 #include "base/ascii.h"
 #include "base/log.h"
+#include "crypto/constant_time.h"
 #include "http/offload.h"
 
 namespace portcullis::api {
@@ -36,17 +37,23 @@ bool IsB64Token(std::string_view token) {
   return true;
 }
 
-}  // namespace
-
-std::optional<std::string_view> ParseBearer(std::string_view authorization) {
+// `<scheme> <b64token>` (scheme case-insensitive, spaces around the token ignored).
+std::optional<std::string_view> ParseTokenCredential(std::string_view authorization,
+                                                     std::string_view scheme) {
   std::size_t space = authorization.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
-  if (!EqualsIgnoreAsciiCase(authorization.substr(0, space), "bearer")) return std::nullopt;
+  if (!EqualsIgnoreAsciiCase(authorization.substr(0, space), scheme)) return std::nullopt;
   std::string_view token = authorization.substr(space + 1);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (!IsB64Token(token)) return std::nullopt;
   return token;
+}
+
+}  // namespace
+
+std::optional<std::string_view> ParseBearer(std::string_view authorization) {
+  return ParseTokenCredential(authorization, "bearer");
 }
 
 std::optional<std::string_view> ParseApiKeyAuthorization(std::string_view authorization) {
@@ -62,6 +69,33 @@ std::optional<std::string_view> ParseApiKeyAuthorization(std::string_view author
   return key;
 }
 
+namespace {
+
+// Counts and logs a refused access token (never the token).
+void NoteRejectedToken(ApiContext& ctx, const http::Request& req, std::string_view reason) {
+  ctx.counters.token_verifications->IncOne(reason);
+  log::Info("authn.token_rejected",
+            {{"reason", reason}, {"client_ip", req.client_ip}, {"request_id", req.request_id}});
+}
+
+Principal FromClaims(jose::AccessTokenClaims& claims, std::string_view auth_method) {
+  Principal p;
+  p.kind = claims.username.has_value() ? Principal::Kind::kUser : Principal::Kind::kClient;
+  p.id = std::move(claims.sub);
+  p.username = std::move(claims.username);
+  p.client_id = std::move(claims.client_id);
+  p.roles = std::move(claims.roles);
+  p.permissions = authz::SplitScope(claims.scope);
+  p.auth_method = std::string(auth_method);
+  return p;
+}
+
+}  // namespace
+
+std::optional<std::string_view> ParseDpopAuthorization(std::string_view authorization) {
+  return ParseTokenCredential(authorization, "dpop");
+}
+
 std::variant<Principal, http::Response> AuthenticateBearer(ApiContext& ctx,
                                                            const http::Request& req) {
   std::string_view authorization = req.Header("Authorization");
@@ -73,23 +107,17 @@ std::variant<Principal, http::Response> AuthenticateBearer(ApiContext& ctx,
   }
   jose::VerifyResult verified = ctx.tokens->Validate(*token);
   if (verified.error != jose::VerifyError::kOk) {
-    ctx.counters.token_verifications->IncOne(jose::ToString(verified.error));
-    log::Info("authn.token_rejected", {{"reason", jose::ToString(verified.error)},
-                                       {"client_ip", req.client_ip},
-                                       {"request_id", req.request_id}});
+    NoteRejectedToken(ctx, req, jose::ToString(verified.error));
     return Unauthenticated(authn::AuthnError::kTokenInvalid);
   }
+  if (verified.claims.cnf_jkt) {
+    // RFC 9449 §7.2: a DPoP-bound token is no Bearer token; whoever sends it so lacks the key
+    // (or the client is broken). Cached or not, it never gets past here without its proof.
+    NoteRejectedToken(ctx, req, "dpop_bound_as_bearer");
+    return DpopUnauthorized(ctx, "invalid_token");
+  }
   ctx.counters.token_verifications->IncOne("ok");
-  jose::AccessTokenClaims& claims = verified.claims;
-  Principal p;
-  p.kind = claims.username.has_value() ? Principal::Kind::kUser : Principal::Kind::kClient;
-  p.id = std::move(claims.sub);
-  p.username = std::move(claims.username);
-  p.client_id = std::move(claims.client_id);
-  p.roles = std::move(claims.roles);
-  p.permissions = authz::SplitScope(claims.scope);
-  p.auth_method = "bearer";
-  return p;
+  return FromClaims(verified.claims, "bearer");
 }
 
 }  // namespace portcullis::api
@@ -124,6 +152,43 @@ struct BasicOutcome {
   std::int64_t retry_after_s = 0;
   authn::CachedBasicUser user;
 };
+
+// ---------------------------------------------------------------- DPoP (DESIGN §9)
+
+// `Authorization: DPoP <token>` with its proof: the token as for Bearer (cache, revocation,
+// user state), then it must be bound (cnf.jkt) and the request's proof — for this method and
+// URL, carrying the token's hash, not replayed — must be signed by that very key.
+boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateDpop(
+    ApiContext& ctx, const http::Request& req, std::string_view token, const DpopTarget* target) {
+  jose::VerifyResult verified = ctx.tokens->Validate(token);
+  if (verified.error != jose::VerifyError::kOk) {
+    NoteRejectedToken(ctx, req, jose::ToString(verified.error));
+    co_return DpopUnauthorized(ctx, "invalid_token");
+  }
+  if (!verified.claims.cnf_jkt) {
+    // A Bearer token sent under the DPoP scheme proves nothing about its sender: refuse.
+    NoteRejectedToken(ctx, req, "not_dpop_bound");
+    co_return DpopUnauthorized(ctx, "invalid_token");
+  }
+  const DpopTarget own = target == nullptr ? RequestTarget(req) : DpopTarget{};
+  DpopCheck check = co_await CheckDpop(ctx, req, target == nullptr ? own : *target, token);
+  if (!check.present) {
+    ctx.counters.dpop_proofs->IncOne("missing");
+    co_return DpopUnauthorized(ctx, "invalid_dpop_proof");
+  }
+  if (check.error != jose::DpopError::kOk || check.unavailable) {
+    co_return DpopResourceError(ctx, check);
+  }
+  if (!crypto::ConstantTimeEqual(check.jkt, *verified.claims.cnf_jkt)) {
+    ctx.counters.dpop_proofs->IncOne(jose::ToString(jose::DpopError::kKeyMismatch));
+    log::Info("authn.dpop_rejected", {{"reason", jose::ToString(jose::DpopError::kKeyMismatch)},
+                                      {"client_ip", req.client_ip},
+                                      {"request_id", req.request_id}});
+    co_return DpopUnauthorized(ctx, "invalid_dpop_proof");
+  }
+  ctx.counters.token_verifications->IncOne("ok");
+  co_return FromClaims(verified.claims, "dpop");
+}
 
 // ---------------------------------------------------------------- API keys
 
@@ -250,7 +315,7 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateApiK
 }  // namespace
 
 boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequest(
-    ApiContext& ctx, const http::Request& req) {
+    ApiContext& ctx, const http::Request& req, const DpopTarget* dpop_target) {
   // Exactly one credential: two Authorization headers, or Authorization and X-API-Key, or two
   // X-API-Key headers are refused rather than picking one.
   const std::size_t authorization_count = req.message.count(bhttp::field::authorization);
@@ -261,7 +326,12 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> AuthenticateRequ
   if (std::optional<std::string_view> key = ParseApiKeyAuthorization(authorization)) {
     co_return co_await AuthenticateApiKey(ctx, req, *key);
   }
-  if (!authn::IsBasicScheme(authorization)) co_return AuthenticateBearer(ctx, req);
+  if (!authn::IsBasicScheme(authorization)) {
+    if (std::optional<std::string_view> token = ParseDpopAuthorization(authorization)) {
+      co_return co_await AuthenticateDpop(ctx, req, *token, dpop_target);
+    }
+    co_return AuthenticateBearer(ctx, req);
+  }
   if (!ctx.config->basic.enabled || ctx.basic_cache == nullptr) {
     co_return Unauthenticated(authn::AuthnError::kMalformedCredentials);
   }

@@ -39,6 +39,7 @@
 #include "password/policy.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "token/dpop_state.h"
 #include "token/key_manager.h"
 #include "token/refresh_service.h"
 #include "token/revocation_set.h"
@@ -447,6 +448,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   token_verifications.Preregister({"ok"});
   forward_auth_decisions.Preregister({"allowed", "public"});
   api_key_verifications.Preregister({"ok"});
+  Counter& dpop_proofs = metrics.AddCounter("portcullis_dpop_proofs_total",
+                                            "DPoP proofs checked, by result", {"result"});
+  dpop_proofs.Preregister({"ok"});
 
   WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
   WorkerPool db_pool(
@@ -461,6 +465,11 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
 
   authn::BrowserSessions browser_sessions(**store, clock, random, config.sessions.ttl_s);
   authn::Mfa mfa(**store, *master_key, clock, random, config.ui.product_name);
+  // DPoP (DESIGN §9): proofs seen, and server nonces every instance of the deployment accepts.
+  token::DpopReplayCache dpop_replay(static_cast<std::size_t>(config.dpop.replay_cache_entries));
+  token::DpopNonces dpop_nonces(master_key->Derive("dpop-nonce"), clock);
+  metrics.AddGauge("portcullis_dpop_replay_cache_entries", "DPoP proofs remembered against replay",
+                   [&dpop_replay] { return static_cast<double>(dpop_replay.size()); });
   api::ApiContext ctx;
   ctx.config = &config;
   ctx.sessions = &browser_sessions;
@@ -493,6 +502,10 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   ctx.api_key_usage = &api_key_usage;
   ctx.counters.api_key_verifications = &api_key_verifications;
   ctx.counters.forward_auth = &forward_auth_decisions;
+  ctx.counters.dpop_proofs = &dpop_proofs;
+  ctx.dpop_replay = &dpop_replay;
+  ctx.dpop_nonces = &dpop_nonces;
+  ctx.dpop_replay_shared = (*store)->BackendName() == "postgres";
   ctx.forward_auth_rules = &*forward_auth_rules;
 
   http::Router router;
@@ -554,6 +567,7 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
     // Spent codes stay a day so that a late replay still finds (and revokes) what they issued.
     (void)db->PruneAuthorizationCodes(now - 86'400);
     (void)db->PruneBrowserSessions(now);
+    (void)db->PruneDpopProofs(now);
     (void)throttle_ptr->Prune();
     (void)permission_usage.Flush(*db);
     (void)api_key_usage.Flush(*db);

@@ -64,6 +64,7 @@ int RunClientCreate(const CommonOptions& options, const ClientCreateOptions& cre
   client.token_endpoint_auth_method = std::move(metadata.token_endpoint_auth_method);
   client.post_logout_redirect_uris = std::move(metadata.post_logout_redirect_uris);
   client.id_token_signed_response_alg = std::move(metadata.id_token_signed_response_alg);
+  client.require_dpop = create.require_dpop;
   for (const std::string& s : create.scopes) {
     if (!authz::IsValidPermission(s)) {
       std::cerr << "portcullis: invalid scope " << s << "\n";

@@ -29,8 +29,9 @@ struct ClientCreateOptions {
   // Browser sign-in (DESIGN §8). public_client = token_endpoint_auth_method "none".
   std::vector<std::string> redirect_uris, post_logout_redirect_uris;
   bool public_client = false;
-  std::string auth_method;   // "" = client_secret_basic (or none with public_client)
-  std::string id_token_alg;  // "" = RS256
+  std::string auth_method;    // "" = client_secret_basic (or none with public_client)
+  std::string id_token_alg;   // "" = RS256
+  bool require_dpop = false;  // DESIGN §9: every token request needs a DPoP proof
   bool json = false;
 };
 

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
                             "client_secret_post, none");
   client_create->add_option("--id-token-alg", client_opts.id_token_alg,
                             "id_token_signed_response_alg: RS256 (default), EdDSA, ES256");
+  client_create->add_flag("--require-dpop", client_opts.require_dpop,
+                          "tokens only with a DPoP proof (sender-constrained, RFC 9449)");
   client_create->add_option("--scope", client_opts.scopes,
                             "permission the client may get; repeatable");
   client_create->add_flag("--json", client_opts.json, "print JSON");

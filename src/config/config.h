@@ -142,6 +142,15 @@ struct MfaConfig {
   std::vector<std::string> required_roles;
 };
 
+// [dpop]: sender-constrained tokens (DESIGN §9, RFC 9449).
+struct DpopConfig {
+  std::int64_t proof_max_age_s = 60;  // a proof is accepted this long after its iat
+  std::int64_t proof_leeway_s = 5;    // and this far before it (clock skew)
+  bool require_nonce = false;         // demand a server nonce (DPoP-Nonce, use_dpop_nonce)
+  // Proofs remembered against replay; when all hold live proofs, new proofs are refused (503).
+  std::int64_t replay_cache_entries = 200'000;
+};
+
 // [master_key]
 struct MasterKeyConfig {
   std::string file;  // default "<data_dir>/master.key"
@@ -190,6 +199,7 @@ struct Config {
   UiConfig ui;
   SessionsConfig sessions;
   MfaConfig mfa;
+  DpopConfig dpop;
   MasterKeyConfig master_key;
   std::vector<ForwardAuthRule> forward_auth_rules;  // [[forward_auth.rule]]
   LogConfig log;

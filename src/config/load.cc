@@ -227,6 +227,12 @@ const std::vector<KeySpec>& Specs() {
     s.push_back(StringKey("ui.logo_url", &C::ui, &UiConfig::logo_url));
     s.push_back(IntKey("sessions.ttl_s", &C::sessions, &SessionsConfig::ttl_s, 60, kThirtyDaysS));
     s.push_back(StringListKey("mfa.required_roles", &C::mfa, &MfaConfig::required_roles, false));
+    s.push_back(
+        IntKey("dpop.proof_max_age_s", &C::dpop, &DpopConfig::proof_max_age_s, 5, kOneDayS));
+    s.push_back(IntKey("dpop.proof_leeway_s", &C::dpop, &DpopConfig::proof_leeway_s, 0, 300));
+    s.push_back(BoolKey("dpop.require_nonce", &C::dpop, &DpopConfig::require_nonce));
+    s.push_back(IntKey("dpop.replay_cache_entries", &C::dpop, &DpopConfig::replay_cache_entries,
+                       1'000, 10'000'000));
     s.push_back(StringKey("master_key.file", &C::master_key, &MasterKeyConfig::file));
     s.push_back(
         StringKey("log.level", &C::log, &LogConfig::level, {"debug", "info", "warn", "error"}));

@@ -2,11 +2,13 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "crypto/base64.h"
+#include "crypto/sha256.h"
 
 namespace portcullis::crypto {
 namespace {
@@ -95,6 +97,16 @@ Result<SecretBytes> MasterKey::OpenWith(const SecretBytes& key, std::string_view
     return InvalidArgumentError("sealed data failed authentication");
   }
   return plaintext;
+}
+
+SecretBytes MasterKey::Derive(std::string_view purpose) const {
+  std::string label = "portcullis/";
+  label += purpose;
+  std::string mac = HmacSha256(key_.view(), label);
+  SecretBytes out(mac.size());
+  std::copy(mac.begin(), mac.end(), reinterpret_cast<char*>(out.data()));
+  sodium_memzero(mac.data(), mac.size());
+  return out;
 }
 
 }  // namespace portcullis::crypto

@@ -53,6 +53,11 @@ class MasterKey {
   // other associated data.
   Result<SecretBytes> Open(std::string_view sealed, std::string_view associated_data) const;
 
+  // A 32-byte key for `purpose` derived from this key (HMAC-SHA-256(key, "portcullis/" +
+  // purpose)): the same on every instance of a deployment, useless for anything else, and it
+  // never reveals the master key. E.g. the DPoP nonce key ("dpop-nonce").
+  SecretBytes Derive(std::string_view purpose) const;
+
   // Master-key rotation (docs/deployment.md): Open also accepts data sealed under `previous`;
   // Seal always uses this key. `portcullis keys reseal` then re-seals everything under this key.
   void SetPrevious(MasterKey previous) { previous_ = std::move(previous.key_); }

@@ -41,6 +41,9 @@ struct Request {
   std::string request_id;
   // True when the request arrived over TLS.
   bool tls = false;
+  // True when the socket peer is one of server.trusted_proxies: only then are X-Forwarded-Proto
+  // and X-Forwarded-Host believed (e.g. for the URL a DPoP proof must name).
+  bool from_trusted_proxy = false;
   // The matched route pattern, e.g. "/v1/users/{id}", or "unmatched". Safe as a metric label.
   std::string route;
 

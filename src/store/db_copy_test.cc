@@ -292,6 +292,7 @@ void Fill(Store& store) {
   session.client_ip = "203.0.113.5";
   session.user_agent = "test";
   ASSERT_TRUE(store.CreateBrowserSession(session).ok());
+  ASSERT_TRUE(store.RecordDpopProof(std::string(64, 'd'), kT0 + 70, kT0).ok());
   TotpEnrollment totp;
   totp.user_id = "u-bob";
   totp.sealed_secret = std::string("\x01\x02sealed\x00bytes", 14);

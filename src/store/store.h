@@ -318,6 +318,9 @@ struct RefreshToken {
   std::optional<std::string> parent_hash;  // the token this one replaced
   std::optional<UnixSeconds> used_at;      // set when it was rotated (spent)
   std::optional<UnixSeconds> revoked_at;   // set when it or its family was revoked
+  // RFC 9449 §5: the RFC 7638 thumbprint of the DPoP key a public client's family is bound to
+  // (every rotation then needs a proof by that key); nullopt = not bound. Inherited.
+  std::optional<std::string> dpop_jkt{};
 };
 
 // An entry of the access-token revocation list: the jti is refused until expires_at.
@@ -394,6 +397,8 @@ struct Client {
   std::string token_endpoint_auth_method = "client_secret_basic";
   std::vector<std::string> post_logout_redirect_uris{};
   std::string id_token_signed_response_alg = "RS256";  // "RS256", "EdDSA" or "ES256"
+  // DESIGN §9: every token request of this client must carry a DPoP proof (tokens are bound).
+  bool require_dpop = false;
 };
 
 // One page of ListClients. next_cursor is absent on the last page.
@@ -571,6 +576,15 @@ class BrowserSignInStore {
 
   // Deletes codes with expires_at <= before; returns how many.
   virtual Result<int> PruneAuthorizationCodes(UnixSeconds before) = 0;
+
+  // RFC 9449 §11.1, shared by the instances of a deployment: records the DPoP proof
+  // `proof_key` (64 hex characters: SHA-256 of its key thumbprint and jti) as seen until
+  // `expires_at`. true when it was not seen before, or its earlier record had expired at `now`;
+  // false when it is a replay (nothing changes).
+  virtual Result<bool> RecordDpopProof(std::string_view proof_key, UnixSeconds expires_at,
+                                       UnixSeconds now) = 0;
+  // Deletes proof records expired at `before`; returns how many.
+  virtual Result<int> PruneDpopProofs(UnixSeconds before) = 0;
 
   // --- browser sessions ---
   // Stores a new session. kAlreadyExists on an id or token_hash clash; kNotFound if the user

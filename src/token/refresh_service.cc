@@ -73,6 +73,8 @@ std::string_view ToString(RefreshError error) {
       return "scope_exceeded";
     case RefreshError::kStoreUnavailable:
       return "store_unavailable";
+    case RefreshError::kDpopKeyMismatch:
+      return "dpop_key_mismatch";
   }
   return "unknown_error";
 }
@@ -86,7 +88,8 @@ std::string RefreshService::NewFamilyId() { return crypto::RandomUuid(random_); 
 Result<IssuedRefresh> RefreshService::IssueFamily(std::string_view user_id,
                                                   std::string_view client_id,
                                                   std::string_view scope,
-                                                  std::string_view family_id) {
+                                                  std::string_view family_id,
+                                                  std::optional<std::string> dpop_jkt) {
   const UnixSeconds now = clock_.Now();
   IssuedRefresh issued;
   issued.refresh_token = crypto::RandomBase64Url(random_, kRefreshTokenBytes);
@@ -99,6 +102,7 @@ Result<IssuedRefresh> RefreshService::IssueFamily(std::string_view user_id,
   r.issued_at = now;
   r.family_expires_at = now + policy_.absolute_ttl_s;
   r.expires_at = std::min(now + policy_.idle_ttl_s, r.family_expires_at);
+  r.dpop_jkt = std::move(dpop_jkt);
   if (Status s = store_.InsertRefreshToken(r); !s.ok()) return s;
   return issued;
 }
@@ -116,6 +120,7 @@ std::pair<std::string, store::RefreshToken> RefreshService::MakeSuccessor(
   next.family_expires_at = parent.family_expires_at;
   next.expires_at = std::min(now + policy_.idle_ttl_s, parent.family_expires_at);
   next.parent_hash = parent.token_hash;
+  next.dpop_jkt = parent.dpop_jkt;  // the family stays bound to its key
   return {std::move(opaque), std::move(next)};
 }
 

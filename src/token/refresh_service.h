@@ -62,6 +62,7 @@ enum class RefreshError : std::uint16_t {
   kClientMismatch = 5,    // bound to another client (RFC 6749 §6, §10.4)
   kScopeExceeded = 6,     // a requested scope is not in the token's scope (RFC 6749 §6)
   kStoreUnavailable = 7,  // the store failed; nothing can be said about the token
+  kDpopKeyMismatch = 8,   // bound to a DPoP key the request did not prove (RFC 9449 §5)
 };
 
 // A snake_case name for logs and metric labels, e.g. "reuse_detected".
@@ -105,9 +106,11 @@ class RefreshService {
   // Starts a new family for `user_id` (or a client id) bound to `client_id` with `scope`
   // (space-separated). Returns the store's error if the insert fails.
   // `family_id`: chosen by the caller (the authorization-code grant records it before issuing);
-  // empty = a fresh random one.
+  // empty = a fresh random one. `dpop_jkt`: the DPoP key thumbprint the family is bound to
+  // (RFC 9449 §5; every token of the family inherits it), nullopt = not bound.
   Result<IssuedRefresh> IssueFamily(std::string_view user_id, std::string_view client_id,
-                                    std::string_view scope, std::string_view family_id = {});
+                                    std::string_view scope, std::string_view family_id = {},
+                                    std::optional<std::string> dpop_jkt = std::nullopt);
 
   // A fresh random family id, as IssueFamily makes.
   std::string NewFamilyId();

@@ -28,7 +28,8 @@ TokenService::TokenService(const KeyManager& keys, RevocationSet& revocations,
 
 Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
                                               const std::vector<std::string>& scopes,
-                                              std::string_view client_id, std::string_view jti) {
+                                              std::string_view client_id, std::string_view jti,
+                                              std::string_view dpop_jkt) {
   jose::AccessTokenClaims claims;
   UnixSeconds now = clock_.Now();
   claims.iss = policy_.issuer;
@@ -46,6 +47,7 @@ Result<IssuedAccessToken> TokenService::Issue(const Subject& subject,
   claims.roles = subject.roles;
   claims.username = subject.username;
   claims.uv = subject.credential_version;
+  if (!dpop_jkt.empty()) claims.cnf_jkt = std::string(dpop_jkt);
 
   Result<std::string> jwt = keys_.Sign(claims);
   if (!jwt.ok()) return jwt.status();

@@ -83,9 +83,12 @@ class TokenService {
 
   // Signs an access token for `subject` granting `scopes`, issued through `client_id`. `jti`:
   // the token id chosen by the caller (the authorization-code grant records it before issuing,
-  // so that a replayed code can revoke it); empty = a fresh random one.
+  // so that a replayed code can revoke it); empty = a fresh random one. `dpop_jkt`: the
+  // thumbprint of the DPoP key the token is bound to ("cnf":{"jkt"}, RFC 9449 §6.1); empty =
+  // a Bearer token.
   Result<IssuedAccessToken> Issue(const Subject& subject, const std::vector<std::string>& scopes,
-                                  std::string_view client_id, std::string_view jti = {});
+                                  std::string_view client_id, std::string_view jti = {},
+                                  std::string_view dpop_jkt = {});
 
   // A fresh random token id, as Issue makes.
   std::string NewJti();

@@ -39,6 +39,7 @@ boost::json::object ClientToJson(const store::Client& client) {
           {"token_endpoint_auth_method", client.token_endpoint_auth_method},
           {"post_logout_redirect_uris", ToJsonArray(client.post_logout_redirect_uris)},
           {"id_token_signed_response_alg", client.id_token_signed_response_alg},
+          {"require_dpop", client.require_dpop},
           {"created_at", FormatRfc3339(client.created_at)}};
 }
 
@@ -115,7 +116,7 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
     const std::string_view key = member.key();
     if (key != "name" && key != "grant_types" && key != "scopes" && key != "redirect_uris" &&
         key != "token_endpoint_auth_method" && key != "post_logout_redirect_uris" &&
-        key != "id_token_signed_response_alg") {
+        key != "id_token_signed_response_alg" && key != "require_dpop") {
       co_return BadRequestProblem("unknown field \"" + std::string(key) + "\"");
     }
   }
@@ -126,6 +127,10 @@ boost::asio::awaitable<http::Response> HandleCreateClient(ApiContext& ctx, http:
     co_return BadRequestProblem("name must be a string of 1 to 128 characters");
   }
   client.name = std::string(name->as_string());
+  if (const boost::json::value* dpop = body->if_contains("require_dpop")) {
+    if (!dpop->is_bool()) co_return BadRequestProblem("require_dpop must be true or false");
+    client.require_dpop = dpop->as_bool();
+  }
   // Browser sign-in metadata (DESIGN §8); the rules live in authn::ValidateClientMetadata.
   authn::ClientMetadata metadata;
   for (const char* field : {"token_endpoint_auth_method", "id_token_signed_response_alg"}) {

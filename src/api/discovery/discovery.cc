@@ -45,6 +45,8 @@ boost::json::object AuthorizationServerMetadata(const config::Config& config) {
       {"access_token_signing_alg_values_supported",
        boost::json::array{boost::json::string(config.tokens.signing_alg)}},
       {"scopes_supported", boost::json::array{"openid", "profile", "email", "offline_access"}},
+      // RFC 9449 §5.1.
+      {"dpop_signing_alg_values_supported", boost::json::array{"ES256", "EdDSA"}},
   };
 }
 

@@ -120,7 +120,19 @@ boost::asio::awaitable<http::Response> HandleForwardAuth(ApiContext& ctx, http::
     co_return NoStore(http::Response{bhttp::status::ok, 11});
   }
 
-  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
+  // A DPoP proof names the original request: method, and the URL the proxy reports (its scheme
+  // from X-Forwarded-Proto, host with port, path; the query is not part of htu).
+  DpopTarget original;
+  original.method = *method;
+  {
+    std::string_view proto = FirstHeader(req, {"X-Forwarded-Proto"}, req.tls ? "https" : "http");
+    std::string url(proto);
+    url += "://";
+    url += FirstHeader(req, {"X-Forwarded-Host", "Host"}, "");
+    url += FirstHeader(req, {"X-Forwarded-Uri", "X-Original-URI"}, "/");
+    original.url = jose::NormalizeHtu(url).value_or("");
+  }
+  std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req, &original);
   if (auto* res = std::get_if<http::Response>(&auth)) {
     Count(ctx, "unauthenticated");
     co_return NoStore(std::move(*res));

@@ -103,8 +103,9 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
       co_return InvalidClient();
     }
     if ((*found)->token_endpoint_auth_method != authn::kAuthMethodNone) co_return InvalidClient();
-    co_return ResolvedClient{(*found)->client_id, false, (*found)->grant_types, (*found)->scopes,
-                             (*found)->redirect_uris};
+    co_return ResolvedClient{(*found)->client_id,     false,
+                             (*found)->grant_types,   (*found)->scopes,
+                             (*found)->redirect_uris, (*found)->require_dpop};
   } else {
     co_return InvalidClient();  // a confidential client without its secret
   }
@@ -133,8 +134,9 @@ boost::asio::awaitable<std::variant<ResolvedClient, http::Response>> ResolveClie
     return client;
   };
   auto resolved = [](const store::Client& client) {
-    return ResolvedClient{client.client_id, true, client.grant_types, client.scopes,
-                          client.redirect_uris};
+    return ResolvedClient{client.client_id,     true,
+                          client.grant_types,   client.scopes,
+                          client.redirect_uris, client.require_dpop};
   };
   if (!ctx.throttle->shared()) {
     if (std::optional<store::Client> client = quick(client_id, *secret, req.client_ip)) {

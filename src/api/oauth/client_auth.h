@@ -21,6 +21,7 @@ struct ResolvedClient {
   std::vector<std::string> grant_types;      // what it may use
   std::vector<std::string> scopes;           // client_credentials: the most it may get
   std::vector<std::string> redirect_uris{};  // browser clients: their origins may call us (CORS)
+  bool require_dpop = false;                 // every token request needs a DPoP proof (§9)
 };
 
 // CORS for a browser client calling the token endpoint (a form POST is a "simple" request, so no

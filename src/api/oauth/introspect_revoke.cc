@@ -44,9 +44,10 @@ http::Response ActiveAccessToken(const jose::AccessTokenClaims& c) {
   boost::json::monotonic_resource arena(buffer, sizeof buffer);
   boost::json::storage_ptr sp(&arena);
   boost::json::object body(sp);
-  body.reserve(12);
+  body.reserve(13);
   body["active"] = true;
-  body["token_type"] = "Bearer";
+  // RFC 9449 §6.2: a bound token is of type DPoP and its cnf names the key.
+  body["token_type"] = c.cnf_jkt ? "DPoP" : "Bearer";
   body["scope"] = c.scope;
   body["client_id"] = c.client_id;
   body["sub"] = c.sub;
@@ -57,6 +58,11 @@ http::Response ActiveAccessToken(const jose::AccessTokenClaims& c) {
   body["nbf"] = c.nbf;
   body["jti"] = c.jti;
   if (c.username) body["username"] = *c.username;
+  if (c.cnf_jkt) {
+    boost::json::object cnf(sp);
+    cnf["jkt"] = *c.cnf_jkt;
+    body["cnf"] = std::move(cnf);
+  }
   return NoStoreJson(std::move(body));
 }
 

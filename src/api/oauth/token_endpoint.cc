@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/authz.h"
+#include "api/dpop.h"
 #include "api/oauth/client_auth.h"
 #include "api/oauth/oauth_error.h"
 #include "api/password_login.h"
@@ -13,6 +14,7 @@
 #include "authz/permission.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "crypto/constant_time.h"
 #include "crypto/sha256.h"
 #include "http/offload.h"
 #include "jose/algorithm.h"
@@ -62,10 +64,22 @@ std::variant<std::optional<std::vector<std::string>>, http::Response> RequestedS
   return std::optional<std::vector<std::string>>(std::move(requested));
 }
 
+// RFC 9449 §5: a token bound to a DPoP key is of type "DPoP".
+std::string_view TokenType(std::string_view dpop_jkt) {
+  return dpop_jkt.empty() ? "Bearer" : "DPoP";
+}
+
+// The refresh-token binding of a new family (RFC 9449 §5): a public client's family is bound to
+// its DPoP key; a confidential client's is not (its authentication already constrains it).
+std::optional<std::string> FamilyBinding(const ResolvedClient& client, std::string_view dpop_jkt) {
+  if (client.confidential || dpop_jkt.empty()) return std::nullopt;
+  return std::string(dpop_jkt);
+}
+
 http::Response TokenResponse(const token::IssuedAccessToken& access,
-                             const std::string* refresh_token) {
+                             const std::string* refresh_token, std::string_view dpop_jkt) {
   boost::json::object body{{"access_token", access.access_token},
-                           {"token_type", "Bearer"},
+                           {"token_type", TokenType(dpop_jkt)},
                            {"expires_in", access.expires_in}};
   if (refresh_token != nullptr) body["refresh_token"] = *refresh_token;
   body["scope"] = access.scope;
@@ -111,7 +125,8 @@ struct PasswordGrantOutcome {
 
 boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Request& req,
                                                      const http::FormFields& form,
-                                                     const ResolvedClient& client) {
+                                                     const ResolvedClient& client,
+                                                     std::string dpop_jkt) {
   if (!ctx.config->oauth2.password_grant) {
     co_return OAuthError(bhttp::status::bad_request, "unsupported_grant_type",
                          "the password grant is disabled on this server");
@@ -135,8 +150,9 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   auto wanted = std::make_shared<std::optional<std::vector<std::string>>>(std::move(requested));
   auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, ""));
   std::string client_id = client.client_id;
+  std::optional<std::string> binding = FamilyBinding(client, dpop_jkt);
   ApiContext* c = &ctx;
-  auto job = [c, secret, totp, name, wanted, audit_context, client_id] {
+  auto job = [c, secret, totp, name, wanted, audit_context, client_id, binding] {
     PasswordGrantOutcome out;
     // A TOTP user must add the current code as form field `totp` (DESIGN §8); a missing or wrong
     // code counts as a failed attempt.
@@ -156,8 +172,8 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
     if (out.login.error != authn::AuthnError::kOk) return out;
     out.scopes = MfaGate(*c, out.login.user, authz::GrantScopes(out.login.permissions, *wanted));
     if (!out.scopes) return out;
-    Result<token::IssuedRefresh> refresh =
-        c->refresh->IssueFamily(out.login.user.id, client_id, authz::JoinScope(*out.scopes));
+    Result<token::IssuedRefresh> refresh = c->refresh->IssueFamily(
+        out.login.user.id, client_id, authz::JoinScope(*out.scopes), {}, binding);
     if (!refresh.ok()) {
       log::Error("token.refresh_issue_failed", {{"error", refresh.status().ToString()}});
       out.store_failed = true;
@@ -191,13 +207,13 @@ boost::asio::awaitable<http::Response> PasswordGrant(ApiContext& ctx, http::Requ
   token::Subject subject{login.user.id, login.user.username, login.user.roles,
                          login.user.credential_version};
   Result<token::IssuedAccessToken> issued =
-      ctx.tokens->Issue(subject, *outcome->scopes, client.client_id);
+      ctx.tokens->Issue(subject, *outcome->scopes, client.client_id, {}, dpop_jkt);
   if (!issued.ok()) {
     log::Error("token.issue_failed", {{"error", issued.status().ToString()}});
     co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
   }
   ctx.counters.login_attempts->Inc({"success"});
-  co_return TokenResponse(*issued, &outcome->refresh_token);
+  co_return TokenResponse(*issued, &outcome->refresh_token, dpop_jkt);
 }
 
 // ---------------------------------------------------------------- refresh_token grant
@@ -212,7 +228,8 @@ struct RefreshOutcome {
 
 boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Request& req,
                                                     const http::FormFields& form,
-                                                    const ResolvedClient& client) {
+                                                    const ResolvedClient& client,
+                                                    std::string dpop_jkt) {
   const std::string* presented = NonEmpty(form, "refresh_token");
   if (presented == nullptr) co_return InvalidRequest("missing required parameter: refresh_token");
   if (presented->size() > kMaxRefreshTokenBytes) co_return InvalidGrant("invalid refresh token");
@@ -225,7 +242,7 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
   auto audit_context = std::make_shared<audit::AuditContext>(AuditContextOf(req, client.client_id));
   std::string client_id = client.client_id;
   ApiContext* c = &ctx;
-  auto job = [c, token, requested, audit_context, client_id] {
+  auto job = [c, token, requested, audit_context, client_id, dpop_jkt] {
     RefreshOutcome out;
     // The user is read before anything is written: a token of a deleted or disabled user ends
     // its family instead of rotating. The "token.refreshed" row is written in the rotation's
@@ -234,6 +251,12 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
     token::RotateHooks hooks;
     hooks.audit = &refreshed;
     hooks.vet = [&](const store::RefreshToken& record) {
+      // RFC 9449 §5: a bound family rotates only with a proof by its key; refused before
+      // anything is written, so the token stays usable by its holder.
+      if (record.dpop_jkt &&
+          (dpop_jkt.empty() || !crypto::ConstantTimeEqual(*record.dpop_jkt, dpop_jkt))) {
+        return token::RefreshError::kDpopKeyMismatch;
+      }
       Result<store::User> user = c->store->FindUserById(record.user_id);
       if (!user.ok() && user.status().code() != StatusCode::kNotFound) {
         out.store_failed = true;
@@ -286,6 +309,12 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
       co_return InvalidScope("the requested scope exceeds the scope of the refresh token");
     case token::RefreshError::kStoreUnavailable:
       co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
+    case token::RefreshError::kDpopKeyMismatch:
+      log::Info("token.refresh_rejected", {{"reason", token::ToString(r.error)},
+                                           {"client_ip", req.client_ip},
+                                           {"request_id", req.request_id}});
+      co_return OAuthError(bhttp::status::bad_request, "invalid_dpop_proof",
+                           "the refresh token is bound to another DPoP key");
     case token::RefreshError::kUnknown:
     case token::RefreshError::kExpired:
     case token::RefreshError::kRevoked:
@@ -309,9 +338,10 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
   }
   const store::User& user = *outcome->user;
   token::Subject subject{user.id, user.username, user.roles, user.credential_version};
-  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, scopes, client.client_id);
+  Result<token::IssuedAccessToken> issued =
+      ctx.tokens->Issue(subject, scopes, client.client_id, {}, dpop_jkt);
   if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
-  co_return TokenResponse(*issued, &r.refresh_token);
+  co_return TokenResponse(*issued, &r.refresh_token, dpop_jkt);
 }
 
 // ---------------------------------------------------------------- authorization_code grant
@@ -331,7 +361,8 @@ struct CodeOutcome {
 
 boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, http::Request& req,
                                                               const http::FormFields& form,
-                                                              const ResolvedClient& client) {
+                                                              const ResolvedClient& client,
+                                                              std::string dpop_jkt) {
   const std::string* code_param = NonEmpty(form, "code");
   const std::string* redirect_uri = NonEmpty(form, "redirect_uri");
   const std::string* verifier = NonEmpty(form, "code_verifier");
@@ -353,8 +384,9 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
   issue->access_expires_at =
       ctx.clock->Now() + ctx.tokens->policy().access_ttl_s + ctx.tokens->policy().leeway_s;
   if (refreshable) issue->refresh_family_id = ctx.refresh->NewFamilyId();
+  std::optional<std::string> binding = FamilyBinding(client, dpop_jkt);
   ApiContext* c = &ctx;
-  auto job = [c, presented, redirect, code_verifier, audit_context, resolved, issue] {
+  auto job = [c, presented, redirect, code_verifier, audit_context, resolved, issue, binding] {
     CodeOutcome out;
     const UnixSeconds now = c->clock->Now();
     Result<store::ConsumedCode> consumed =
@@ -428,8 +460,9 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
     out.scopes.insert(out.scopes.end(), granted->begin(), granted->end());
     c->user_states->Set(user->id, user->credential_version, user->disabled);
     if (issue->refresh_family_id) {
-      Result<token::IssuedRefresh> refresh = c->refresh->IssueFamily(
-          user->id, code.client_id, authz::JoinScope(out.scopes), *issue->refresh_family_id);
+      Result<token::IssuedRefresh> refresh =
+          c->refresh->IssueFamily(user->id, code.client_id, authz::JoinScope(out.scopes),
+                                  *issue->refresh_family_id, binding);
       if (!refresh.ok()) {
         out.store_failed = true;
         return out;
@@ -456,11 +489,11 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
   const store::User& user = outcome->user;
   token::Subject subject{user.id, user.username, user.roles, user.credential_version};
   Result<token::IssuedAccessToken> issued =
-      ctx.tokens->Issue(subject, outcome->scopes, client.client_id, issue->access_jti);
+      ctx.tokens->Issue(subject, outcome->scopes, client.client_id, issue->access_jti, dpop_jkt);
   if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
 
   boost::json::object body{{"access_token", issued->access_token},
-                           {"token_type", "Bearer"},
+                           {"token_type", TokenType(dpop_jkt)},
                            {"expires_in", issued->expires_in}};
   if (!outcome->refresh_token.empty()) body["refresh_token"] = outcome->refresh_token;
   body["scope"] = issued->scope;
@@ -501,7 +534,8 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
 
 boost::asio::awaitable<http::Response> ClientCredentialsGrant(ApiContext& ctx, http::Request& req,
                                                               const http::FormFields& form,
-                                                              const ResolvedClient& client) {
+                                                              const ResolvedClient& client,
+                                                              std::string dpop_jkt) {
   if (!client.confidential) co_return InvalidClient();
   auto scope = RequestedScope(form);
   if (auto* res = std::get_if<http::Response>(&scope)) co_return std::move(*res);
@@ -510,12 +544,13 @@ boost::asio::awaitable<http::Response> ClientCredentialsGrant(ApiContext& ctx, h
   if (!scopes) co_return InvalidScope("the requested scope exceeds the scopes of the client");
   // RFC 6749 §4.4.3: no refresh token for client_credentials. sub = client_id, no username.
   token::Subject subject{client.client_id, std::nullopt, {}, 0};
-  Result<token::IssuedAccessToken> issued = ctx.tokens->Issue(subject, *scopes, client.client_id);
+  Result<token::IssuedAccessToken> issued =
+      ctx.tokens->Issue(subject, *scopes, client.client_id, {}, dpop_jkt);
   if (!issued.ok()) co_return PasswordGrantFailure(authn::AuthnError::kStoreUnavailable);
   log::Info("token.client_credentials", {{"client_id", client.client_id},
                                          {"client_ip", req.client_ip},
                                          {"request_id", req.request_id}});
-  co_return TokenResponse(*issued, nullptr);
+  co_return TokenResponse(*issued, nullptr, dpop_jkt);
 }
 
 }  // namespace
@@ -540,19 +575,30 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
     co_return OAuthError(bhttp::status::bad_request, "unauthorized_client",
                          "this client may not use grant type " + grant);
   }
-  if (grant == "password") co_return co_await PasswordGrant(ctx, req, *form, client);
-  if (grant == "refresh_token" || grant == "authorization_code") {
-    // The grants a browser app (SPA) uses: its registered origins may read the answer.
-    http::Response res;
-    if (grant == "refresh_token") {
-      res = co_await RefreshGrant(ctx, req, *form, client);
-    } else {
-      res = co_await AuthorizationCodeGrant(ctx, req, *form, client);
-    }
+  // DPoP (DESIGN §9): a valid proof binds what this request issues to the proof's key; checked
+  // before any password is hashed. A client registered with require_dpop must send one.
+  DpopCheck dpop = co_await CheckDpop(ctx, req, RequestTarget(req), {});
+  if ((dpop.present && (dpop.error != jose::DpopError::kOk || dpop.unavailable)) ||
+      (!dpop.present && client.require_dpop)) {
+    http::Response res = DpopTokenEndpointError(ctx, dpop);
     AllowBrowserOrigin(req, client, res);
     co_return res;
   }
-  co_return co_await ClientCredentialsGrant(ctx, req, *form, client);
+  http::Response res;
+  if (grant == "password") {
+    res = co_await PasswordGrant(ctx, req, *form, client, dpop.jkt);
+  } else if (grant == "refresh_token") {
+    res = co_await RefreshGrant(ctx, req, *form, client, dpop.jkt);
+  } else if (grant == "authorization_code") {
+    res = co_await AuthorizationCodeGrant(ctx, req, *form, client, dpop.jkt);
+  } else {
+    res = co_await ClientCredentialsGrant(ctx, req, *form, client, dpop.jkt);
+  }
+  // The grants a browser app (SPA) uses: its registered origins may read the answer.
+  if (grant == "refresh_token" || grant == "authorization_code")
+    AllowBrowserOrigin(req, client, res);
+  AddDpopNonce(ctx, res);
+  co_return res;
 }
 
 }  // namespace portcullis::api

@@ -421,6 +421,9 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& pee
   auto connection = std::make_shared<Connection>(co_await asio::this_coro::executor);
   connection->stream = &lowest;
   const std::uint64_t id = Register(connection);
+  // Whether X-Forwarded-* from this peer may be believed: decided once per connection.
+  const bool peer_is_trusted_proxy =
+      options_.is_trusted_proxy && options_.is_trusted_proxy(peer_ip);
   ScopeExit unregister([&] {
     connection->stream = nullptr;
     Unregister(id);
@@ -490,6 +493,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& pee
     req.message = parser.release();
     req.peer_ip = peer_ip;
     req.tls = tls;
+    req.from_trusted_proxy = peer_is_trusted_proxy;
     std::string forwarded_for;
     for (auto [it, end] = req.message.equal_range("X-Forwarded-For"); it != end; ++it) {
       if (!forwarded_for.empty()) forwarded_for += ',';

@@ -149,10 +149,10 @@ constexpr std::string_view kListUserStates =
 
 #define PORTCULLIS_REFRESH_COLUMNS                                            \
   "token_hash, family_id, user_id, client_id, scope, issued_at, expires_at, " \
-  "family_expires_at, parent_hash, used_at, revoked_at "
+  "family_expires_at, parent_hash, used_at, revoked_at, dpop_jkt "
 constexpr std::string_view kInsertRefreshToken =
     "INSERT INTO refresh_tokens (" PORTCULLIS_REFRESH_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr std::string_view kFindRefreshToken =
     "SELECT " PORTCULLIS_REFRESH_COLUMNS "FROM refresh_tokens WHERE token_hash = ?1";
 // Several tokens can name the same parent after ReplaceUnusedSuccessor: the newest one wins.
@@ -186,17 +186,26 @@ constexpr std::string_view kListRevokedJtis =
     "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > ?1 ORDER BY expires_at, jti";
 constexpr std::string_view kPruneRevokedJtis = "DELETE FROM revoked_jtis WHERE expires_at <= ?1";
 
-#define PORTCULLIS_CLIENT_COLUMNS                                                  \
-  "client_id, name, secret_hash, grant_types, scopes, created_at, redirect_uris, " \
-  "token_endpoint_auth_method, post_logout_redirect_uris, id_token_signed_response_alg "
-constexpr std::string_view kInsertClient = "INSERT INTO clients (" PORTCULLIS_CLIENT_COLUMNS
-                                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+#define PORTCULLIS_CLIENT_COLUMNS                                                         \
+  "client_id, name, secret_hash, grant_types, scopes, created_at, redirect_uris, "        \
+  "token_endpoint_auth_method, post_logout_redirect_uris, id_token_signed_response_alg, " \
+  "require_dpop "
+constexpr std::string_view kInsertClient =
+    "INSERT INTO clients (" PORTCULLIS_CLIENT_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 constexpr std::string_view kFindClient =
     "SELECT " PORTCULLIS_CLIENT_COLUMNS "FROM clients WHERE client_id = ?1";
 constexpr std::string_view kListClients =
     "SELECT " PORTCULLIS_CLIENT_COLUMNS
     "FROM clients WHERE ?1 IS NULL OR client_id > ?1 ORDER BY client_id LIMIT ?2";
 #undef PORTCULLIS_CLIENT_COLUMNS
+// DPoP proofs seen (RFC 9449 §11.1): one row per (key, jti) until it expires. ?1 key, ?2 expiry,
+// ?3 now. A row whose time is over is taken over; a live one makes this a replay (no row changes).
+constexpr std::string_view kRecordDpopProof =
+    "INSERT INTO dpop_proofs (proof_key, expires_at) VALUES (?1, ?2) "
+    "ON CONFLICT (proof_key) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE dpop_proofs.expires_at <= ?3";
+constexpr std::string_view kPruneDpopProofs = "DELETE FROM dpop_proofs WHERE expires_at <= ?1";
 constexpr std::string_view kDeleteClient = "DELETE FROM clients WHERE client_id = ?1";
 
 #define PORTCULLIS_API_KEY_COLUMNS \

@@ -151,6 +151,7 @@ RefreshToken ReadRefreshToken(const Stmt& stmt) {
   token.parent_hash = stmt.ColumnOptionalText(8);
   token.used_at = stmt.ColumnOptionalInt64(9);
   token.revoked_at = stmt.ColumnOptionalInt64(10);
+  token.dpop_jkt = stmt.ColumnOptionalText(11);
   return token;
 }
 
@@ -178,6 +179,7 @@ Result<Client> ReadClient(const Stmt& stmt) {
   if (!post_logout.ok()) return post_logout.status();
   client.post_logout_redirect_uris = std::move(*post_logout);
   client.id_token_signed_response_alg = stmt.ColumnText(9);
+  client.require_dpop = stmt.ColumnInt64(10) != 0;
   return client;
 }
 
@@ -1012,7 +1014,8 @@ class SqlStore final : public Store {
         .BindText(7, StringsToJson(client.redirect_uris))
         .BindText(8, client.token_endpoint_auth_method)
         .BindText(9, StringsToJson(client.post_logout_redirect_uris))
-        .BindText(10, client.id_token_signed_response_alg);
+        .BindText(10, client.id_token_signed_response_alg)
+        .BindInt64(11, client.require_dpop ? 1 : 0);
     Status s = stmt->Run();
     if (s.code() == StatusCode::kAlreadyExists) return AlreadyExistsError("client already exists");
     return s;
@@ -1485,6 +1488,20 @@ class SqlStore final : public Store {
     return RunTimedDelete(kPruneAuthorizationCodes, before);
   }
 
+  Result<bool> RecordDpopProof(std::string_view proof_key, UnixSeconds expires_at,
+                               UnixSeconds now) override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kRecordDpopProof);
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, proof_key).BindInt64(2, expires_at).BindInt64(3, now);
+    if (Status s = stmt->Run(); !s.ok()) return s;
+    return stmt->Changes() == 1;
+  }
+
+  Result<int> PruneDpopProofs(UnixSeconds before) override {
+    return RunTimedDelete(kPruneDpopProofs, before);
+  }
+
   Status CreateBrowserSession(const BrowserSession& session) override {
     Lease connection = backend_.Acquire();
     Result<Statement> insert = connection->Prepare(kInsertBrowserSession);
@@ -1819,7 +1836,8 @@ class SqlStore final : public Store {
         .BindInt64(8, token.family_expires_at)
         .BindOptionalText(9, token.parent_hash)
         .BindOptionalInt64(10, token.used_at)
-        .BindOptionalInt64(11, token.revoked_at);
+        .BindOptionalInt64(11, token.revoked_at)
+        .BindOptionalText(12, token.dpop_jkt);
     return stmt;
   }
 

@@ -582,6 +582,7 @@ TYPED_TEST_P(StoreConformanceTest, InsertedRefreshTokenIsFoundWithEveryField) {
   EXPECT_EQ(found->parent_hash, std::nullopt);
   EXPECT_EQ(found->used_at, std::nullopt);
   EXPECT_EQ(found->revoked_at, std::nullopt);
+  EXPECT_EQ(found->dpop_jkt, std::nullopt);
 
   EXPECT_TRUE(HasCode(this->store_->InsertRefreshToken(token), StatusCode::kAlreadyExists));
   EXPECT_TRUE(HasCode(this->store_->FindRefreshToken("nope"), StatusCode::kNotFound));
@@ -929,6 +930,7 @@ TYPED_TEST_P(StoreConformanceTest, NewClientWithoutBrowserMetadataGetsTheDefault
   EXPECT_EQ(found->token_endpoint_auth_method, "client_secret_basic");
   EXPECT_TRUE(found->post_logout_redirect_uris.empty());
   EXPECT_EQ(found->id_token_signed_response_alg, "RS256");
+  EXPECT_FALSE(found->require_dpop);
 }
 
 TYPED_TEST_P(StoreConformanceTest, PublicClientWithRedirectUrisRoundTripsVerbatimInOrder) {
@@ -2290,6 +2292,61 @@ TYPED_TEST_P(StoreConformanceTest, PruneAuthorizationCodesDeletesThoseExpiredAtO
   EXPECT_TRUE(this->store_->ConsumeAuthorizationCode(Hex64('3'), issue, 1).ok());
 }
 
+TYPED_TEST_P(StoreConformanceTest, DpopBindingsRoundTrip) {
+  Client client = this->MakeClient("mobile");
+  client.require_dpop = true;
+  ASSERT_TRUE(this->store_->CreateClient(client).ok());
+  Result<Client> found = this->store_->FindClient("mobile");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->require_dpop);
+
+  RefreshToken token = this->MakeRefresh("h1", "f1");
+  token.dpop_jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+  ASSERT_TRUE(this->store_->InsertRefreshToken(token).ok());
+  Result<RefreshToken> bound = this->store_->FindRefreshToken("h1");
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(bound->dpop_jkt, token.dpop_jkt);
+}
+
+TYPED_TEST_P(StoreConformanceTest, DpopProofIsRecordedOnceUntilItExpires) {
+  const std::string key = Hex64('a');
+  Result<bool> first = this->store_->RecordDpopProof(key, 1'000, 900);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(*first);
+  Result<bool> replay = this->store_->RecordDpopProof(key, 1'010, 999);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_FALSE(*replay);
+  // Once the record's time is over, the key may be recorded again (a new proof lifetime).
+  Result<bool> later = this->store_->RecordDpopProof(key, 2'000, 1'000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(*later);
+  EXPECT_FALSE(*this->store_->RecordDpopProof(key, 2'100, 1'500));
+  ASSERT_TRUE(this->store_->RecordDpopProof(Hex64('b'), 1'200, 900).ok());
+  Result<int> pruned = this->store_->PruneDpopProofs(1'200);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_TRUE(*this->store_->RecordDpopProof(Hex64('b'), 1'300, 1'201));
+}
+
+TYPED_TEST_P(StoreConformanceTest, ConcurrentRecordsOfOneDpopProofLetExactlyOneWin) {
+  std::atomic<int> winners{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      Result<bool> r = this->store_->RecordDpopProof(Hex64('c'), 5'000, 4'000);
+      if (!r.ok()) {
+        ++errors;
+      } else if (*r) {
+        ++winners;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(errors.load(), 0);
+}
+
 TYPED_TEST_P(StoreConformanceTest, BrowserSessionIsCreatedFoundTouchedAndListedNewestFirst) {
   ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
   ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
@@ -2624,6 +2681,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeleteUserDeletesTheirCodesSessionsAndTotp, DeleteClientLeavesAuthorizationCodesAlone,
     PendingTotpIsReplacedUntilConfirmed, ConfirmTotpIsAbortedWhenConfirmedOrStepIsOld,
     UseTotpStepIsACompareAndSet, ConcurrentUsesOfOneTotpStepLetExactlyOneWin,
-    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll);
+    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll, DpopBindingsRoundTrip,
+    DpopProofIsRecordedOnceUntilItExpires, ConcurrentRecordsOfOneDpopProofLetExactlyOneWin);
 
 }  // namespace portcullis::store::testing
