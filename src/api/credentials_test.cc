@@ -51,6 +51,16 @@ TEST(ParseBearerTest, RejectsOtherSchemesAndBadCharacters) {
   EXPECT_FALSE(ParseBearer(std::string_view("Bearer a\0b", 9)));
 }
 
+TEST(ParseDpopAuthorizationTest, AcceptsTheDpopSchemeOnly) {
+  EXPECT_EQ(ParseDpopAuthorization("DPoP abc.def.ghi"), "abc.def.ghi");
+  EXPECT_EQ(ParseDpopAuthorization("dpop  abc.def.ghi "), "abc.def.ghi");
+  EXPECT_FALSE(ParseDpopAuthorization("Bearer abc.def.ghi").has_value());
+  EXPECT_FALSE(ParseDpopAuthorization("DPoP").has_value());
+  EXPECT_FALSE(ParseDpopAuthorization("DPoP a,b").has_value());
+  EXPECT_FALSE(ParseDpopAuthorization("DPoPX abc").has_value());
+  EXPECT_FALSE(ParseBearer("DPoP abc.def.ghi").has_value());
+}
+
 TEST(ParseApiKeyAuthorizationTest, AcceptsCaseInsensitiveSchemeAndTrimsSpaces) {
   EXPECT_EQ(ParseApiKeyAuthorization("ApiKey pcs_x"), std::optional<std::string_view>("pcs_x"));
   EXPECT_EQ(ParseApiKeyAuthorization("apikey pcs_x"), std::optional<std::string_view>("pcs_x"));

@@ -300,6 +300,30 @@ def test_refresh_token_replayed_on_another_instance_revokes_the_family(cluster):
     assert r.status_code == 200 and r.json()["items"], r.text
 
 
+def test_a_dpop_proof_used_on_one_instance_is_a_replay_on_another(cluster):
+    # DESIGN §9: the jti replay cache is shared by the instances through the store. Behind one
+    # front, every instance sees the same URL (here: the same Host header).
+    from test_dpop import Key
+
+    A, B, C = cluster["A"], cluster["B"], cluster["C"]
+    key = Key()
+    front_token = "http://front.example/oauth2/token"
+    r = requests.post(A.url("/oauth2/token"), timeout=10, headers={
+        "Host": "front.example", "DPoP": key.proof("POST", front_token)},
+        data={"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    proof = key.proof("GET", "http://front.example/v1/me", token=token)
+    headers = {"Host": "front.example", "Authorization": f"DPoP {token}", "DPoP": proof}
+    ok = requests.get(B.url("/v1/me"), headers=headers, timeout=5)
+    assert ok.status_code == 200, ok.text
+    replay = requests.get(C.url("/v1/me"), headers=headers, timeout=5)
+    assert replay.status_code == 401, replay.text
+    assert 'error="invalid_dpop_proof"' in replay.headers["WWW-Authenticate"]
+    fresh = dict(headers, DPoP=key.proof("GET", "http://front.example/v1/me", token=token))
+    assert requests.get(C.url("/v1/me"), headers=fresh, timeout=5).status_code == 200
+
+
 def test_password_change_and_logout_all_reach_the_other_instances(cluster, admin):
     A, B, C = cluster["A"], cluster["B"], cluster["C"]
     user = create_user(cluster, admin, "pwchange")
@@ -710,26 +734,3 @@ def test_no_instance_ever_answered_500(cluster):
                and e.get("status") != 503]
         assert bad == [], (n, bad[:5])
 
-
-def test_a_dpop_proof_used_on_one_instance_is_a_replay_on_another(cluster):
-    # DESIGN §9: the jti replay cache is shared by the instances through the store. Behind one
-    # front, every instance sees the same URL (here: the same Host header).
-    from test_dpop import Key
-
-    A, B, C = cluster["A"], cluster["B"], cluster["C"]
-    key = Key()
-    front_token = "http://front.example/oauth2/token"
-    r = requests.post(A.url("/oauth2/token"), timeout=10, headers={
-        "Host": "front.example", "DPoP": key.proof("POST", front_token)},
-        data={"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD})
-    assert r.status_code == 200, r.text
-    token = r.json()["access_token"]
-    proof = key.proof("GET", "http://front.example/v1/me", token=token)
-    headers = {"Host": "front.example", "Authorization": f"DPoP {token}", "DPoP": proof}
-    ok = requests.get(B.url("/v1/me"), headers=headers, timeout=5)
-    assert ok.status_code == 200, ok.text
-    replay = requests.get(C.url("/v1/me"), headers=headers, timeout=5)
-    assert replay.status_code == 401, replay.text
-    assert 'error="invalid_dpop_proof"' in replay.headers["WWW-Authenticate"]
-    fresh = dict(headers, DPoP=key.proof("GET", "http://front.example/v1/me", token=token))
-    assert requests.get(C.url("/v1/me"), headers=fresh, timeout=5).status_code == 200

@@ -390,3 +390,23 @@ def test_server_nonces(tmp_path):
         assert r.status_code == 200, r.text
     finally:
         server.stop()
+
+
+def test_userinfo_refuses_a_bound_token_as_bearer_and_logout_takes_a_dpop_token(env, bound):
+    key, token = bound
+    r = requests.get(env.url("/oauth2/userinfo"), headers={"Authorization": f"Bearer {token}"},
+                     timeout=5)
+    assert_dpop_401(r, "invalid_token")
+    url = env.url("/oauth2/userinfo")
+    r = requests.get(url, headers={"Authorization": f"DPoP {token}"}, timeout=5)
+    assert_dpop_401(r, "invalid_dpop_proof")
+    # With its proof it gets as far as the scope check (this token has no "openid").
+    r = requests.get(url, headers={"Authorization": f"DPoP {token}",
+                                   "DPoP": key.proof("GET", url, token=token)}, timeout=5)
+    assert r.status_code == 403, r.text
+
+    logout = env.url("/v1/logout")
+    r = requests.post(logout, headers={"Authorization": f"DPoP {token}",
+                                       "DPoP": key.proof("POST", logout, token=token)}, timeout=5)
+    assert r.status_code == 204, r.text
+    assert_dpop_401(me(env, token, key), "invalid_token")

@@ -8,6 +8,7 @@
 #include "api/authz.h"
 #include "api/browser/html.h"
 #include "api/credentials.h"
+#include "api/dpop.h"
 #include "api/handler_common.h"
 #include "api/password_login.h"
 #include "api/throttle_events.h"
@@ -767,15 +768,26 @@ boost::asio::awaitable<http::Response> HandleUserinfo(ApiContext& ctx, http::Req
     co_return res;
   }
   std::optional<std::string_view> bearer = ParseBearer(authorization);
-  if (!bearer) {
+  std::optional<std::string_view> dpop = ParseDpopAuthorization(authorization);
+  if (!bearer && !dpop) {
     co_return BearerError(bhttp::status::unauthorized, "invalid_token",
                           "the access token is missing or malformed");
   }
-  jose::VerifyResult verified = ctx.tokens->Validate(*bearer);
+  if (dpop) {
+    // A DPoP-bound token (DESIGN §9): the credential pipeline checks the token and its proof.
+    std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
+    if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  }
+  jose::VerifyResult verified = ctx.tokens->Validate(bearer ? *bearer : *dpop);
   if (!verified.ok()) {
     ctx.counters.token_verifications->Inc({std::string(jose::ToString(verified.error))});
     co_return BearerError(bhttp::status::unauthorized, "invalid_token",
                           "the access token is invalid or expired");
+  }
+  if (bearer && verified.claims.cnf_jkt) {
+    // RFC 9449 §7.2: a bound token is never accepted as a Bearer token.
+    ctx.counters.token_verifications->IncOne("dpop_bound_as_bearer");
+    co_return DpopUnauthorized(ctx, "invalid_token");
   }
   const std::vector<std::string> scopes = authz::SplitScope(verified.claims.scope);
   auto has = [&scopes](std::string_view s) {

@@ -27,11 +27,13 @@ http::Response NoContent() {
 }  // namespace
 
 boost::asio::awaitable<http::Response> HandleLogout(ApiContext& ctx, http::Request& req) {
+  // An access token (Bearer, or DPoP with its proof checked by AuthenticateRequest).
   std::optional<std::string_view> bearer = ParseBearer(req.Header("Authorization"));
+  if (!bearer) bearer = ParseDpopAuthorization(req.Header("Authorization"));
   std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
   const Principal& principal = std::get<Principal>(auth);
-  if (!bearer || principal.auth_method != "bearer") {
+  if (!bearer || (principal.auth_method != "bearer" && principal.auth_method != "dpop")) {
     co_return BadRequestProblem(
         "logout needs a Bearer access token: Basic and API-key callers have "
         "no session");

@@ -80,7 +80,7 @@ boost::asio::awaitable<http::Response> HandleIntrospect(ApiContext& ctx, http::R
 
   // Caller: a Bearer token with tokens:introspect, else a confidential client.
   std::string_view authorization = req.Header("Authorization");
-  if (ParseBearer(authorization)) {
+  if (ParseBearer(authorization) || ParseDpopAuthorization(authorization)) {
     std::variant<Principal, http::Response> auth = co_await AuthenticateRequest(ctx, req);
     if (std::get_if<http::Response>(&auth) != nullptr) co_return InvalidClient();
     if (!authz::AnyGrants(std::get<Principal>(auth).permissions, "tokens:introspect")) {

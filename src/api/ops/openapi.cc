@@ -56,6 +56,7 @@ boost::json::object OpenApiDocument(const http::Router& router, std::string_view
     } else if (route.auth != http::AuthRequirement::kPublic) {
       // Alternatives: any one of them (DESIGN §4 "Credentials accepted wherever ...").
       op["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array{}}},
+                                          boost::json::object{{"dpop", boost::json::array{}}},
                                           boost::json::object{{"basic", boost::json::array{}}},
                                           boost::json::object{{"apiKey", boost::json::array{}}}};
     }
@@ -73,6 +74,8 @@ boost::json::object OpenApiDocument(const http::Router& router, std::string_view
       {"components",
        {{"securitySchemes",
          {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
+          // RFC 9449: `Authorization: DPoP <token>` with a `DPoP` proof header (DESIGN §9).
+          {"dpop", {{"type", "http"}, {"scheme", "DPoP"}, {"bearerFormat", "JWT"}}},
           {"basic", {{"type", "http"}, {"scheme", "basic"}}},
           {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}}},
           {"oauth2",
