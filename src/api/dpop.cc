@@ -57,15 +57,61 @@ DpopTarget RequestTarget(const http::Request& req) {
   return target;
 }
 
+namespace {
+
+void NoteRefused(ApiContext& ctx, const http::Request& req, const DpopCheck& check) {
+  ctx.counters.dpop_proofs->IncOne(check.unavailable && check.error == jose::DpopError::kOk
+                                       ? "unavailable"
+                                       : jose::ToString(check.error));
+  log::Info("authn.dpop_rejected",
+            {{"reason", check.unavailable && check.error == jose::DpopError::kOk
+                            ? "unavailable"
+                            : jose::ToString(check.error)},
+             {"client_ip", req.client_ip},
+             {"request_id", req.request_id}});
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> RecordDpopProof(ApiContext& ctx, const http::Request& req,
+                                             DpopCheck& check) {
+  if (!check.present || check.error != jose::DpopError::kOk || check.recorded) co_return;
+  check.recorded = true;
+  const UnixSeconds now = ctx.clock->Now();
+  if (ctx.dpop_replay != nullptr) {
+    check.error = ctx.dpop_replay->Record(check.proof_key, check.expires_at, now);
+  }
+  if (check.error == jose::DpopError::kOk && ctx.dpop_replay_shared && ctx.db_pool != nullptr) {
+    // Another instance may have seen it: the store decides, atomically.
+    ApiContext* c = &ctx;
+    const std::string proof_key = check.proof_key;
+    const UnixSeconds expires_at = check.expires_at;
+    auto record = [c, proof_key, expires_at, now] {
+      return c->store->RecordDpopProof(proof_key, expires_at, now);
+    };
+    std::optional<Result<bool>> fresh = co_await http::RunOn(*ctx.db_pool, record);
+    if (!fresh || !fresh->ok()) {
+      check.unavailable = true;
+    } else if (!**fresh) {
+      check.error = jose::DpopError::kReplayed;
+    }
+  }
+  if (check.error != jose::DpopError::kOk || check.unavailable) {
+    NoteRefused(ctx, req, check);
+    check.jkt.clear();
+  }
+}
+
 boost::asio::awaitable<DpopCheck> CheckDpop(ApiContext& ctx, const http::Request& req,
-                                            const DpopTarget& target,
-                                            std::string_view access_token) {
+                                            const DpopTarget& target, std::string_view access_token,
+                                            bool record) {
   DpopCheck check;
   const std::size_t count = req.message.count("DPoP");
   if (count == 0) co_return check;
   check.present = true;
   if (count > 1) {
     check.error = jose::DpopError::kMultipleProofs;
+    NoteRefused(ctx, req, check);
     co_return check;
   }
   const config::DpopConfig& config = ctx.config->dpop;
@@ -79,40 +125,19 @@ boost::asio::awaitable<DpopCheck> CheckDpop(ApiContext& ctx, const http::Request
       (!verified.proof.nonce || !ctx.dpop_nonces->IsValid(*verified.proof.nonce))) {
     check.error = jose::DpopError::kNonceRequired;
   }
-  // A proof is remembered until no check could accept it any more.
-  const UnixSeconds expires_at = now + config.proof_max_age_s + config.proof_leeway_s + 1;
-  const std::string proof_key =
-      check.error == jose::DpopError::kOk
-          ? token::DpopReplayCache::ProofKey(verified.proof.jkt, verified.proof.jti)
-          : std::string();
-  if (check.error == jose::DpopError::kOk && ctx.dpop_replay != nullptr) {
-    check.error = ctx.dpop_replay->Record(proof_key, expires_at, now);
-  }
-  if (check.error == jose::DpopError::kOk && ctx.dpop_replay_shared && ctx.db_pool != nullptr) {
-    // Another instance may have seen it: the store decides, atomically.
-    ApiContext* c = &ctx;
-    auto record = [c, proof_key, expires_at, now] {
-      return c->store->RecordDpopProof(proof_key, expires_at, now);
-    };
-    std::optional<Result<bool>> fresh = co_await http::RunOn(*ctx.db_pool, record);
-    if (!fresh || !fresh->ok()) {
-      check.unavailable = true;
-    } else if (!**fresh) {
-      check.error = jose::DpopError::kReplayed;
-    }
-  }
-  if (check.error == jose::DpopError::kReplayCacheFull) check.unavailable = true;
-  if (check.error != jose::DpopError::kOk || check.unavailable) {
-    ctx.counters.dpop_proofs->IncOne(check.unavailable && check.error == jose::DpopError::kOk
-                                         ? "unavailable"
-                                         : jose::ToString(check.error));
-    log::Info("authn.dpop_rejected", {{"reason", jose::ToString(check.error)},
-                                      {"client_ip", req.client_ip},
-                                      {"request_id", req.request_id}});
+  if (check.error != jose::DpopError::kOk) {
+    NoteRefused(ctx, req, check);
     co_return check;
   }
-  ctx.counters.dpop_proofs->IncOne("ok");
+  // A proof is remembered until no check could accept it any more.
+  check.expires_at = now + config.proof_max_age_s + config.proof_leeway_s + 1;
+  check.proof_key = token::DpopReplayCache::ProofKey(verified.proof.jkt, verified.proof.jti);
   check.jkt = std::move(verified.proof.jkt);
+  if (record) {
+    co_await RecordDpopProof(ctx, req, check);
+    if (check.error != jose::DpopError::kOk || check.unavailable) co_return check;
+    ctx.counters.dpop_proofs->IncOne("ok");
+  }
   co_return check;
 }
 

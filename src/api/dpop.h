@@ -37,15 +37,27 @@ struct DpopCheck {
   jose::DpopError error = jose::DpopError::kOk;
   bool unavailable = false;  // the shared replay check could not be made: answer 503
   std::string jkt;           // the proof key's thumbprint when present and ok
+  // For RecordDpopProof: the replay key and until when it is remembered.
+  std::string proof_key;
+  UnixSeconds expires_at = 0;
+  bool recorded = false;
 };
 
 // Checks the request's DPoP header, if any: none → {present=false}; two or more →
 // kMultipleProofs; else jose::VerifyDpopProof for `target` (with "ath" of `access_token` when
-// not empty), the nonce when dpop.require_nonce, then the replay cache — and, when the store
-// is shared by several instances (PostgreSQL), the store's record of proofs, on the db pool.
+// not empty), the nonce when dpop.require_nonce, then — unless `record` is false — the replay
+// check (RecordDpopProof).
 boost::asio::awaitable<DpopCheck> CheckDpop(ApiContext& ctx, const http::Request& req,
-                                            const DpopTarget& target,
-                                            std::string_view access_token);
+                                            const DpopTarget& target, std::string_view access_token,
+                                            bool record = true);
+
+// The replay check of a proof CheckDpop accepted: the memory cache, and — when the store is
+// shared by several instances (PostgreSQL) — the store's record of proofs, on the db pool.
+// Sets error kReplayed, or unavailable when the store cannot tell. Idempotent. The token
+// endpoint calls it only once the grant has succeeded, so requests that fail (a wrong password,
+// an unknown client) cannot fill the cache with proofs of keys of their own.
+boost::asio::awaitable<void> RecordDpopProof(ApiContext& ctx, const http::Request& req,
+                                             DpopCheck& check);
 
 // The token endpoint's answer to a failed check: 400 invalid_dpop_proof, or use_dpop_nonce
 // with a DPoP-Nonce header; 503 + Retry-After when unavailable.

@@ -470,6 +470,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   token::DpopNonces dpop_nonces(master_key->Derive("dpop-nonce"), clock);
   metrics.AddGauge("portcullis_dpop_replay_cache_entries", "DPoP proofs remembered against replay",
                    [&dpop_replay] { return static_cast<double>(dpop_replay.size()); });
+  metrics.AddGauge("portcullis_dpop_replay_evictions",
+                   "DPoP proofs forgotten before their time because the replay cache was full",
+                   [&dpop_replay] { return static_cast<double>(dpop_replay.evicted_live()); });
   api::ApiContext ctx;
   ctx.config = &config;
   ctx.sessions = &browser_sessions;

@@ -129,8 +129,6 @@ std::string_view ToString(DpopError error) {
       return "key_mismatch";
     case DpopError::kNonceRequired:
       return "nonce_required";
-    case DpopError::kReplayCacheFull:
-      return "replay_cache_full";
     case DpopError::kMultipleProofs:
       return "multiple_proofs";
   }

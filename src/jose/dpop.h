@@ -57,11 +57,11 @@ enum class DpopError : std::uint16_t {
   kAthMissing = 36,    // a resource request without "ath"
   kAthMismatch = 37,   // "ath" is not the hash of the presented access token
   // Caller's checks (state): VerifyDpopProof never returns these
-  kReplayed = 40,         // this jti was already seen within the proof's lifetime
-  kKeyMismatch = 41,      // the proof's key is not the one the token (or refresh token) is bound to
-  kNonceRequired = 42,    // the server demands a nonce and the proof has none, or a stale one
-  kReplayCacheFull = 43,  // the replay cache is at its bound: the proof cannot be checked
-  kMultipleProofs = 44,   // more than one DPoP header
+  kReplayed = 40,       // this jti was already seen within the proof's lifetime
+  kKeyMismatch = 41,    // the proof's key is not the one the token (or refresh token) is bound to
+  kNonceRequired = 42,  // the server demands a nonce and the proof has none, or a stale one
+  // 43 was a "replay cache full" refusal, dropped before release: the cache evicts instead.
+  kMultipleProofs = 44,  // more than one DPoP header
 };
 
 // A snake_case name for logs and metric labels, e.g. "htu_mismatch".

@@ -49,7 +49,13 @@ jose::DpopError DpopReplayCache::Record(std::string_view proof_key, UnixSeconds 
     order_.pop_front();
   }
   if (seen_.contains(key)) return jose::DpopError::kReplayed;
-  if (seen_.size() >= max_entries_) return jose::DpopError::kReplayCacheFull;
+  if (seen_.size() >= max_entries_ && !order_.empty()) {
+    // Full of live proofs: forget the oldest rather than refuse every new proof (which anyone
+    // able to send proofs could then do at will). See the header.
+    seen_.erase(order_.front().key);
+    order_.pop_front();
+    evicted_live_.fetch_add(1, std::memory_order_relaxed);
+  }
   seen_.insert(key);
   order_.push_back(Entry{expires_at, key});
   return jose::DpopError::kOk;

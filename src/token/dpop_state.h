@@ -1,10 +1,14 @@
 // The state DPoP proof checks need beyond the pure jose::VerifyDpopProof (RFC 9449 §11.1, §8):
 //
 //   DpopReplayCache  proofs seen, by (key thumbprint, jti), each until its lifetime is over, so
-//                    a proof is accepted once. Bounded by count; when every slot holds a live
-//                    proof the cache refuses new proofs (kReplayCacheFull) rather than forget
-//                    one that could then be replayed. In a deployment of several instances the
-//                    caller also records the proof in the store (store::RecordDpopProof).
+//                    a proof is accepted once. Bounded by count: when every slot holds a live
+//                    proof, the oldest is forgotten (evicted_live() counts it). Refusing new
+//                    proofs instead would let anyone holding one bound token (they can sign
+//                    proofs for it at will) stop every DPoP request; forgetting costs only that a
+//                    proof whose entry was pushed out by a flood of at least max_entries proofs
+//                    within its lifetime could be replayed once more for the same request. In a
+//                    deployment of several instances the caller also records every proof in the
+//                    store (store::RecordDpopProof), which evicts nothing.
 //   DpopNonces       stateless server nonces: base64url(window || HMAC(key, window)), valid in
 //                    the window they were made in and the next one. The key is derived from the
 //                    master key, so every instance accepts every instance's nonces.
@@ -17,6 +21,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -41,11 +46,13 @@ class DpopReplayCache {
 
   // Records `proof_key` (a ProofKey) at `now` as seen until `expires_at`, which must not be
   // earlier than that of any proof recorded before (callers pass now + the proof lifetime).
-  // kOk when it was not seen, kReplayed when it was and has not expired, kReplayCacheFull
-  // when max_entries live proofs are held.
+  // kOk when it was not seen (evicting the oldest entry when full), kReplayed when it was and
+  // has not expired.
   jose::DpopError Record(std::string_view proof_key, UnixSeconds expires_at, UnixSeconds now);
 
   std::size_t size() const;
+  // How many entries were evicted before their time (the cache was full of live proofs).
+  std::uint64_t evicted_live() const { return evicted_live_.load(std::memory_order_relaxed); }
   std::size_t max_entries() const { return max_entries_; }
 
  private:
@@ -62,6 +69,7 @@ class DpopReplayCache {
   mutable std::mutex mu_;
   std::unordered_set<Key, KeyHash> seen_;  // guarded by mu_
   std::deque<Entry> order_;                // guarded by mu_; by expires_at, oldest first
+  std::atomic<std::uint64_t> evicted_live_{0};
 };
 
 class DpopNonces {

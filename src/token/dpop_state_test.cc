@@ -38,7 +38,7 @@ TEST(DpopReplayCacheTest, ProofKeysAreHexSha256OfKeyAndJti) {
   EXPECT_EQ(DpopReplayCache::ProofKey("a", "b").size(), 64u);
 }
 
-TEST(DpopReplayCacheTest, RefusesNewProofsWhenFullOfLiveOnesAndMakesRoomAsTheyExpire) {
+TEST(DpopReplayCacheTest, WhenFullOfLiveProofsForgetsTheOldestAndCountsIt) {
   DpopReplayCache cache(3);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(
@@ -46,11 +46,19 @@ TEST(DpopReplayCacheTest, RefusesNewProofsWhenFullOfLiveOnesAndMakesRoomAsTheyEx
         DpopError::kOk);
   }
   const std::string fourth = DpopReplayCache::ProofKey("k", "3");
-  EXPECT_EQ(cache.Record(fourth, kNow + 68, kNow + 3), DpopError::kReplayCacheFull);
+  EXPECT_EQ(cache.Record(fourth, kNow + 68, kNow + 3), DpopError::kOk);
   EXPECT_EQ(cache.size(), 3u);
-  // The first one's lifetime is over at kNow + 65.
-  EXPECT_EQ(cache.Record(fourth, kNow + 130, kNow + 65), DpopError::kOk);
-  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.evicted_live(), 1u);
+  // The newest stay remembered; the oldest was forgotten.
+  EXPECT_EQ(cache.Record(fourth, kNow + 68, kNow + 3), DpopError::kReplayed);
+  EXPECT_EQ(cache.Record(DpopReplayCache::ProofKey("k", "2"), kNow + 68, kNow + 3),
+            DpopError::kReplayed);
+  EXPECT_EQ(cache.Record(DpopReplayCache::ProofKey("k", "0"), kNow + 68, kNow + 3), DpopError::kOk);
+  // Entries whose lifetime is over leave without counting as evictions.
+  EXPECT_EQ(cache.Record(DpopReplayCache::ProofKey("k", "9"), kNow + 200, kNow + 135),
+            DpopError::kOk);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.evicted_live(), 2u);
 }
 
 TEST(DpopNoncesTest, ANonceIsValidInItsWindowAndTheNextOnly) {

@@ -577,7 +577,7 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
   }
   // DPoP (DESIGN §9): a valid proof binds what this request issues to the proof's key; checked
   // before any password is hashed. A client registered with require_dpop must send one.
-  DpopCheck dpop = co_await CheckDpop(ctx, req, RequestTarget(req), {});
+  DpopCheck dpop = co_await CheckDpop(ctx, req, RequestTarget(req), {}, /*record=*/false);
   if ((dpop.present && (dpop.error != jose::DpopError::kOk || dpop.unavailable)) ||
       (!dpop.present && client.require_dpop)) {
     http::Response res = DpopTokenEndpointError(ctx, dpop);
@@ -593,6 +593,16 @@ boost::asio::awaitable<http::Response> HandleToken(ApiContext& ctx, http::Reques
     res = co_await AuthorizationCodeGrant(ctx, req, *form, client, dpop.jkt);
   } else {
     res = co_await ClientCredentialsGrant(ctx, req, *form, client, dpop.jkt);
+  }
+  if (dpop.present && res.result() == bhttp::status::ok) {
+    // The proof is recorded against replay only now (see RecordDpopProof); a replay found here
+    // (the same proof in two concurrent requests) gets nothing, its tokens are dropped.
+    co_await RecordDpopProof(ctx, req, dpop);
+    if (dpop.error != jose::DpopError::kOk || dpop.unavailable) {
+      res = DpopTokenEndpointError(ctx, dpop);
+    } else {
+      ctx.counters.dpop_proofs->IncOne("ok");
+    }
   }
   // The grants a browser app (SPA) uses: its registered origins may read the answer.
   if (grant == "refresh_token" || grant == "authorization_code")
