@@ -94,7 +94,8 @@ AccessReviewEntry ReviewUser(store::User user,
 
 Result<AccessReview> BuildAccessReview(
     store::Store& store, UnixSeconds now, int unused_days,
-    const std::function<std::optional<UnixSeconds>(const store::User&)>& locked_until) {
+    const std::function<std::optional<UnixSeconds>(const store::User&)>& locked_until,
+    authn::ApiKeyUsage* recorded_key_uses) {
   if (unused_days < 0) return InvalidArgumentError("unused_days must not be negative");
   AccessReview review;
   review.generated_at = now;
@@ -118,6 +119,9 @@ Result<AccessReview> BuildAccessReview(
   while (true) {
     Result<store::ApiKeyPage> keys = store.ListApiKeys(std::nullopt, key_cursor, kUserPageSize);
     if (!keys.ok()) return ReviewStoreFailure("list_api_keys", keys.status());
+    if (recorded_key_uses != nullptr) {
+      keys->items = recorded_key_uses->WithRecordedUses(std::move(keys->items));
+    }
     for (store::ApiKey& key : keys->items) {
       key.secret_hash.clear();  // never needed here; keep it out of every copy
       keys_by_user[key.user_id].push_back(std::move(key));

@@ -432,6 +432,16 @@ Result<std::vector<store::Role>> Directory::ListRoles() {
   return roles;
 }
 
+Result<store::RolePage> Directory::ListRolesPage(std::string_view cursor, std::size_t limit) {
+  if (!cursor.empty() && !IsValidRoleName(cursor)) return InvalidArgumentError("invalid cursor");
+  Result<store::RolePage> page = store_.ListRolesPage(cursor, limit);
+  if (!page.ok() && page.status().code() == StatusCode::kInvalidArgument) {
+    return InvalidArgumentError("invalid cursor");
+  }
+  if (!page.ok()) return StoreFailure("list_roles", page.status());
+  return page;
+}
+
 Result<store::Role> Directory::UpdateRole(const Actor& actor, std::string_view name,
                                           const RolePatch& patch,
                                           const audit::AuditContext& context) {

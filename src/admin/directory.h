@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "authn/api_key_cache.h"
 #include "base/clock.h"
 #include "base/secret.h"
 #include "base/status.h"
@@ -170,6 +171,9 @@ class Directory {
 
   Result<store::Role> GetRole(std::string_view name);
   Result<std::vector<store::Role>> ListRoles();
+  // A page of roles (store::RoleStore::ListRolesPage). kInvalidArgument ("invalid cursor") when
+  // `cursor` is neither empty nor a role name (IsValidRoleName): no page hands such a cursor out.
+  Result<store::RolePage> ListRolesPage(std::string_view cursor, std::size_t limit);
 
   // Applies the patch. Added permissions must be held by the actor (kPermissionDenied); removed
   // ones bump every holder's credential version (store) and update the cache. Audits
@@ -219,9 +223,12 @@ struct AccessReview {
 // granted (authz::PermissionGrants) a permission check recorded for that user at or after
 // now - unused_days * 86400; a role is used when any of its permissions is. `locked_until`
 // tells the lock state of a user (the API passes the live throttle; the CLI reads the store).
+// `recorded_key_uses` (the server's, not yet flushed; null in the CLI) is merged into the API
+// keys' last_used_at (authn::ApiKeyUsage::WithRecordedUses).
 Result<AccessReview> BuildAccessReview(
     store::Store& store, UnixSeconds now, int unused_days,
-    const std::function<std::optional<UnixSeconds>(const store::User&)>& locked_until);
+    const std::function<std::optional<UnixSeconds>(const store::User&)>& locked_until,
+    authn::ApiKeyUsage* recorded_key_uses = nullptr);
 
 // {"generated_at","unused_days","users":[{"id","username","email","roles","permissions",
 //  "disabled","locked_until","created_at","last_login_at","last_permission_use",

@@ -8,9 +8,11 @@
 #include <boost/json.hpp>
 #include <cstddef>
 #include <initializer_list>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -37,6 +39,27 @@ boost::asio::awaitable<std::variant<Principal, http::Response>> Authorize(
 
 // ?limit= (default 50, capped at 500; DESIGN §4): the limit, or a 400.
 std::variant<std::size_t, http::Response> ParseLimit(const http::FormFields& query);
+
+// One page of a short list the store returns whole and in its order (signing keys, a user's
+// browser sessions), paged like the store's lists (DESIGN §4 "Lists"): the items that come after
+// the cursor (`comes_after(item)`, true for every item when the cursor is empty; the items that
+// do must be a suffix of `all`), at most `limit` of them, and the next cursor (`cursor_of` the
+// page's last item) when more follow.
+template <typename T, typename ComesAfter, typename CursorOf>
+std::pair<std::vector<T>, std::optional<std::string>> PageOfList(std::vector<T> all,
+                                                                 std::size_t limit,
+                                                                 ComesAfter comes_after,
+                                                                 CursorOf cursor_of) {
+  auto first = all.begin();
+  while (first != all.end() && !comes_after(*first)) ++first;
+  std::vector<T> page(std::make_move_iterator(first), std::make_move_iterator(all.end()));
+  std::optional<std::string> next;
+  if (page.size() > limit) {
+    page.resize(limit);
+    next = cursor_of(page.back());
+  }
+  return {std::move(page), std::move(next)};
+}
 
 // A JSON array of strings, or nullopt if `v` is anything else.
 std::optional<std::vector<std::string>> StringArray(const boost::json::value& v);

@@ -124,6 +124,17 @@ Result<std::size_t> ApiKeyUsage::Flush(store::ApiKeyStore& store) {
   return batch.size();
 }
 
+std::vector<store::ApiKey> ApiKeyUsage::WithRecordedUses(std::vector<store::ApiKey> keys) {
+  std::lock_guard lock(mu_);
+  if (uses_.empty()) return keys;
+  for (store::ApiKey& key : keys) {
+    auto it = uses_.find(key.id);
+    if (it == uses_.end()) continue;
+    if (!key.last_used_at || *key.last_used_at < it->second.at) key.last_used_at = it->second.at;
+  }
+  return keys;
+}
+
 std::size_t ApiKeyUsage::SizeForTesting() {
   std::lock_guard lock(mu_);
   return uses_.size();

@@ -22,7 +22,9 @@
 // housekeeping (Flush -> ApiKeyStore::RecordApiKeyUses); never a database write per request.
 // A key's entry is forgotten at the flush after the one that wrote it, so memory holds only the
 // keys used since the last two flushes; with flushes at least `resolution_s` apart (housekeeping:
-// once a minute) that re-records nothing, and the store keeps the later time anyway.
+// once a minute) that re-records nothing, and the store keeps the later time anyway. Listings
+// merge the recorded uses into what the store returned (WithRecordedUses), and the server
+// flushes once more when it stops gracefully.
 //
 // Thread-safety: every method of both classes may be called from any thread.
 //
@@ -39,6 +41,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "authn/api_key.h"
 #include "base/cache_limits.h"
@@ -116,6 +119,12 @@ class ApiKeyUsage {
   // a store error they are kept for the next flush. Forgets the uses the previous flush wrote
   // and nothing has renewed since. Returns how many were written.
   Result<std::size_t> Flush(store::ApiKeyStore& store);
+
+  // `keys` (as a store listing returned them) with each key's last_used_at replaced by the use
+  // recorded here when that one is later: the uses not yet flushed are what the store lacks, so
+  // listings show a key's newest use at once (within `resolution_s`). Another process (the CLI)
+  // reading the store sees only flushed uses.
+  std::vector<store::ApiKey> WithRecordedUses(std::vector<store::ApiKey> keys);
 
   std::size_t SizeForTesting();
 

@@ -252,5 +252,37 @@ TEST_F(ApiKeyUsageTest, AUseIsForgottenAtTheFlushAfterTheOneThatWroteIt) {
   EXPECT_EQ(LastUsed("k1"), std::optional<UnixSeconds>(1050));
 }
 
+TEST_F(ApiKeyUsageTest, ListingsSeeUnflushedUsesMergedOverTheStoredOnes) {
+  ApiKeyUsage usage(60);
+  usage.Record("k1", 1000);
+  ASSERT_EQ(FlushOk(usage), 1u);
+  usage.Record("k1", 1100);  // newer than the stored 1000, not flushed
+  usage.Record("k2", 1200);  // never flushed; the store has null
+  Result<store::ApiKeyPage> page = store_->ListApiKeys(std::nullopt, "", 10);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].last_used_at, std::optional<UnixSeconds>(1000));
+  EXPECT_EQ(page->items[1].last_used_at, std::nullopt);
+
+  std::vector<store::ApiKey> merged = usage.WithRecordedUses(std::move(page->items));
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged[0].id, "k1");
+  EXPECT_EQ(merged[0].last_used_at, std::optional<UnixSeconds>(1100));
+  EXPECT_EQ(merged[1].last_used_at, std::optional<UnixSeconds>(1200));
+}
+
+TEST_F(ApiKeyUsageTest, AnOlderRecordedUseNeverHidesTheStoredNewerOne) {
+  ApiKeyUsage usage(60);
+  usage.Record("k1", 900);  // e.g. another instance wrote 1000 since
+  store::ApiKey stored;
+  stored.id = "k1";
+  stored.last_used_at = 1000;
+  store::ApiKey other;
+  other.id = "k3";  // nothing recorded: unchanged
+  std::vector<store::ApiKey> merged = usage.WithRecordedUses({stored, other});
+  EXPECT_EQ(merged[0].last_used_at, std::optional<UnixSeconds>(1000));
+  EXPECT_EQ(merged[1].last_used_at, std::nullopt);
+}
+
 }  // namespace
 }  // namespace portcullis::authn

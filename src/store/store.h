@@ -73,6 +73,12 @@ struct Role {
   UnixSeconds created_at = 0;
 };
 
+// One page of ListRolesPage. next_cursor is absent on the last page.
+struct RolePage {
+  std::vector<Role> items;
+  std::optional<std::string> next_cursor;
+};
+
 // An API key (DESIGN §4): the caller presents "pcs_<id>_<secret>"; only the id and the SHA-256 of
 // the secret are stored.
 struct ApiKey {
@@ -258,6 +264,11 @@ class RoleStore {
 
   // Every role, ordered by name.
   virtual Result<std::vector<Role>> ListRoles() = 0;
+
+  // Up to `limit` roles ordered by name (bytewise), starting after `cursor` (empty = from the
+  // start); pass next_cursor back as is for the next page. kInvalidArgument if limit is 0 or the
+  // cursor is malformed (holds a NUL: no role name does).
+  virtual Result<RolePage> ListRolesPage(std::string_view cursor, std::size_t limit) = 0;
 
   // Union of the permissions of the user's roles, sorted, unique. An unknown user has none
   // (an empty list, not kNotFound).

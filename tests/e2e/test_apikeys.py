@@ -12,7 +12,7 @@ import uuid
 
 import requests
 
-from conftest import dump_database, login, query_database, run_cli
+from conftest import dump_database, login, query_database, run_cli, start_server
 
 PASSWORD = "plum-harbor-lantern-93"
 
@@ -341,6 +341,58 @@ def test_access_review_lists_keys(server):
     entry = next(u for u in r.json()["users"] if u["id"] == user["id"])
     assert entry["api_keys"] == [{"id": key["id"], "name": "reviewed", "scopes": [],
                                   "expires_at": None, "last_used_at": None}]
+
+
+# ---------------------------------------------------------------- last use (issue #13)
+
+def seconds_ago(rfc3339):
+    """How long ago an RFC 3339 UTC time ("2026-12-04T21:50:00Z") was, in seconds."""
+    from datetime import datetime, timezone
+    at = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    return (datetime.now(timezone.utc) - at).total_seconds()
+
+
+def test_last_use_is_listed_at_once_not_after_the_next_flush(server):
+    """The use is batched in memory and written once a minute; the listing and the access
+    review merge the batch in, so the use shows immediately."""
+    admin = admin_token(server)
+    user = make_user(server, admin, [])
+    key = create_key(server, user["token"], [], key_name="used-now")
+    assert with_key(server, "GET", "/v1/me", key["key"]).status_code == 200
+
+    r = call(server, "GET", "/v1/api-keys", user["token"])
+    assert r.status_code == 200, r.text
+    listed = next(k for k in r.json()["items"] if k["id"] == key["id"])
+    assert listed["last_used_at"] is not None, listed
+    assert -5 <= seconds_ago(listed["last_used_at"]) <= 120, listed
+
+    r = call(server, "GET", f"/v1/api-keys?user_id={user['id']}", admin)
+    assert next(k for k in r.json()["items"] if k["id"] == key["id"])["last_used_at"] is not None
+
+    r = call(server, "GET", "/v1/access-review", admin)
+    assert r.status_code == 200, r.text
+    entry = next(u for u in r.json()["users"] if u["id"] == user["id"])
+    assert entry["api_keys"][0]["last_used_at"] == listed["last_used_at"]
+
+
+def test_graceful_stop_writes_the_pending_last_use():
+    """SIGTERM flushes the batch: after a restart (nothing in memory) the store has the use."""
+    first = start_server()
+    try:
+        admin = admin_token(first)
+        key = create_key(first, admin, [], key_name="used-before-stop")
+        assert with_key(first, "GET", "/v1/me", key["key"]).status_code == 200
+    finally:
+        assert first.stop() == 0
+    second = start_server(data_dir=first.data_dir)
+    try:
+        r = call(second, "GET", "/v1/api-keys", admin_token(second))
+        assert r.status_code == 200, r.text
+        listed = next(k for k in r.json()["items"] if k["id"] == key["id"])
+        assert listed["last_used_at"] is not None, listed
+        assert -5 <= seconds_ago(listed["last_used_at"]) <= 120, listed
+    finally:
+        second.stop()
 
 
 # ---------------------------------------------------------------- CLI

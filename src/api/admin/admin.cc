@@ -241,15 +241,38 @@ boost::asio::awaitable<http::Response> HandleDeleteClient(ApiContext& ctx, http:
 boost::asio::awaitable<http::Response> HandleListKeys(ApiContext& ctx, http::Request& req) {
   auto auth = co_await Authorize(ctx, req, "keys:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  Result<http::FormFields> query = http::ParseQuery(req.query);
+  if (!query.ok()) co_return BadRequestProblem(query.status().message());
+  auto limit = ParseLimit(*query);
+  if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
+  const std::string* cursor_param = query->Get("cursor");
+  const std::string cursor = cursor_param ? *cursor_param : "";
   store::Store* store = ctx.store;
   auto job = [store] { return store->ListSigningKeys(); };
   std::optional<Result<std::vector<store::SigningKey>>> keys =
       co_await http::RunOn(*ctx.db_pool, job);
   if (!keys || !keys->ok()) co_return UnavailableProblem();
+  // Oldest first (keys are never deleted, only retired); the cursor is the kid of the previous
+  // page's last key, and a kid we don't have is not a cursor we handed out.
+  bool seen_cursor = cursor.empty();
+  if (!seen_cursor && std::none_of((*keys)->begin(), (*keys)->end(),
+                                   [&](const store::SigningKey& k) { return k.kid == cursor; })) {
+    co_return BadRequestProblem("invalid cursor");
+  }
+  auto [page, next] = PageOfList(
+      std::move(**keys), std::get<std::size_t>(limit),
+      [&](const store::SigningKey& k) {
+        const bool after = seen_cursor;
+        if (k.kid == cursor) seen_cursor = true;
+        return after;
+      },
+      [](const store::SigningKey& k) { return k.kid; });
   boost::json::array items;
-  for (const store::SigningKey& k : **keys) items.push_back(SigningKeyToJson(k));
-  co_return http::JsonResponse(bhttp::status::ok, boost::json::object{{"items", std::move(items)},
-                                                                      {"next_cursor", nullptr}});
+  for (const store::SigningKey& k : page) items.push_back(SigningKeyToJson(k));
+  co_return http::JsonResponse(
+      bhttp::status::ok,
+      boost::json::object{{"items", std::move(items)},
+                          {"next_cursor", next ? boost::json::value(*next) : nullptr}});
 }
 
 boost::asio::awaitable<http::Response> HandleRotateKeys(ApiContext& ctx, http::Request& req) {

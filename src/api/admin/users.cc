@@ -252,16 +252,25 @@ boost::asio::awaitable<http::Response> HandleSetUserRoles(ApiContext& ctx, http:
 boost::asio::awaitable<http::Response> HandleListRoles(ApiContext& ctx, http::Request& req) {
   auto auth = co_await Authorize(ctx, req, "roles:read");
   if (auto* res = std::get_if<http::Response>(&auth)) co_return std::move(*res);
+  Result<http::FormFields> query = http::ParseQuery(req.query);
+  if (!query.ok()) co_return BadRequestProblem(query.status().message());
+  auto limit = ParseLimit(*query);
+  if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
+  const std::size_t n = std::get<std::size_t>(limit);
+  const std::string* cursor_param = query->Get("cursor");
+  const std::string cursor = cursor_param ? *cursor_param : "";
   admin::Directory* directory = ctx.directory;
-  auto list_roles = [directory] { return directory->ListRoles(); };
-  std::optional<Result<std::vector<store::Role>>> roles =
-      co_await http::RunOn(*ctx.db_pool, list_roles);
-  if (!roles) co_return UnavailableProblem();
-  if (!roles->ok()) co_return ProblemFromStatus(roles->status());
+  auto list_roles = [directory, &cursor, n] { return directory->ListRolesPage(cursor, n); };
+  std::optional<Result<store::RolePage>> page = co_await http::RunOn(*ctx.db_pool, list_roles);
+  if (!page) co_return UnavailableProblem();
+  if (!page->ok()) co_return ProblemFromStatus(page->status());
   boost::json::array items;
-  for (const store::Role& r : **roles) items.push_back(RoleToJson(r));
-  co_return http::JsonResponse(bhttp::status::ok, boost::json::object{{"items", std::move(items)},
-                                                                      {"next_cursor", nullptr}});
+  for (const store::Role& r : (*page)->items) items.push_back(RoleToJson(r));
+  const std::optional<std::string>& next = (*page)->next_cursor;
+  co_return http::JsonResponse(
+      bhttp::status::ok,
+      boost::json::object{{"items", std::move(items)},
+                          {"next_cursor", next ? boost::json::value(*next) : nullptr}});
 }
 
 boost::asio::awaitable<http::Response> HandleCreateRole(ApiContext& ctx, http::Request& req) {
@@ -369,13 +378,14 @@ boost::asio::awaitable<http::Response> HandleAccessReview(ApiContext& ctx, http:
   auto build_review = [c, unused_days] {
     // The review reads what was used up to now: write the pending uses first.
     if (c->permission_usage != nullptr) (void)c->permission_usage->Flush(*c->store);
-    return admin::BuildAccessReview(*c->store, c->clock->Now(), unused_days,
-                                    [c](const store::User& u) -> std::optional<UnixSeconds> {
-                                      std::map<std::string, UnixSeconds> locks =
-                                          c->throttle->LockedUntilOf({u.username});
-                                      if (locks.empty()) return std::nullopt;
-                                      return locks.begin()->second;
-                                    });
+    return admin::BuildAccessReview(
+        *c->store, c->clock->Now(), unused_days,
+        [c](const store::User& u) -> std::optional<UnixSeconds> {
+          std::map<std::string, UnixSeconds> locks = c->throttle->LockedUntilOf({u.username});
+          if (locks.empty()) return std::nullopt;
+          return locks.begin()->second;
+        },
+        c->api_key_usage);
   };
   std::optional<Result<admin::AccessReview>> review =
       co_await http::RunOn(*ctx.db_pool, build_review);

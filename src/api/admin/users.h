@@ -10,7 +10,7 @@
 //   PATCH  /v1/users/{id}            users:write  {"disabled"?, "email"? (string | null)}
 //   DELETE /v1/users/{id}            users:write  204
 //   PUT    /v1/users/{id}/roles      users:write  {"roles":[...]}
-//   GET    /v1/roles                 roles:read   {"items":[role],"next_cursor":null}
+//   GET    /v1/roles                 roles:read   ?limit=&cursor= → {"items":[role],"next_cursor"}
 //   POST   /v1/roles                 roles:write  {"name","permissions","description"?} -> 201
 //   GET    /v1/roles/{name}          roles:read
 //   PATCH  /v1/roles/{name}          roles:write  {"description"?, "permissions"?}

@@ -153,12 +153,24 @@ boost::asio::awaitable<http::Response> HandleListApiKeys(ApiContext& ctx, http::
 
   const std::string* cursor_param = query->Get("cursor");
   auto cursor = std::make_shared<std::string>(cursor_param ? *cursor_param : "");
+  // The cursor is a key id (authn::kApiKeyIdLength of [a-z0-9]); anything else was never handed
+  // out.
+  if (!cursor->empty() && (cursor->size() != authn::kApiKeyIdLength ||
+                           !std::all_of(cursor->begin(), cursor->end(), [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                           }))) {
+    co_return BadRequestProblem("invalid cursor");
+  }
   auto filter = std::make_shared<std::optional<std::string>>(std::move(owner));
   const std::size_t n = std::get<std::size_t>(limit);
   store::Store* store = ctx.store;
   auto job = [store, cursor, filter, n] { return store->ListApiKeys(*filter, *cursor, n); };
   std::optional<Result<store::ApiKeyPage>> page = co_await http::RunOn(*ctx.db_pool, job);
   if (!page || !page->ok()) co_return UnavailableProblem();
+  // The store has the uses up to the last flush; this instance's newer ones are in memory.
+  if (ctx.api_key_usage != nullptr) {
+    (*page)->items = ctx.api_key_usage->WithRecordedUses(std::move((*page)->items));
+  }
   boost::json::array items;
   for (const store::ApiKey& key : (*page)->items) items.push_back(ApiKeyToJson(key));
   const std::optional<std::string>& next = (*page)->next_cursor;

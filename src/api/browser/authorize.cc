@@ -1,6 +1,9 @@
 #include "api/browser/authorize.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -837,14 +840,39 @@ boost::asio::awaitable<http::Response> HandleListSessions(ApiContext& ctx, http:
     co_return http::ProblemResponse(bhttp::status::forbidden, "Forbidden",
                                     "only users have browser sessions");
   }
+  Result<http::FormFields> query = http::ParseQuery(req.query);
+  if (!query.ok()) co_return BadRequestProblem(query.status().message());
+  auto limit = ParseLimit(*query);
+  if (auto* res = std::get_if<http::Response>(&limit)) co_return std::move(*res);
+  // Newest first, (created_at, id) descending; the cursor is "<created_at>.<id>" of the previous
+  // page's last session, so a session ending between two pages shifts nothing.
+  std::optional<std::pair<std::int64_t, std::string>> after;
+  if (const std::string* cursor = query->Get("cursor"); cursor && !cursor->empty()) {
+    const std::size_t dot = cursor->find('.');
+    std::int64_t created_at = 0;
+    auto [ptr, ec] =
+        std::from_chars(cursor->data(), cursor->data() + std::min(dot, cursor->size()), created_at);
+    if (dot == std::string::npos || dot == 0 || ec != std::errc() || ptr != cursor->data() + dot ||
+        dot + 1 == cursor->size()) {
+      co_return BadRequestProblem("invalid cursor");
+    }
+    after.emplace(created_at, cursor->substr(dot + 1));
+  }
   auto user_id = std::make_shared<std::string>(p.id);
   ApiContext* c = &ctx;
   auto job = [c, user_id] { return c->store->ListBrowserSessions(*user_id, c->clock->Now()); };
   std::optional<Result<std::vector<store::BrowserSession>>> sessions =
       co_await http::RunOn(*ctx.db_pool, job);
   if (!sessions || !sessions->ok()) co_return UnavailableProblem();
+  auto [page, next] = PageOfList(
+      std::move(**sessions), std::get<std::size_t>(limit),
+      [&](const store::BrowserSession& s) {
+        return !after || s.created_at < after->first ||
+               (s.created_at == after->first && s.id < after->second);
+      },
+      [](const store::BrowserSession& s) { return std::to_string(s.created_at) + "." + s.id; });
   boost::json::array items;
-  for (const store::BrowserSession& s : **sessions) {
+  for (const store::BrowserSession& s : page) {
     items.push_back(boost::json::object{{"id", s.id},
                                         {"created_at", s.created_at},
                                         {"last_seen_at", s.last_seen_at},
@@ -856,7 +884,8 @@ boost::asio::awaitable<http::Response> HandleListSessions(ApiContext& ctx, http:
   }
   http::Response res = http::JsonResponse(
       bhttp::status::ok,
-      boost::json::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
+      boost::json::object{{"items", std::move(items)},
+                          {"next_cursor", next ? boost::json::value(*next) : nullptr}});
   res.set(bhttp::field::cache_control, "no-store");
   co_return res;
 }

@@ -34,6 +34,7 @@
 
 #include "base/log.h"
 #include "http/response.h"
+#include "http/server/framing.h"
 #include "http/server/request_meta.h"
 
 namespace portcullis::http {
@@ -55,6 +56,8 @@ constexpr std::size_t kLingerChunkBytes = 16 * 1024;
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
 // How much one read may take while waiting for the next request on an idle connection.
 constexpr std::size_t kIdleReadBytes = 4096;
+// How much one read may take while a request head is incomplete.
+constexpr std::size_t kHeadReadBytes = 8192;
 // A connection keeps its response buffer between requests unless one response made it larger.
 constexpr std::size_t kMaxKeptWireBytes = 64 * 1024;
 
@@ -457,11 +460,56 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, const std::string& pee
     first = false;
 
     const auto start = std::chrono::steady_clock::now();
+    // DESIGN §10: obs-fold is refused, but Beast's parser unfolds it and consumes the raw bytes;
+    // so the request head is first read whole into the buffer and looked at there.
+    FramingError framing = FramingError::kOk;
+    bool head_complete = false;
+    for (std::size_t scanned = 0;;) {
+      const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (std::optional<std::size_t> end = FindHeadEnd(bytes.substr(scanned))) {
+        if (HasObsFold(bytes.substr(0, scanned + *end))) framing = FramingError::kObsFold;
+        head_complete = true;
+        break;
+      }
+      if (bytes.size() > options_.max_header_bytes) break;  // the parser below answers 431
+      scanned = bytes.size() < 3 ? 0 : bytes.size() - 3;    // "\r\n\r" may end the buffer
+      auto [rec, rn] = co_await stream.async_read_some(buffer.prepare(kHeadReadBytes), kAsTuple);
+      if (rec) {
+        if (rec == beast::error::timeout) log::Debug("http.read_timeout", {{"peer_ip", peer_ip}});
+        break;
+      }
+      buffer.commit(rn);
+    }
+    if (!head_complete && buffer.size() <= options_.max_header_bytes) break;
+
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
     parser.body_limit(options_.max_body_bytes);
-    auto [ec, unused_n] = co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
+    beast::error_code ec;
+    if (framing == FramingError::kOk) {
+      std::tie(ec, std::ignore) =
+          co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
+      if (!ec) framing = CheckFraming(parser.get());
+    }
+    if (framing != FramingError::kOk) {
+      // Refused before any of the message is acted on; the connection is not reused, since
+      // where this request ends cannot be trusted.
+      log::Info("http.framing_refused",
+                {{"peer_ip", peer_ip}, {"framing_error", ToString(framing)}});
+      Response error = framing == FramingError::kUnsupportedTransferCoding
+                           ? ProblemResponse(bhttp::status::not_implemented, "Not Implemented",
+                                             "unsupported transfer coding")
+                           : ProblemResponse(bhttp::status::bad_request, "Bad Request",
+                                             "malformed HTTP request framing");
+      const std::string request_id = GenerateRequestId();
+      Finalize(error, request_id, tls, /*head=*/false, /*keep_alive=*/false, 11);
+      lowest.expires_after(options_.request_timeout);
+      co_await bhttp::async_write(stream, error, kAsTuple);
+      RecordRequest("-", "unmatched", "", error, start, request_id, peer_ip);
+      co_await Linger(stream);
+      break;
+    }
     if (!ec) {
       if (EqualsIgnoreCase(View(parser.get()[bhttp::field::expect]), "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};

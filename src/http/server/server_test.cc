@@ -151,6 +151,111 @@ TEST(ServerTest, MalformedRequestGets400) {
   EXPECT_FALSE(res.keep_alive());
 }
 
+// DESIGN §10: each smuggling shape is answered 400 (501 for a coding we cannot decode) with
+// Connection: close, the connection is closed, and no route runs. Some are refused by Beast's
+// parser, the rest by CheckFraming / HasObsFold (framing.h); the answer must be the same.
+struct SmugglingCase {
+  const char* name;
+  const char* bytes;
+  unsigned status;
+};
+
+class SmugglingTest : public ::testing::TestWithParam<SmugglingCase> {};
+
+TEST_P(SmugglingTest, IsRefusedWithCloseAndNoRouteRuns) {
+  std::mutex mu;
+  std::vector<std::string> routes;
+  ServerOptions options;
+  options.on_request = [&](std::string_view route, unsigned, double) {
+    std::lock_guard<std::mutex> lock(mu);
+    routes.emplace_back(route);
+  };
+  {
+    RunningServer server(options);
+    Client client(server.port());
+    client.WriteRaw(GetParam().bytes);
+    Response res = client.Read();
+    EXPECT_EQ(res.result_int(), GetParam().status);
+    EXPECT_EQ(res[field::connection], "close");
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_EQ(client.ReadError(), asio::error::eof);
+    ASSERT_TRUE(server.StopAndJoin().ok());
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_THAT(routes, ::testing::ElementsAre("unmatched"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Framing, SmugglingTest,
+    ::testing::Values(
+        SmugglingCase{"ObsFold",
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n"
+                      "Content-Length: 0\r\n\r\n",
+                      400},
+        SmugglingCase{"ObsFoldTab", "GET /echo HTTP/1.1\r\nHost: a\r\nX-A: one\r\n\ttwo\r\n\r\n",
+                      400},
+        SmugglingCase{"ObsFoldOfContentLength",
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 5\r\n\r\nhello", 400},
+        SmugglingCase{"ClThenTeChunked",  // Beast: bad_transfer_encoding
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                      400},
+        SmugglingCase{"TeChunkedThenCl",  // Beast: bad_content_length
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                      "Content-Length: 5\r\n\r\n0\r\n\r\n",
+                      400},
+        SmugglingCase{"TeIdentityThenCl",  // Beast accepts; CheckFraming refuses
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n"
+                      "Content-Length: 5\r\n\r\nhello",
+                      400},
+        SmugglingCase{"TeChunkedNotFinal",
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity"
+                      "\r\n\r\n0\r\n\r\n",
+                      400},
+        SmugglingCase{"TeGzipChunked",
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked"
+                      "\r\n\r\n0\r\n\r\n",
+                      501},
+        SmugglingCase{"DifferingContentLengths",  // Beast: multiple_content_length
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                      "Content-Length: 6\r\n\r\nhello!",
+                      400},
+        SmugglingCase{"DifferingContentLengthList",  // Beast: multiple_content_length
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nhello!", 400},
+        SmugglingCase{"EqualContentLengths",  // Beast accepts; refused like nginx does
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                      "Content-Length: 5\r\n\r\nhello",
+                      400},
+        SmugglingCase{"EqualContentLengthList",
+                      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello", 400},
+        SmugglingCase{"DuplicateHost", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: evil\r\n\r\n", 400},
+        SmugglingCase{"HostList", "GET /echo HTTP/1.1\r\nHost: a, evil\r\n\r\n", 400},
+        SmugglingCase{"TeInHttp10",
+                      "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400}),
+    [](const ::testing::TestParamInfo<SmugglingCase>& case_info) { return case_info.param.name; });
+
+TEST(ServerTest, ObsFoldSentByteByByteIsRefused) {
+  RunningServer server({});
+  Client client(server.port());
+  const std::string bytes = "GET /echo HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n";
+  for (char c : bytes) client.WriteRaw(std::string_view(&c, 1));
+  Response res = client.Read();
+  EXPECT_EQ(res.result(), status::bad_request);
+  EXPECT_EQ(client.ReadError(), asio::error::eof);
+}
+
+TEST(ServerTest, PipelinedRequestsStillWorkAfterTheHeadCheck) {
+  RunningServer server({});
+  Client client(server.port());
+  client.WriteRaw(
+      "GET /echo?n=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+      "GET /echo?n=3 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(Json(client.Read()).at("query"), "n=1");
+  EXPECT_EQ(Json(client.Read()).at("body_bytes"), 3);
+  EXPECT_EQ(Json(client.Read()).at("query"), "n=3");
+}
+
 TEST(ServerTest, AbsoluteFormTargetGets400) {
   RunningServer server({});
   Client client(server.port());

@@ -107,6 +107,13 @@ constexpr std::string_view kRolesWithPermissions =
     "SELECT r.name, r.description, r.created_at, rp.permission "
     "FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name "
     "WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name, rp.permission";
+// ?1 cursor (exclusive; NULL = from the start), ?2 fetch limit: a page of roles with their
+// permissions (the LIMIT counts roles, not joined rows).
+constexpr std::string_view kListRolesPage =
+    "SELECT r.name, r.description, r.created_at, rp.permission "
+    "FROM (SELECT name, description, created_at FROM roles "
+    "WHERE ?1 IS NULL OR name > ?1 ORDER BY name LIMIT ?2) r "
+    "LEFT JOIN role_permissions rp ON rp.role_name = r.name ORDER BY r.name, rp.permission";
 constexpr std::string_view kInsertRole =
     "INSERT INTO roles (name, description, created_at) VALUES (?1, ?2, ?3)";
 constexpr std::string_view kUpdateRoleDescription =

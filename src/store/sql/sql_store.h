@@ -595,6 +595,30 @@ class SqlStore final : public Store {
 
   Result<std::vector<Role>> ListRoles() override { return SelectRoles(std::nullopt); }
 
+  Result<RolePage> ListRolesPage(std::string_view cursor, std::size_t limit) override {
+    if (limit == 0) return InvalidArgumentError("limit must be at least 1");
+    if (cursor.find('\0') != std::string_view::npos)
+      return InvalidArgumentError("malformed cursor");
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListRolesPage);
+    if (!stmt.ok()) return stmt.status();
+    if (cursor.empty()) {
+      stmt->BindOptionalText(1, std::nullopt);
+    } else {
+      stmt->BindText(1, cursor);
+    }
+    stmt->BindInt64(2, PageFetchLimit(limit));
+    Result<std::vector<Role>> roles = ReadRolesWithPermissions(*stmt);
+    if (!roles.ok()) return roles.status();
+    RolePage page;
+    page.items = std::move(*roles);
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = page.items.back().name;
+    }
+    return page;
+  }
+
   Result<std::vector<std::string>> PermissionsOfUser(std::string_view user_id) override {
     Lease connection = backend_.Acquire();
     Result<Statement> stmt = connection->Prepare(kPermissionsOfUser);

@@ -342,6 +342,46 @@ TYPED_TEST_P(StoreConformanceTest, ListRolesIsOrderedByName) {
   EXPECT_EQ((*roles)[0].permissions, std::vector<std::string>({"*"}));
 }
 
+TYPED_TEST_P(StoreConformanceTest, ListRolesPagePagesByNameWithPermissionsUntilNoCursor) {
+  // Roles with several permissions each: the page limit counts roles, not joined rows.
+  for (const char* name : {"billing", "ops", "reader", "zeta"}) {
+    Role role;
+    role.name = name;
+    role.permissions = {"a:read", "b:read", "c:read"};
+    ASSERT_TRUE(this->store_->UpsertRole(role).ok());
+  }
+  std::vector<std::string> names;
+  std::string cursor;
+  int pages = 0;
+  while (true) {
+    Result<RolePage> page = this->store_->ListRolesPage(cursor, 2);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ++pages;
+    EXPECT_LE(page->items.size(), 2u);
+    for (const Role& r : page->items) {
+      names.push_back(r.name);
+      if (r.name != "admin" && r.name != "user") {
+        EXPECT_EQ(r.permissions, std::vector<std::string>({"a:read", "b:read", "c:read"}));
+      }
+    }
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(names, std::vector<std::string>({"admin", "billing", "ops", "reader", "user", "zeta"}));
+  EXPECT_EQ(pages, 3);
+}
+
+TYPED_TEST_P(StoreConformanceTest, ListRolesPageExactPageHasNoCursorAndBadInputIsInvalid) {
+  Result<RolePage> page = this->store_->ListRolesPage("", 2);  // the built-in admin and user
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->next_cursor, std::nullopt);
+  EXPECT_TRUE(HasCode(this->store_->ListRolesPage("", 0), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(this->store_->ListRolesPage(std::string("a\0b", 3), 2),
+                      StatusCode::kInvalidArgument));
+}
+
 TYPED_TEST_P(StoreConformanceTest, PermissionsOfUserIsSortedUniqueUnionOfRoles) {
   Role reader;
   reader.name = "reader";
@@ -2627,7 +2667,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     CountUsersCountsEveryUser, UpdatePasswordHashReplacesHashAndKeepsCredentialVersion,
     RecordLoginSetsLastLoginAt, BuiltInRolesAreSeeded,
     UpsertRoleCreatesThenReplacesPermissionsKeepingCreatedAt, UnknownRoleIsNotFound,
-    ListRolesIsOrderedByName, PermissionsOfUserIsSortedUniqueUnionOfRoles,
+    ListRolesIsOrderedByName, ListRolesPagePagesByNameWithPermissionsUntilNoCursor,
+    ListRolesPageExactPageHasNoCursorAndBadInputIsInvalid,
+    PermissionsOfUserIsSortedUniqueUnionOfRoles,
     SigningKeysAreListedOldestFirstWithOpaqueBytesIntact, DuplicateKidIsAlreadyExists,
     UnknownKeyStateIsInvalidArgument, UpdateSigningKeyStateSetsAndClearsDeactivatedAt,
     MigrateAgainAppliesNothingAndKeepsVersion, PingSucceedsAndBackendHasAName,
