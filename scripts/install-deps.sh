@@ -21,6 +21,8 @@ packages=(
   # tests/e2e/pgcluster.py). Installing it also creates and starts the default cluster 15/main on
   # port 5432; the tests neither need nor touch it.
   postgresql
+  # the TLS scan of the built-in TLS (tests/e2e/test_tls_scan.py; its command is `testssl`)
+  testssl.sh
   # examples/ and their e2e test (tests/e2e/test_examples.py)
   nginx python3-fastapi python3-uvicorn python3-multipart python3-passlib python3-bcrypt
 )

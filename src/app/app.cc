@@ -28,6 +28,7 @@
 #include "authn/client_authenticator.h"
 #include "authn/password_authenticator.h"
 #include "authn/throttle.h"
+#include "base/cache_limits.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/worker_pool.h"
@@ -394,7 +395,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   // The in-memory halves of invalidation (DESIGN §4): loaded once, kept current by every write.
   token::RevocationSet revocations(policy.leeway_s);
   token::UserStateCache user_states;
-  token::TokenService tokens(**keys, revocations, user_states, policy, clock, random);
+  token::TokenService tokens(
+      **keys, revocations, user_states, policy, clock, random,
+      CacheLimits{config.tokens.cache_max_entries, config.tokens.cache_max_bytes});
   token::RefreshPolicy refresh_policy{config.tokens.refresh_idle_ttl_s,
                                       config.tokens.refresh_absolute_ttl_s,
                                       config.tokens.refresh_reuse_grace_s};
@@ -460,6 +463,12 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       kDbQueue);
   metrics.AddGauge("portcullis_hash_queue_depth", "Password hashing jobs waiting",
                    [&hash_pool] { return static_cast<double>(hash_pool.QueueDepth()); });
+  metrics.AddGauge("portcullis_token_cache_entries", "Access tokens in the verified-token cache",
+                   [&tokens] { return static_cast<double>(tokens.CacheSize()); });
+  metrics.AddGauge(
+      "portcullis_token_cache_bytes",
+      "Estimated bytes of the verified-token cache (what tokens.cache_max_bytes bounds)",
+      [&tokens] { return static_cast<double>(tokens.CacheBytes()); });
 
   authn::PasswordAuthenticator passwords(**store, *hasher, verifications, clock);
 

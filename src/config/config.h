@@ -75,6 +75,9 @@ struct TokensConfig {
   std::int64_t leeway_s = 30;
   std::string signing_alg = "EdDSA";  // "EdDSA", "ES256" or "RS256"
   std::int64_t key_rotation_days = 30;
+  // Bounds of the verified-token cache (token::TokenService::kDefaultCacheLimits).
+  std::size_t cache_max_entries = 100'000;
+  std::size_t cache_max_bytes = 16 << 20;
 };
 
 // [password]

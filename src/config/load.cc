@@ -177,6 +177,10 @@ const std::vector<KeySpec>& Specs() {
                           {"EdDSA", "ES256", "RS256"}));
     s.push_back(
         IntKey("tokens.key_rotation_days", &C::tokens, &TokensConfig::key_rotation_days, 1, 3650));
+    s.push_back(IntKey("tokens.cache_max_entries", &C::tokens, &TokensConfig::cache_max_entries, 0,
+                       10'000'000));
+    s.push_back(
+        IntKey("tokens.cache_max_bytes", &C::tokens, &TokensConfig::cache_max_bytes, 0, 1LL << 30));
     // [password]
     s.push_back(IntKey("password.argon2_memory_kib", &C::password,
                        &PasswordConfig::argon2_memory_kib, kArgon2MinMemoryKib, kArgon2MaxMemoryKib,

@@ -88,6 +88,8 @@ TEST_F(LoadConfigTest, EmptyInputsGiveEveryDocumentedDefault) {
   EXPECT_EQ(c.tokens.leeway_s, 30);
   EXPECT_EQ(c.tokens.signing_alg, "EdDSA");
   EXPECT_EQ(c.tokens.key_rotation_days, 30);
+  EXPECT_EQ(c.tokens.cache_max_entries, 100000u);
+  EXPECT_EQ(c.tokens.cache_max_bytes, std::size_t{16} << 20);
   EXPECT_EQ(c.password.argon2_memory_kib, 19456u);
   EXPECT_EQ(c.password.argon2_iterations, 2u);
   EXPECT_EQ(c.password.argon2_parallelism, 1u);

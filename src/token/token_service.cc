@@ -212,12 +212,12 @@ void TokenService::ClearLocked() {
   cache_bytes_ = 0;
 }
 
-std::size_t TokenService::CacheSizeForTesting() const {
+std::size_t TokenService::CacheSize() const {
   std::shared_lock lock(cache_mu_);
   return cache_.size();
 }
 
-std::size_t TokenService::CacheBytesForTesting() const {
+std::size_t TokenService::CacheBytes() const {
   std::shared_lock lock(cache_mu_);
   return cache_bytes_;
 }

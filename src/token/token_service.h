@@ -109,9 +109,12 @@ class TokenService {
   void ClientDeleted(std::string_view client_id, UnixSeconds at);
 
   const TokenPolicy& policy() const { return policy_; }
-  std::size_t CacheSizeForTesting() const;
-  // The EstimatedBytes of every cached entry, keys included (what CacheLimits::max_bytes bounds).
-  std::size_t CacheBytesForTesting() const;
+  // Entries in the verified-token cache (at most cache_limits.max_entries; /metrics
+  // portcullis_token_cache_entries).
+  std::size_t CacheSize() const;
+  // The EstimatedBytes of every cached entry, keys included (what CacheLimits::max_bytes bounds;
+  // /metrics portcullis_token_cache_bytes).
+  std::size_t CacheBytes() const;
   // Whether `token` has an entry (verified with any ring, expired or not).
   bool IsCachedForTesting(std::string_view token) const;
 

@@ -82,12 +82,12 @@ TEST_F(TokenServiceTest, TokenIsRejectedOnceExpiredBeyondLeewayOnTheUncachedPath
 TEST_F(TokenServiceTest, CachedTokenStillExpiresAtTheSameInstant) {
   std::string token = service_.Issue(Alice(), {}, "default")->access_token;
   ASSERT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
-  EXPECT_EQ(service_.CacheSizeForTesting(), 1u);
+  EXPECT_EQ(service_.CacheSize(), 1u);
   clock_.Set(kStart + 900 + 29);
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
   clock_.Set(kStart + 900 + 30);
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kExpired);
-  EXPECT_EQ(service_.CacheSizeForTesting(), 0u);
+  EXPECT_EQ(service_.CacheSize(), 0u);
 }
 
 TEST_F(TokenServiceTest, InvalidTokensAreNotCached) {
@@ -95,7 +95,7 @@ TEST_F(TokenServiceTest, InvalidTokensAreNotCached) {
   char& c = token[token.size() - 10];  // inside the signature, away from its padding bits
   c = c == 'A' ? 'B' : 'A';
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kSignatureInvalid);
-  EXPECT_EQ(service_.CacheSizeForTesting(), 0u);
+  EXPECT_EQ(service_.CacheSize(), 0u);
 }
 
 TEST_F(TokenServiceTest, RevokedTokenIsRejectedOnCacheHitAndMiss) {
@@ -153,7 +153,7 @@ TEST_F(TokenServiceTest, JoseVerdictIsCachedEvenWhenALiveCheckFails) {
   users_.Remove("user-1");
   std::string token = service_.Issue(Alice(), {}, "default")->access_token;
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kUnknownSubject);
-  EXPECT_EQ(service_.CacheSizeForTesting(), 1u);
+  EXPECT_EQ(service_.CacheSize(), 1u);
   users_.Set("user-1", 3, false);  // e.g. the cache caught up with a new user
   EXPECT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
 }
@@ -202,17 +202,17 @@ TEST_F(TokenServiceTest, CacheByteCapHoldsAndEvictsOneEntryAtATime) {
   std::vector<std::string> tokens = IssueTokens(service_, Alice(), 40);
   for (const std::string& t : tokens) ASSERT_EQ(t.size(), tokens[0].size());
   ASSERT_EQ(service_.Validate(tokens[0]).error, jose::VerifyError::kOk);
-  const std::size_t entry_bytes = service_.CacheBytesForTesting();
+  const std::size_t entry_bytes = service_.CacheBytes();
   // Room for 5 entries and a half: the byte cap binds, not the count cap.
   const CacheLimits limits{.max_entries = 1'000, .max_bytes = entry_bytes * 11 / 2};
   TokenService capped(*keys_, revocations_, users_, Policy(), clock_, random_, limits);
   for (const std::string& t : tokens) {
     ASSERT_EQ(capped.Validate(t).error, jose::VerifyError::kOk);
-    EXPECT_LE(capped.CacheBytesForTesting(), limits.max_bytes);
-    EXPECT_EQ(capped.CacheBytesForTesting(), capped.CacheSizeForTesting() * entry_bytes);
+    EXPECT_LE(capped.CacheBytes(), limits.max_bytes);
+    EXPECT_EQ(capped.CacheBytes(), capped.CacheSize() * entry_bytes);
   }
   // Full, but not emptied: eviction makes room for one entry, it does not start over.
-  EXPECT_EQ(capped.CacheSizeForTesting(), 5u);
+  EXPECT_EQ(capped.CacheSize(), 5u);
   EXPECT_TRUE(capped.IsCachedForTesting(tokens.back()));
 }
 
@@ -220,8 +220,8 @@ TEST_F(TokenServiceTest, CacheEntryEstimateCountsTheTokenItsClaimsAndNodeOverhea
   std::string token = service_.Issue(Alice(), {"articles:read"}, "default")->access_token;
   ASSERT_EQ(service_.Validate(token).error, jose::VerifyError::kOk);
   // Node overhead, the token, the claims' objects and contents.
-  EXPECT_GT(service_.CacheBytesForTesting(), token.size() + 300);
-  EXPECT_LT(service_.CacheBytesForTesting(), token.size() + 800);
+  EXPECT_GT(service_.CacheBytes(), token.size() + 300);
+  EXPECT_LT(service_.CacheBytes(), token.size() + 800);
 }
 
 TEST_F(TokenServiceTest, TokenLargerThanTheByteCapIsVerifiedButNotCached) {
@@ -230,17 +230,17 @@ TEST_F(TokenServiceTest, TokenLargerThanTheByteCapIsVerifiedButNotCached) {
   for (int i = 0; i < 100; ++i) many_roles.roles.push_back("role-" + std::to_string(i));
   std::string large = service_.Issue(many_roles, {}, "default")->access_token;
   ASSERT_EQ(service_.Validate(small).error, jose::VerifyError::kOk);
-  const std::size_t small_bytes = service_.CacheBytesForTesting();
+  const std::size_t small_bytes = service_.CacheBytes();
   // The cap fits the small token's entry, not the large one's.
   TokenService capped(*keys_, revocations_, users_, Policy(), clock_, random_,
                       {.max_entries = 10, .max_bytes = small_bytes + 512});
   jose::VerifyResult r = capped.Validate(large);
   ASSERT_EQ(r.error, jose::VerifyError::kOk);
   EXPECT_EQ(r.claims.roles.size(), 101u);
-  EXPECT_EQ(capped.CacheSizeForTesting(), 0u);
-  EXPECT_EQ(capped.CacheBytesForTesting(), 0u);
+  EXPECT_EQ(capped.CacheSize(), 0u);
+  EXPECT_EQ(capped.CacheBytes(), 0u);
   EXPECT_EQ(capped.Validate(large).error, jose::VerifyError::kOk);  // verified again
-  EXPECT_EQ(capped.CacheSizeForTesting(), 0u);
+  EXPECT_EQ(capped.CacheSize(), 0u);
   ASSERT_EQ(capped.Validate(small).error, jose::VerifyError::kOk);
   EXPECT_TRUE(capped.IsCachedForTesting(small));
 }
@@ -251,9 +251,9 @@ TEST_F(TokenServiceTest, CacheCountCapHolds) {
                       {.max_entries = 7, .max_bytes = 16 << 20});
   for (const std::string& t : tokens) {
     ASSERT_EQ(capped.Validate(t).error, jose::VerifyError::kOk);
-    EXPECT_LE(capped.CacheSizeForTesting(), 7u);
+    EXPECT_LE(capped.CacheSize(), 7u);
   }
-  EXPECT_EQ(capped.CacheSizeForTesting(), 7u);
+  EXPECT_EQ(capped.CacheSize(), 7u);
 }
 
 TEST_F(TokenServiceTest, CacheHitsReturnEachTokensOwnClaimsAfterEvictions) {
@@ -354,7 +354,7 @@ TEST_F(TokenServiceTest, ConcurrentHitsAndEvictionsNeverMixUpTokens) {
   }
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(mismatches, std::vector<int>(4, 0));
-  EXPECT_LE(capped.CacheSizeForTesting(), 8u);
+  EXPECT_LE(capped.CacheSize(), 8u);
 }
 
 }  // namespace

@@ -69,6 +69,13 @@ TEST(ServerTest, UnknownPathGets404) {
   EXPECT_EQ(client.Send(Get("/nope")).result(), status::not_found);
 }
 
+TEST(ServerTest, EveryResponseForbidsContentSniffing) {
+  RunningServer server({});
+  Client client(server.port());
+  EXPECT_EQ(client.Send(Get("/echo"))["X-Content-Type-Options"], "nosniff");
+  EXPECT_EQ(client.Send(Get("/nope"))["X-Content-Type-Options"], "nosniff");
+}
+
 TEST(ServerTest, HeadGetsGetHeadersWithoutBody) {
   RunningServer server({});
   Client client(server.port());
