@@ -84,6 +84,7 @@ json::object ClaimsToJson(const AccessTokenClaims& claims) {
   o["roles"] = std::move(roles);
   if (claims.username) o["username"] = *claims.username;
   o["uv"] = claims.uv;
+  if (claims.cnf_jkt) o["cnf"] = json::object{{"jkt", *claims.cnf_jkt}};
   return o;
 }
 
@@ -108,6 +109,17 @@ ClaimsParseResult ParseAccessTokenClaims(const json::object& payload) {
   Note(username_read, false, error);
   if (username_read == Read::kOk) c.username = std::move(username);
   Note(ReadInteger(payload, "uv", c.uv), false, error);
+  // RFC 7800 / RFC 9449 §6.1: the only confirmation method we know is "jkt"; a "cnf" we cannot
+  // honour must not be ignored (the token would lose its binding), so anything else is invalid.
+  if (const json::value* cnf = payload.if_contains("cnf")) {
+    std::string jkt;
+    if (!cnf->is_object() || cnf->as_object().size() != 1 ||
+        ReadString(cnf->as_object(), "jkt", true, jkt) != Read::kOk) {
+      Note(Read::kInvalid, false, error);
+    } else {
+      c.cnf_jkt = std::move(jkt);
+    }
+  }
   if (error != VerifyError::kOk) result.claims = AccessTokenClaims{};
   return result;
 }

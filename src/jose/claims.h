@@ -31,12 +31,15 @@ struct AccessTokenClaims {
   std::vector<std::string> roles;       // role names
   std::optional<std::string> username;  // absent for client tokens
   std::int64_t uv = 0;                  // the user's credential version when issued
+  // RFC 9449 §6.1 "cnf":{"jkt"}: the thumbprint of the key a DPoP-bound token is bound to;
+  // absent for Bearer tokens.
+  std::optional<std::string> cnf_jkt;
 
   friend bool operator==(const AccessTokenClaims&, const AccessTokenClaims&) = default;
 };
 
 // The JSON payload, members in a fixed order: iss sub aud exp iat nbf jti client_id scope roles
-// username? uv. "aud" is a string when it has exactly one element, else an array.
+// username? uv cnf?. "aud" is a string when it has exactly one element, else an array.
 boost::json::object ClaimsToJson(const AccessTokenClaims& claims);
 
 struct ClaimsParseResult {
@@ -47,7 +50,8 @@ struct ClaimsParseResult {
 // Reads the claims. kClaimMissing when iss, sub, aud, exp, iat, nbf or jti is absent;
 // kClaimInvalid when any claim has the wrong type: strings for iss/sub/jti (non-empty), client_id,
 // scope, username; a non-empty string or non-empty array of strings for aud; integers for exp,
-// iat, nbf, uv; an array of strings for roles. Deviation from RFC 7519 §2: NumericDate must be an
+// iat, nbf, uv; an array of strings for roles; "cnf", when present, exactly {"jkt": non-empty
+// string}. Deviation from RFC 7519 §2: NumericDate must be an
 // integer (our issuer never writes fractions). Unknown claims are ignored.
 ClaimsParseResult ParseAccessTokenClaims(const boost::json::object& payload);
 

@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "crypto/base64.h"
 #include "crypto/openssl_ptr.h"
+#include "crypto/sha256.h"
 
 namespace portcullis::jose {
 
@@ -366,6 +367,67 @@ Result<PublicKey> PublicKey::FromJwk(const boost::json::object& jwk) {
   std::shared_ptr<KeyMaterial> material = MakePublicMaterial(std::move(*pkey));
   if (!material) return InvalidArgumentError("JWK is not a valid Ed25519 public key");
   return PublicKey(*alg, std::string(kid->as_string()), std::move(material));
+}
+
+Result<PublicKey> PublicKey::FromProofJwk(const boost::json::object& jwk, Algorithm alg) {
+  const boost::json::value* kty = jwk.if_contains("kty");
+  const boost::json::value* alg_value = jwk.if_contains("alg");
+  const boost::json::value* use = jwk.if_contains("use");
+  if (kty == nullptr || !kty->is_string()) return InvalidArgumentError("JWK has no \"kty\"");
+  if (alg == Algorithm::kRs256) return InvalidArgumentError("proof keys are EdDSA or ES256");
+  if (alg_value != nullptr &&
+      (!alg_value->is_string() || std::string_view(alg_value->as_string()) != ToString(alg))) {
+    return InvalidArgumentError("JWK \"alg\" differs from the proof's");
+  }
+  if (use != nullptr && (!use->is_string() || use->as_string() != "sig")) {
+    return InvalidArgumentError("JWK \"use\" must be \"sig\"");
+  }
+  for (std::string_view private_member : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) {
+    if (jwk.contains(private_member)) {
+      return InvalidArgumentError("JWK holds private key material");
+    }
+  }
+  const std::string_view type = kty->as_string();
+  Result<EvpPkeyPtr> pkey = InvalidArgumentError("JWK \"kty\" does not match \"alg\"");
+  if (alg == Algorithm::kEdDsa && type == "OKP") {
+    pkey = Ed25519FromJwk(jwk);
+  } else if (alg == Algorithm::kEs256 && type == "EC") {
+    pkey = P256FromJwk(jwk);
+  }
+  if (!pkey.ok()) return pkey.status();
+  if (Status fits = CheckKeyFitsAlgorithm(alg, pkey->get()); !fits.ok()) return fits;
+  std::shared_ptr<KeyMaterial> material = MakePublicMaterial(std::move(*pkey));
+  if (!material) return InvalidArgumentError("JWK is not a valid public key");
+  return PublicKey(alg, std::string(), std::move(material));
+}
+
+std::string PublicKey::Thumbprint() const {
+  const boost::json::object jwk = ToJwk();
+  // RFC 7638 §3.2: the required members only, lexicographic order, no whitespace. Their values
+  // are base64url or fixed names, so no JSON escaping is ever needed.
+  auto member = [&](std::string_view name) {
+    std::string out = "\"";
+    out += name;
+    out += "\":\"";
+    out += std::string_view(jwk.at(name).as_string());
+    out += '"';
+    return out;
+  };
+  std::string canonical;
+  switch (alg_) {
+    case Algorithm::kEdDsa:
+      canonical = "{" + member("crv") + "," + member("kty") + "," + member("x") + "}";
+      break;
+    case Algorithm::kEs256:
+      canonical =
+          "{" + member("crv") + "," + member("kty") + "," + member("x") + "," + member("y") + "}";
+      break;
+    case Algorithm::kRs256:
+      canonical = "{" + member("e") + "," + member("kty") + "," + member("n") + "}";
+      break;
+  }
+  const std::array<std::uint8_t, 32> digest = crypto::Sha256(canonical);
+  return Base64UrlEncode({reinterpret_cast<const char*>(digest.data()), digest.size()});
 }
 
 PrivateKey::PrivateKey(std::unique_ptr<KeyMaterial> material, PublicKey public_key)

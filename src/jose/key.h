@@ -50,6 +50,17 @@ class PublicKey {
   // Returns kInvalidArgument naming the first problem.
   static Result<PublicKey> FromJwk(const boost::json::object& jwk);
 
+  // Builds the key a DPoP proof carries in its "jwk" header (RFC 9449 §4.2) for `alg`, which the
+  // proof's "alg" header chose: only EdDSA (OKP/Ed25519) and ES256 (EC/P-256); no "kid" needed
+  // (the key gets the empty kid); an "alg" member, when present, must equal `alg`; "use", when
+  // present, must be "sig"; private members ("d", ...) and RS256 are rejected (kInvalidArgument).
+  static Result<PublicKey> FromProofJwk(const boost::json::object& jwk, Algorithm alg);
+
+  // The RFC 7638 JWK thumbprint: base64url(SHA-256 of the required members in lexicographic
+  // order, no whitespace) — OKP {crv,kty,x}, EC {crv,kty,x,y}, RSA {e,kty,n}. The "jkt" of a
+  // DPoP-bound token (RFC 9449 §6.1).
+  std::string Thumbprint() const;
+
  private:
   friend class PrivateKey;
   PublicKey(Algorithm alg, std::string kid, std::shared_ptr<const KeyMaterial> material)
