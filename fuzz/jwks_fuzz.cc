@@ -1,12 +1,14 @@
 // Fuzzes JWK/JWKS handling (jose/key.h): the document is parsed with the strict JSON parser
 // (base/json.h); a {"keys": [...]} set has each member, and any other object is itself, built with
 // PublicKey::FromJwk. Invariants for an accepted key: its JWK (ToJwk) holds no private member and
-// builds the same key again (same kid, algorithm and JWK), and it verifies no garbage signature.
+// builds the same key again (same kid, algorithm and JWK), it verifies no garbage signature, and
+// its RFC 7638 thumbprint is the same when the JWK is read as a DPoP proof key (FromProofJwk).
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "base/json.h"
@@ -18,6 +20,11 @@ using portcullis::jose::PublicKey;
 
 void CheckKey(const boost::json::value& jwk) {
   if (!jwk.is_object()) return;
+  // Any object is also tried as a proof's "jwk" for both proof algorithms.
+  for (auto alg : {portcullis::jose::Algorithm::kEdDsa, portcullis::jose::Algorithm::kEs256}) {
+    portcullis::Result<PublicKey> proof_key = PublicKey::FromProofJwk(jwk.as_object(), alg);
+    if (proof_key.ok() && proof_key->Thumbprint().size() != 43) std::abort();
+  }
   portcullis::Result<PublicKey> key = PublicKey::FromJwk(jwk.as_object());
   if (!key.ok()) return;
   const boost::json::object out = key->ToJwk();
@@ -30,6 +37,13 @@ void CheckKey(const boost::json::value& jwk) {
     std::abort();
   }
   if (key->VerifySignature("header.payload", std::string(64, '\0'))) std::abort();
+  // RFC 7638 thumbprint: base64url of a SHA-256, the same for the key as a DPoP proof carries it.
+  const std::string jkt = key->Thumbprint();
+  if (jkt.size() != 43) std::abort();
+  if (key->alg() != portcullis::jose::Algorithm::kRs256) {
+    portcullis::Result<PublicKey> proof_key = PublicKey::FromProofJwk(out, key->alg());
+    if (!proof_key.ok() || proof_key->Thumbprint() != jkt) std::abort();
+  }
 }
 
 }  // namespace
