@@ -1,14 +1,18 @@
 // Fuzzes what the server does with a request head and body before routing (src/http/server/
 // server.cc): Beast's request parser with the server's own limits (ServerOptions'
 // max_header_bytes and max_body_bytes), fed in chunks as a socket would deliver them, then the
-// server's per-request derivations and our header parsers: X-Forwarded-For resolution
+// server's per-request derivations and our parsers of what it carries: X-Forwarded-For resolution
 // (ResolveClientIp over base/ip.cc), X-Request-Id sanitizing, target splitting, the query string,
-// the Authorization schemes (Bearer, ApiKey, Basic) and the form body.
+// HTTP Basic credentials and API keys (authn), the form and JSON bodies.
+//
+// Not reached: the Bearer/ApiKey scheme split of api/credentials.cc. It lives in portcullis_api,
+// which needs the whole server; clang 14 cannot compile its coroutines with -fsanitize=undefined
+// ("Cannot represent a difference across sections", llvm/llvm-project#49689), so this target
+// links the HTTP parsing sources alone (fuzz/CMakeLists.txt).
 //
 // Input: byte 0 picks the chunk size (0 = everything at once), the rest is the wire bytes.
 // Invariants: nothing crashes, leaks or throws; the request id is always a valid one; the client
-// address is the peer or a canonical IP literal; a parsed Bearer token or API key is a substring
-// of the header.
+// address is the peer or a canonical IP literal.
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -21,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/credentials.h"
+#include "authn/api_key.h"
 #include "authn/basic_credentials.h"
 #include "base/ip.h"
 #include "http/parse.h"
@@ -111,13 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)portcullis::http::ParseQuery(req.query);
 
   const std::string_view authorization = req.Header("Authorization");
-  if (std::optional<std::string_view> token = portcullis::api::ParseBearer(authorization)) {
-    if (token->empty() || !Contains(authorization, *token)) std::abort();
-  }
-  if (std::optional<std::string_view> key =
-          portcullis::api::ParseApiKeyAuthorization(authorization)) {
-    if (!Contains(authorization, *key)) std::abort();
-  }
+  (void)portcullis::authn::ParseApiKey(req.Header("X-API-Key"));
   (void)portcullis::authn::ParseBasicCredentials(authorization, /*form_urlencoded=*/false);
   (void)portcullis::http::ParseForm(req);
   (void)portcullis::http::ParseJsonBody(req);
