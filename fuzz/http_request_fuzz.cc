@@ -40,11 +40,6 @@ using portcullis::http::Request;
 
 std::string_view View(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
-bool Contains(std::string_view outer, std::string_view inner) {
-  return inner.empty() || (inner.data() >= outer.data() &&
-                           inner.data() + inner.size() <= outer.data() + outer.size());
-}
-
 // 10.0.0.0/8 and ::1 are trusted proxies, as a deployment behind a local proxy would configure.
 bool IsTrustedProxy(std::string_view ip) {
   static const auto* nets = new std::vector<portcullis::Cidr>{*portcullis::ParseCidr("10.0.0.0/8"),
@@ -71,6 +66,9 @@ bool Parse(bhttp::request_parser<bhttp::string_body>& parser, std::string_view w
     pending.erase(0, used);
     if (ec == bhttp::error::need_more) {
       if (offset == wire.size()) {
+        // End of stream. Before any byte the server reads end_of_stream and never calls put_eof
+        // (Beast asserts got_some()).
+        if (!parser.got_some()) return false;
         parser.put_eof(ec);
         return !ec && parser.is_done();
       }

@@ -112,7 +112,7 @@ for t in "${selected[@]}"; do
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$status_line")
   result=ok
   if [ "$rc" -ne 0 ] || grep -qE '^(==[0-9]+==ERROR|SUMMARY: (Address|Undefined|Leak)Sanitizer)|runtime error:' "$log"; then
-    result="FINDING (exit $rc): $(grep -m1 -E 'ERROR:|runtime error:|deadly signal|timeout' "$log" || echo 'see log')"
+    result="FINDING (exit $rc): $(grep -m1 -E '^SUMMARY|runtime error:' "$log" || echo 'see the log')"
     cp "$log" "$findings/last.log"
     failed=1
   elif [ "$smoke" -eq 0 ]; then
