@@ -77,6 +77,32 @@ int HexValue(char c) {
   return -1;
 }
 
+// RFC 3986 §3.2.2: a bracketed IP-literal (hex digits, ':' and '.'), or a reg-name / IPv4 address
+// of unreserved characters, sub-delims and %XX escapes. No ':' outside brackets, so the port is
+// always the text after the last ':' and normalizing an output again gives the same output.
+bool IsValidHost(std::string_view host) {
+  if (host.empty()) return false;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (HexValue(c) < 0 && c != ':' && c != '.') return false;
+    }
+    return true;
+  }
+  constexpr std::string_view kSubDelims = "!$&'()*+,;=";
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    if (IsUnreserved(c) || kSubDelims.find(c) != std::string_view::npos) continue;
+    if (c == '%' && i + 2 < host.size() && HexValue(host[i + 1]) >= 0 &&
+        HexValue(host[i + 2]) >= 0) {
+      i += 2;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view ToString(DpopError error) {
@@ -168,12 +194,7 @@ std::optional<std::string> NormalizeHtu(std::string_view url) {
     while (port.size() > 1 && port.front() == '0') port.remove_prefix(1);
     if (std::stoi(std::string(port)) > 65535) return std::nullopt;
   }
-  if (host.empty()) return std::nullopt;
-  for (char c : host) {
-    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-      return std::nullopt;
-    }
-  }
+  if (!IsValidHost(host)) return std::nullopt;
   if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port = {};
 
   std::string out = scheme + "://" + AsciiLower(host);

@@ -230,6 +230,31 @@ TEST(NormalizeHtuTest, NormalizesPerRfc3986) {
   }
 }
 
+// Found by fuzz/dpop_fuzz.cc: a host holding ':' outside brackets ("a:1" before a default port)
+// normalized to a URL that names another port, or to one that no longer normalizes. A
+// normalized URL is now always a fixed point.
+TEST(NormalizeHtuTest, RejectsHostsThatAreNotRfc3986Hosts) {
+  for (std::string_view bad :
+       {"https://a.example:8443:443/", "https://]x:fQ.y:443", "https://a]b/", "https://[::1/",
+        "https://[]/", "https://[::1]x/", "https://[g::1]/", "https://a%zz.example/",
+        "https://a%4/", "https://a\\b/", "https://a\"b/", "https://a<b/", "https://a^b/"}) {
+    EXPECT_FALSE(NormalizeHtu(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(NormalizeHtu("https://A%2Db.example:443"), "https://a%2db.example/");
+  EXPECT_EQ(NormalizeHtu("http://a!$&'()*+,;=b:8080"), "http://a!$&'()*+,;=b:8080/");
+  EXPECT_EQ(NormalizeHtu("http://[::FFFF:1.2.3.4]:80/"), "http://[::ffff:1.2.3.4]/");
+}
+
+TEST(NormalizeHtuTest, IsAFixedPoint) {
+  for (std::string_view url :
+       {"https://a.example", "HTTP://A.Example:80/x", "https://a.example:08443/x?y#z",
+        "https://[::1]:8443/x", "https://a.example/%7euser/%2f", "https://a%41.example/P%41th"}) {
+    std::optional<std::string> once = NormalizeHtu(url);
+    ASSERT_TRUE(once.has_value()) << url;
+    EXPECT_EQ(NormalizeHtu(*once), once) << url;
+  }
+}
+
 TEST(DpopErrorTest, EveryValueHasAName) {
   for (DpopError e : {DpopError::kOk, DpopError::kHtuMismatch, DpopError::kReplayed,
                       DpopError::kMultipleProofs}) {
