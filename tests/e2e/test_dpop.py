@@ -410,3 +410,27 @@ def test_userinfo_refuses_a_bound_token_as_bearer_and_logout_takes_a_dpop_token(
                                        "DPoP": key.proof("POST", logout, token=token)}, timeout=5)
     assert r.status_code == 204, r.text
     assert_dpop_401(me(env, token, key), "invalid_token")
+
+
+def test_forwarded_proto_and_host_count_only_from_a_trusted_proxy(env):
+    public_url = "https://api.public.example/v1/me"
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.public.example"}
+
+    def call(server, key, token):
+        headers = {"Authorization": f"DPoP {token}",
+                   "DPoP": key.proof("GET", public_url, token=token), **forwarded}
+        return requests.get(server.url("/v1/me"), headers=headers, timeout=5)
+
+    # Not configured as a trusted proxy: the proof must name the URL the server itself saw.
+    key = Key()
+    token = dpop_login(env, key).json()["access_token"]
+    assert_dpop_401(call(env, key, token), "invalid_dpop_proof")
+
+    trusting = start_server(args=["--set", 'server.trusted_proxies=["127.0.0.1/32"]'])
+    try:
+        key = Key()
+        token = dpop_login(trusting, key).json()["access_token"]
+        r = call(trusting, key, token)
+        assert r.status_code == 200, r.text
+    finally:
+        trusting.stop()
