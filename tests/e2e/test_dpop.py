@@ -434,3 +434,27 @@ def test_forwarded_proto_and_host_count_only_from_a_trusted_proxy(env):
         assert r.status_code == 200, r.text
     finally:
         trusting.stop()
+
+
+def test_authorization_code_grant_with_a_proof_binds_tokens_and_the_public_refresh_family(env):
+    from browser_flow import RelyingParty, create_client
+
+    rp = RelyingParty(env, create_client(env, public=True))
+    code = rp.sign_in()["code"]
+    key = Key("EdDSA")
+    url = token_url(env)
+    r = requests.post(url, timeout=10, headers={"DPoP": key.proof("POST", url)}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_id": rp.client["client_id"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "DPoP"
+    assert jwt_claims(body["access_token"])["cnf"] == {"jkt": key.jkt}
+    assert "id_token" in body and "cnf" not in jwt_claims(body["id_token"])
+    # The public client's refresh family is bound to the key.
+    form = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+            "client_id": rp.client["client_id"]}
+    r = requests.post(url, data=form, timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
+    r = requests.post(url, data=form, headers={"DPoP": key.proof("POST", url)}, timeout=10)
+    assert r.status_code == 200 and r.json()["token_type"] == "DPoP", r.text
