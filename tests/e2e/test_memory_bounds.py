@@ -235,8 +235,11 @@ def test_a_hundred_thousand_valid_and_forged_tokens_stay_within_bounds(server):
     print(f"VmRSS peak {monitor.peak_kib} KiB over {monitor.samples} samples, now {rss_kib} KiB, "
           f"VmHWM {hwm_kib} KiB; token cache {entries:.0f} entries, {cache_bytes:.0f} bytes")
     assert monitor.samples > 0
-    assert monitor.peak_kib < RSS_LIMIT_KIB
-    assert hwm_kib < RSS_LIMIT_KIB
+    # Under AddressSanitizer the process carries shadow memory and a 256 MiB quarantine: its RSS
+    # says nothing about ours. The cache bounds below still hold and are still checked.
+    if "address" not in os.environ.get("PORTCULLIS_SANITIZE", ""):
+        assert monitor.peak_kib < RSS_LIMIT_KIB
+        assert hwm_kib < RSS_LIMIT_KIB
     # The cache is full at its count bound, and within its byte bound; forged tokens never enter.
     assert entries == CACHE_MAX_ENTRIES
     assert cache_bytes <= 16 << 20
