@@ -5,6 +5,9 @@
 // (ResolveClientIp over base/ip.cc), X-Request-Id sanitizing, target splitting, the query string,
 // HTTP Basic credentials and API keys (authn), the form and JSON bodies.
 //
+// The framing checks of DESIGN §10 (http/server/framing.h) run as the server runs them: obs-fold
+// on the raw head bytes, CheckFraming on the parsed head.
+//
 // Not reached: the Bearer/ApiKey scheme split of api/credentials.cc. It lives in portcullis_api,
 // which needs the whole server; clang 14 cannot compile its coroutines with -fsanitize=undefined
 // ("Cannot represent a difference across sections", llvm/llvm-project#49689), so this target
@@ -12,7 +15,8 @@
 //
 // Input: byte 0 picks the chunk size (0 = everything at once), the rest is the wire bytes.
 // Invariants: nothing crashes, leaks or throws; the request id is always a valid one; the client
-// address is the peer or a canonical IP literal.
+// address is the peer or a canonical IP literal; a head with both Content-Length and
+// Transfer-Encoding, or with two Host fields, never passes the framing checks.
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -30,6 +34,7 @@
 #include "base/ip.h"
 #include "http/parse.h"
 #include "http/request.h"
+#include "http/server/framing.h"
 #include "http/server/request_meta.h"
 #include "http/server/server.h"
 
@@ -92,7 +97,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.header_limit(
       static_cast<std::uint32_t>(std::min<std::size_t>(defaults.max_header_bytes, UINT32_MAX)));
   parser.body_limit(defaults.max_body_bytes);
+  if (std::optional<std::size_t> end = portcullis::http::FindHeadEnd(wire)) {
+    (void)portcullis::http::HasObsFold(wire.substr(0, *end));
+  }
   if (!Parse(parser, wire, chunk)) return 0;
+  {
+    const auto& head = parser.get().base();
+    const portcullis::http::FramingError framing = portcullis::http::CheckFraming(head);
+    (void)portcullis::http::ToString(framing);
+    const bool ambiguous = (head.count(bhttp::field::content_length) != 0 &&
+                            head.count(bhttp::field::transfer_encoding) != 0) ||
+                           head.count(bhttp::field::host) > 1;
+    if (ambiguous && framing == portcullis::http::FramingError::kOk) std::abort();
+  }
 
   Request req;
   req.message = parser.release();
