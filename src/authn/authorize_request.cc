@@ -105,6 +105,14 @@ AuthorizeCheck CheckAuthorizeRequest(const AuthorizeParams& params, const store:
     return redirect("invalid_request", "code_challenge must be 43 base64url characters");
   }
   check.request.code_challenge = *params.code_challenge;
+  if (params.dpop_jkt) {
+    // An RFC 7638 SHA-256 thumbprint has the shape of an S256 challenge: 43 base64url characters.
+    if (!IsValidCodeChallenge(*params.dpop_jkt)) {
+      return redirect("invalid_request",
+                      "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url)");
+    }
+    check.request.dpop_jkt = *params.dpop_jkt;
+  }
 
   if (params.scope) {
     if (params.scope->size() > kMaxScopeBytes)

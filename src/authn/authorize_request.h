@@ -27,7 +27,8 @@ namespace portcullis::authn {
 // The request parameters as sent (nullopt = absent; an empty value counts as absent).
 struct AuthorizeParams {
   std::optional<std::string> response_type, client_id, redirect_uri, scope, state, nonce,
-      code_challenge, code_challenge_method, prompt, max_age, request, request_uri, response_mode;
+      code_challenge, code_challenge_method, prompt, max_age, request, request_uri, response_mode,
+      dpop_jkt;
 };
 
 enum class AuthorizeOutcome : std::uint8_t {
@@ -58,6 +59,9 @@ struct AuthorizeRequest {
   std::optional<std::string> state;
   std::optional<std::string> nonce;
   std::string code_challenge;
+  // RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (the token request must
+  // carry a proof by that key); nullopt = not bound.
+  std::optional<std::string> dpop_jkt;
   bool prompt_login = false;
   bool prompt_none = false;
   std::optional<std::int64_t> max_age;
@@ -80,7 +84,7 @@ struct AuthorizeCheck {
 //               code_challenge_method not S256 (invalid_request: PKCE S256 is required for every
 //               client, "plain" is refused); scope malformed or unknown (invalid_scope);
 //               nonce too long, prompt not one of login/none (or both), max_age not a
-//               non-negative integer (invalid_request).
+//               non-negative integer, dpop_jkt not a JWK SHA-256 thumbprint (invalid_request).
 AuthorizeCheck CheckAuthorizeRequest(const AuthorizeParams& params, const store::Client* client);
 
 // True if `challenge` is a well-formed S256 code_challenge: 43 base64url characters.

@@ -65,6 +65,16 @@ TEST(AuthorizeRequest, AcceptsAGoodRequest) {
   EXPECT_EQ(c.request.state, "xyz");
   EXPECT_EQ(c.request.nonce, "n-0S6_WzA2Mj");
   EXPECT_EQ(c.request.code_challenge, kChallenge);
+  EXPECT_EQ(c.request.dpop_jkt, std::nullopt);
+}
+
+TEST(AuthorizeRequest, DpopJktIsCarriedToTheCode) {  // RFC 9449 §10
+  store::Client client = App();
+  AuthorizeParams p = Good();
+  p.dpop_jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";  // RFC 7638 §3.1's example
+  AuthorizeCheck c = CheckAuthorizeRequest(p, &client);
+  ASSERT_EQ(c.outcome, AuthorizeOutcome::kOk) << c.description;
+  EXPECT_EQ(c.request.dpop_jkt, p.dpop_jkt);
 }
 
 TEST(AuthorizeRequest, NeverRedirectsForAnUnknownClientOrUnregisteredUri) {
@@ -116,6 +126,14 @@ TEST(AuthorizeRequest, RedirectsEveryOtherErrorWithItsCode) {
       {"response_mode", [](AuthorizeParams& p) { p.response_mode = "fragment"; },
        "invalid_request"},
       {"nonce", [](AuthorizeParams& p) { p.nonce = std::string(kMaxNonceBytes + 1, 'n'); },
+       "invalid_request"},
+      {"dpop_jkt short", [](AuthorizeParams& p) { p.dpop_jkt = std::string(42, 'A'); },
+       "invalid_request"},
+      {"dpop_jkt long", [](AuthorizeParams& p) { p.dpop_jkt = std::string(44, 'A'); },
+       "invalid_request"},
+      {"dpop_jkt padded", [](AuthorizeParams& p) { p.dpop_jkt = std::string(42, 'A') + "="; },
+       "invalid_request"},
+      {"dpop_jkt base64", [](AuthorizeParams& p) { p.dpop_jkt = std::string(42, 'A') + "+"; },
        "invalid_request"},
   };
   store::Client client = App();

@@ -458,3 +458,52 @@ def test_authorization_code_grant_with_a_proof_binds_tokens_and_the_public_refre
     assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
     r = requests.post(url, data=form, headers={"DPoP": key.proof("POST", url)}, timeout=10)
     assert r.status_code == 200 and r.json()["token_type"] == "DPoP", r.text
+
+
+def redeem(env, rp, code, key=None):
+    url = token_url(env)
+    headers = {"DPoP": key.proof("POST", url)} if key is not None else {}
+    return requests.post(url, timeout=10, headers=headers, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_id": rp.client["client_id"]})
+
+
+def test_dpop_jkt_binds_the_authorization_code_to_the_key(env):  # RFC 9449 §10
+    from browser_flow import RelyingParty, create_client
+
+    key = Key("ES256")
+    rp = RelyingParty(env, create_client(env, public=True))
+    code = rp.sign_in(dpop_jkt=key.jkt)["code"]
+    r = redeem(env, rp, code, key)
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "DPoP"
+    assert jwt_claims(r.json()["access_token"])["cnf"] == {"jkt": key.jkt}
+
+
+@pytest.mark.parametrize("holder", ["no_proof", "other_key"])
+def test_a_code_bound_by_dpop_jkt_is_refused_without_that_key(env, holder):
+    from browser_flow import RelyingParty, create_client
+
+    key = Key("EdDSA")
+    rp = RelyingParty(env, create_client(env, public=True))
+    code = rp.sign_in(dpop_jkt=key.jkt)["code"]
+    # A stolen code is useless without the key: no proof, or a proof by the thief's own key.
+    r = redeem(env, rp, code, None if holder == "no_proof" else Key("EdDSA"))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_dpop_proof"
+    assert "access_token" not in r.json()
+    # The code is spent by the attempt (as a wrong PKCE verifier spends it).
+    r = redeem(env, rp, code, key)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+
+
+@pytest.mark.parametrize("bad", ["short", "A" * 42 + "=", "A" * 44, "A" * 42 + "/"])
+def test_a_malformed_dpop_jkt_is_an_invalid_request_redirect(env, bad):
+    from browser_flow import RelyingParty, create_client, query_of
+
+    rp = RelyingParty(env, create_client(env, public=True))
+    r = rp.authorize(dpop_jkt=bad)
+    assert r.status_code in (302, 303), r.text[:300]
+    q = query_of(r.headers["Location"])
+    assert q["error"] == "invalid_request" and q["state"] == rp.state
+    assert r.headers["Location"].startswith(rp.redirect_uri)

@@ -60,6 +60,7 @@ authn::AuthorizeParams ParamsOf(const http::FormFields& f) {
   p.nonce = Param(f, "nonce");
   p.code_challenge = Param(f, "code_challenge");
   p.code_challenge_method = Param(f, "code_challenge_method");
+  p.dpop_jkt = Param(f, "dpop_jkt");
   p.prompt = Param(f, "prompt");
   p.max_age = Param(f, "max_age");
   p.request = Param(f, "request");
@@ -193,6 +194,7 @@ Result<std::string> IssueCode(ApiContext& ctx, const authn::AuthorizeRequest& r,
   record.user_id = session.user_id;
   record.redirect_uri = r.redirect_uri;
   record.code_challenge = r.code_challenge;
+  record.dpop_jkt = r.dpop_jkt;
   record.scope = RequestedScope(r);
   record.nonce = r.nonce;
   record.auth_time = session.auth_time;
@@ -226,6 +228,7 @@ std::vector<std::pair<std::string, std::string>> HiddenFields(const authn::Autho
   add("nonce", p.nonce);
   add("code_challenge", p.code_challenge);
   add("code_challenge_method", p.code_challenge_method);
+  add("dpop_jkt", p.dpop_jkt);
   return h;
 }
 

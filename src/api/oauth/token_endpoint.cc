@@ -347,6 +347,8 @@ boost::asio::awaitable<http::Response> RefreshGrant(ApiContext& ctx, http::Reque
 // ---------------------------------------------------------------- authorization_code grant
 
 constexpr std::size_t kMaxCodeBytes = 256;
+// The failure of a code bound to another DPoP key (or redeemed without a proof).
+constexpr std::string_view kDpopCodeMismatch = "dpop_key_mismatch";
 
 struct CodeOutcome {
   std::string failure;  // "" = ok; else the reason for the log (the client sees invalid_grant)
@@ -386,7 +388,8 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
   if (refreshable) issue->refresh_family_id = ctx.refresh->NewFamilyId();
   std::optional<std::string> binding = FamilyBinding(client, dpop_jkt);
   ApiContext* c = &ctx;
-  auto job = [c, presented, redirect, code_verifier, audit_context, resolved, issue, binding] {
+  auto job = [c, presented, redirect, code_verifier, audit_context, resolved, issue, binding,
+              dpop_jkt] {
     CodeOutcome out;
     const UnixSeconds now = c->clock->Now();
     Result<store::ConsumedCode> consumed =
@@ -425,6 +428,10 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
       out.failure = "redirect_uri_mismatch";
     } else if (!authn::VerifyPkceS256(*code_verifier, code.code_challenge)) {
       out.failure = "pkce_mismatch";
+    } else if (code.dpop_jkt &&
+               (dpop_jkt.empty() || !crypto::ConstantTimeEqual(*code.dpop_jkt, dpop_jkt))) {
+      // RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof by that key.
+      out.failure = std::string(kDpopCodeMismatch);
     }
     if (!out.failure.empty()) return out;
     Result<store::User> user = c->store->FindUserById(code.user_id);
@@ -481,6 +488,10 @@ boost::asio::awaitable<http::Response> AuthorizationCodeGrant(ApiContext& ctx, h
                                       {"client_id", client.client_id},
                                       {"client_ip", req.client_ip},
                                       {"request_id", req.request_id}});
+    if (outcome->failure == kDpopCodeMismatch) {
+      co_return OAuthError(bhttp::status::bad_request, "invalid_dpop_proof",
+                           "the authorization code is bound to another DPoP key");
+    }
     co_return InvalidGrant("the authorization code is invalid, expired or already used");
   }
   if (outcome->invalid_scope) {

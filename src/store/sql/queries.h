@@ -310,10 +310,10 @@ constexpr std::string_view kPruneChanges = "DELETE FROM change_events WHERE at <
 #define PORTCULLIS_AUTHORIZATION_CODE_COLUMNS                                                   \
   "code_hash, client_id, user_id, redirect_uri, code_challenge, scope, nonce, auth_time, amr, " \
   "session_id, created_at, expires_at, used_at, access_jti, access_expires_at, "                \
-  "refresh_family_id"
+  "refresh_family_id, dpop_jkt"
 constexpr std::string_view kInsertAuthorizationCode =
     "INSERT INTO authorization_codes (" PORTCULLIS_AUTHORIZATION_CODE_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL, NULL)";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL, NULL, ?13)";
 // The one redemption that wins: only an unused code changes (?1 hash, ?2 now, ?3 jti, ?4 exp,
 // ?5 refresh family or NULL).
 constexpr std::string_view kConsumeAuthorizationCode =

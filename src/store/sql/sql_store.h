@@ -218,6 +218,7 @@ AuthorizationCode ReadAuthorizationCode(const Stmt& stmt) {
   code.access_jti = stmt.ColumnOptionalText(13);
   code.access_expires_at = stmt.ColumnOptionalInt64(14);
   code.refresh_family_id = stmt.ColumnOptionalText(15);
+  code.dpop_jkt = stmt.ColumnOptionalText(16);
   return code;
 }
 
@@ -1465,7 +1466,8 @@ class SqlStore final : public Store {
         .BindText(9, code.amr)
         .BindText(10, code.session_id)
         .BindInt64(11, code.created_at)
-        .BindInt64(12, code.expires_at);
+        .BindInt64(12, code.expires_at)
+        .BindOptionalText(13, code.dpop_jkt);
     // A missing user is the foreign key's kNotFound (both backends map it so).
     if (Status s = insert->Run(); !s.ok()) {
       if (s.code() == StatusCode::kAlreadyExists) {

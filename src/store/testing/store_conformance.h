@@ -2191,6 +2191,7 @@ inline AuthorizationCode MakeCode(std::string hash, std::string user = "u1",
   code.session_id = "s0000000000000001";
   code.created_at = 1'700'000'000;
   code.expires_at = expires_at;
+  code.dpop_jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
   return code;
 }
 
@@ -2254,6 +2255,7 @@ TYPED_TEST_P(StoreConformanceTest, AuthorizationCodeIsConsumedOnceAndKeepsTheFir
   EXPECT_EQ(got.access_jti, expected.access_jti);
   EXPECT_EQ(got.access_expires_at, expected.access_expires_at);
   EXPECT_EQ(got.refresh_family_id, expected.refresh_family_id);
+  EXPECT_EQ(got.dpop_jkt, expected.dpop_jkt);
 
   const CodeIssue second{
       .access_jti = "jti-2", .access_expires_at = 1'700'001'000, .refresh_family_id = std::nullopt};
@@ -2274,6 +2276,7 @@ TYPED_TEST_P(StoreConformanceTest, AuthorizationCodeWithoutNonceOrRefreshRoundTr
   ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
   AuthorizationCode code = MakeCode(Hex64('c'));
   code.nonce = std::nullopt;
+  code.dpop_jkt = std::nullopt;
   ASSERT_TRUE(this->store_->InsertAuthorizationCode(code).ok());
   Result<ConsumedCode> consumed = this->store_->ConsumeAuthorizationCode(
       Hex64('c'), {.access_jti = "j", .access_expires_at = 5, .refresh_family_id = std::nullopt},
@@ -2282,6 +2285,7 @@ TYPED_TEST_P(StoreConformanceTest, AuthorizationCodeWithoutNonceOrRefreshRoundTr
   EXPECT_TRUE(consumed->first_use);
   EXPECT_EQ(consumed->code.nonce, std::nullopt);
   EXPECT_EQ(consumed->code.refresh_family_id, std::nullopt);
+  EXPECT_EQ(consumed->code.dpop_jkt, std::nullopt);
 }
 
 TYPED_TEST_P(StoreConformanceTest, ConcurrentRedemptionsOfOneCodeLetExactlyOneWin) {
