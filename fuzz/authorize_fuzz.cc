@@ -39,6 +39,7 @@ AuthorizeParams ParamsOf(const portcullis::http::FormFields& f) {
   p.nonce = Param(f, "nonce");
   p.code_challenge = Param(f, "code_challenge");
   p.code_challenge_method = Param(f, "code_challenge_method");
+  p.dpop_jkt = Param(f, "dpop_jkt");
   p.prompt = Param(f, "prompt");
   p.max_age = Param(f, "max_age");
   p.request = Param(f, "request");
@@ -79,6 +80,7 @@ void CheckOutcome(const AuthorizeParams& params, const AuthorizeCheck& check, bo
     std::abort();
   }
   if (!portcullis::authn::IsValidCodeChallenge(r.code_challenge)) std::abort();
+  if (r.dpop_jkt && !portcullis::authn::IsValidCodeChallenge(*r.dpop_jkt)) std::abort();
   if (r.state && r.state->size() > portcullis::authn::kMaxStateBytes) std::abort();
   if (r.nonce && r.nonce->size() > portcullis::authn::kMaxNonceBytes) std::abort();
   if (r.max_age && (*r.max_age < 0 || *r.max_age > portcullis::authn::kMaxMaxAgeS)) std::abort();
