@@ -117,7 +117,15 @@ void Router::Add(Route route) {
   }
   const std::size_t length = compiled.segments.size();
   if (by_length_.size() <= length) by_length_.resize(length + 1);
-  by_length_[length].push_back(routes_.size());
+  LengthIndex& index = by_length_[length];
+  if (compiled.is_param.back()) {
+    index.param_last.push_back(routes_.size());
+  } else {
+    // Keeps insertion order among equal keys, so the Allow header lists methods as added.
+    const std::pair<std::string, std::size_t> entry{compiled.segments.back(), routes_.size()};
+    index.by_last.insert(std::upper_bound(index.by_last.begin(), index.by_last.end(), entry),
+                         entry);
+  }
   routes_.push_back(std::move(route));
   compiled_.push_back(std::move(compiled));
 }
@@ -132,17 +140,22 @@ boost::asio::awaitable<Response> Router::Dispatch(Request& req) const {
   std::optional<std::size_t> best;
   std::optional<std::size_t> best_get;
   std::optional<std::size_t> any_match;
-  std::vector<beast_http::verb> allowed;
-  static const std::vector<std::size_t> kNoRoutes;
-  const std::vector<std::size_t>& candidates =
-      !path.empty() && path.size() < by_length_.size() ? by_length_[path.size()] : kNoRoutes;
-  for (const std::size_t i : candidates) {
-    if (!SegmentsMatch(compiled_[i].segments, compiled_[i].is_param, path)) continue;
+  const auto for_each_candidate = [&](const auto& visit) {
+    if (path.empty() || path.size() >= by_length_.size()) return;
+    const LengthIndex& index = by_length_[path.size()];
+    const std::string_view last = path.back();
+    auto it = std::lower_bound(index.by_last.begin(), index.by_last.end(), last,
+                               [](const std::pair<std::string, std::size_t>& e,
+                                  std::string_view k) { return e.first < k; });
+    for (; it != index.by_last.end() && it->first == last; ++it) visit(it->second);
+    for (const std::size_t i : index.param_last) visit(i);
+  };
+  const auto consider = [&](std::size_t i) {
+    if (!SegmentsMatch(compiled_[i].segments, compiled_[i].is_param, path)) return;
     if (!any_match || MoreSpecific(compiled_[i].is_param, compiled_[*any_match].is_param)) {
       any_match = i;
     }
     const beast_http::verb m = routes_[i].method;
-    if (std::find(allowed.begin(), allowed.end(), m) == allowed.end()) allowed.push_back(m);
     if (m == method && (!best || MoreSpecific(compiled_[i].is_param, compiled_[*best].is_param))) {
       best = i;
     }
@@ -150,7 +163,8 @@ boost::asio::awaitable<Response> Router::Dispatch(Request& req) const {
         (!best_get || MoreSpecific(compiled_[i].is_param, compiled_[*best_get].is_param))) {
       best_get = i;
     }
-  }
+  };
+  for_each_candidate(consider);
   if (!best && method == beast_http::verb::head) best = best_get;
 
   if (!any_match) {
@@ -160,6 +174,17 @@ boost::asio::awaitable<Response> Router::Dispatch(Request& req) const {
   }
   if (!best) {
     req.route = routes_[*any_match].pattern;
+    // The methods of every matching route, in the order the routes were added.
+    std::vector<std::size_t> matched;
+    for_each_candidate([&](std::size_t i) {
+      if (SegmentsMatch(compiled_[i].segments, compiled_[i].is_param, path)) matched.push_back(i);
+    });
+    std::sort(matched.begin(), matched.end());
+    std::vector<beast_http::verb> allowed;
+    for (const std::size_t i : matched) {
+      const beast_http::verb m = routes_[i].method;
+      if (std::find(allowed.begin(), allowed.end(), m) == allowed.end()) allowed.push_back(m);
+    }
     const bool has_get =
         std::find(allowed.begin(), allowed.end(), beast_http::verb::get) != allowed.end();
     const bool has_head =

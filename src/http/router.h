@@ -75,9 +75,15 @@ class Router {
   };
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // parallel to routes_
-  // Indexes of routes_ by segment count, ascending: only patterns as long as the path can match,
-  // so Dispatch looks at a handful of routes instead of all of them.
-  std::vector<std::vector<std::size_t>> by_length_;
+  // Indexes of routes_ by segment count, ascending: only patterns as long as the path can match.
+  // Within a length, patterns whose last segment is a literal are grouped by it (sorted), those
+  // ending in a parameter kept apart: Dispatch compares a path only with the routes that end in
+  // its last segment and the few that end in a parameter, not with every route of that length.
+  struct LengthIndex {
+    std::vector<std::pair<std::string, std::size_t>> by_last;  // (last literal, route), sorted
+    std::vector<std::size_t> param_last;                       // routes ending in a parameter
+  };
+  std::vector<LengthIndex> by_length_;
 };
 
 }  // namespace portcullis::http

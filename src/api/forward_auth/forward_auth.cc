@@ -121,10 +121,11 @@ boost::asio::awaitable<http::Response> HandleForwardAuth(ApiContext& ctx, http::
   }
 
   // A DPoP proof names the original request: method, and the URL the proxy reports (its scheme
-  // from X-Forwarded-Proto, host with port, path; the query is not part of htu).
+  // from X-Forwarded-Proto, host with port, path; the query is not part of htu). Built only for
+  // the DPoP scheme, the one that reads it; otherwise the empty URL matches no proof.
   DpopTarget original;
   original.method = *method;
-  {
+  if (ParseDpopAuthorization(req.Header("Authorization"))) {
     std::string_view proto = FirstHeader(req, {"X-Forwarded-Proto"}, req.tls ? "https" : "http");
     std::string url(proto);
     url += "://";
