@@ -564,7 +564,9 @@ struct TotpEnrollment {
   std::optional<UnixSeconds> confirmed_at;
   // The highest time step a code was accepted for; a code is accepted once (step > this).
   std::int64_t last_used_step = 0;
-  std::vector<std::string> recovery_code_hashes;  // lower-case hex SHA-256, unused ones only
+  // Unused ones only, opaque to the store: "k1:" + 64 hex (authn::KeyedRecoveryCodeHash) or,
+  // issued before that, 64 hex (lower-case SHA-256).
+  std::vector<std::string> recovery_code_hashes;
 
   friend bool operator==(const TotpEnrollment&, const TotpEnrollment&) = default;
 };

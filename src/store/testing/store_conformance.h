@@ -2654,6 +2654,33 @@ TYPED_TEST_P(StoreConformanceTest, RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll
   EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('3')}));
 }
 
+// Threat model F7: keyed recovery codes ("k1:" + 64 hex) and legacy ones (64 hex) live side by
+// side (an enrolment made before the fix keeps its legacy codes until they are used); the schema
+// refuses anything else.
+TYPED_TEST_P(StoreConformanceTest, KeyedAndLegacyRecoveryCodesAreStoredAndUsedOnce) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {"k2:" + Hex64('1')}, 7, 1).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {"k1:" + Hex64('1') + "0"}, 7, 1).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {Hex64('1').substr(1)}, 7, 1).ok());
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->confirmed);  // nothing written by the refused attempts
+
+  const std::string keyed = "k1:" + Hex64('a');
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {keyed, Hex64('b')}, 7, 1).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('b'), keyed}));
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", Hex64('a')), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->UseRecoveryCode("u1", keyed).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", keyed), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->UseRecoveryCode("u1", Hex64('b')).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->recovery_code_hashes.empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, RotateIntoAnExistingHashChangesNothing,
     ConcurrentWritesEachKeepTheirOwnOutcome, GetThrottlesReadsEveryKeyInOrder,
@@ -2723,7 +2750,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeleteUserDeletesTheirCodesSessionsAndTotp, DeleteClientLeavesAuthorizationCodesAlone,
     PendingTotpIsReplacedUntilConfirmed, ConfirmTotpIsAbortedWhenConfirmedOrStepIsOld,
     UseTotpStepIsACompareAndSet, ConcurrentUsesOfOneTotpStepLetExactlyOneWin,
-    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll, DpopBindingsRoundTrip,
-    DpopProofIsRecordedOnceUntilItExpires, ConcurrentRecordsOfOneDpopProofLetExactlyOneWin);
+    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll, KeyedAndLegacyRecoveryCodesAreStoredAndUsedOnce,
+    DpopBindingsRoundTrip, DpopProofIsRecordedOnceUntilItExpires,
+    ConcurrentRecordsOfOneDpopProofLetExactlyOneWin);
 
 }  // namespace portcullis::store::testing
