@@ -61,7 +61,9 @@ Result<std::vector<std::string>> Mfa::Confirm(std::string_view user_id, std::str
   if (check.result != TotpResult::kOk) return InvalidArgumentError("the code is not valid");
   std::vector<std::string> codes = NewRecoveryCodes(random_);
   std::vector<std::string> hashes;
-  for (const std::string& c : codes) hashes.push_back(HashRecoveryCode(c));
+  // Keyed by the secret just verified, which is the one Verify opens later: a confirmed
+  // enrolment's secret is never replaced (Begin refuses while TOTP is active).
+  for (const std::string& c : codes) hashes.push_back(KeyedRecoveryCodeHash(*secret, c));
   Status s = store_.ConfirmTotp(user_id, hashes, check.step, clock_.Now());
   if (s.code() == StatusCode::kAborted) return InvalidArgumentError("the code is not valid");
   if (!s.ok()) return s;
@@ -87,7 +89,13 @@ AuthnError Mfa::Verify(std::string_view user_id, std::string_view code) {
   }
   if (check.result != TotpResult::kMalformed) return AuthnError::kBadOtp;
   // Not six digits: perhaps a recovery code.
-  Status s = store_.UseRecoveryCode(user_id, HashRecoveryCode(code));
+  Status s = store_.UseRecoveryCode(user_id, KeyedRecoveryCodeHash(*secret, code));
+  if (s.code() == StatusCode::kNotFound) {
+    // Codes issued before F7 was fixed are stored as unkeyed SHA-256. They stay usable (once)
+    // so nobody is locked out; every wrong code takes this second look-up too, so its timing
+    // tells nothing about which form a user's codes are stored in.
+    s = store_.UseRecoveryCode(user_id, LegacyRecoveryCodeHash(code));
+  }
   if (s.ok()) return AuthnError::kOk;
   return s.code() == StatusCode::kNotFound ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
 }

@@ -2,7 +2,9 @@
 // and the check every sign-in of a TOTP user makes. The secret is sealed with the master key
 // (associated data "portcullis/totp/v1/<user id>", so it cannot be moved to another user); a
 // code is accepted once, across instances, by a compare-and-set on the last used time step;
-// recovery codes are stored as SHA-256 and each works once.
+// recovery codes are stored as an HMAC under a key derived from that sealed secret (so guessing
+// them offline needs the master key; codes issued before are unkeyed SHA-256 and still accepted)
+// and each works once.
 //
 // Blocking (store calls): call off the network threads. Thread-safety: every method may run
 // concurrently.
@@ -51,8 +53,9 @@ class Mfa {
   Result<std::vector<std::string>> Confirm(std::string_view user_id, std::string_view code);
 
   // The second-factor check of a sign-in: a current TOTP code, or an unused recovery code (which
-  // is then spent). kMfaRequired for an empty code; kBadOtp for a wrong, malformed or reused one;
-  // kStoreUnavailable when the store fails; kOk otherwise. A user without TOTP gets kOk.
+  // is then spent; looked up in its keyed form, then in the legacy unkeyed one). kMfaRequired for
+  // an empty code; kBadOtp for a wrong, malformed or reused one; kStoreUnavailable when the store
+  // fails; kOk otherwise. A user without TOTP gets kOk.
   AuthnError Verify(std::string_view user_id, std::string_view code);
 
   // Master-key rotation: re-seals every TOTP secret under `master_key`, opening each with it or
