@@ -571,6 +571,13 @@ struct TotpEnrollment {
   friend bool operator==(const TotpEnrollment&, const TotpEnrollment&) = default;
 };
 
+// One stored recovery-code value to replace (BrowserSignInStore::ReplaceRecoveryCodeHashes).
+struct RecoveryCodeReplacement {
+  std::string user_id;
+  std::string from;
+  std::string to;
+};
+
 class BrowserSignInStore {
  public:
   virtual ~BrowserSignInStore() = default;
@@ -648,6 +655,17 @@ class BrowserSignInStore {
 
   // Deletes the enrolment and its recovery codes. kNotFound if there is none.
   virtual Status DeleteTotp(std::string_view user_id) = 0;
+
+  // Threat model F7: every unused recovery code still in the legacy unkeyed form (64 hex, no
+  // "k1:"), as (user_id, code_hash), ordered by user_id then code_hash.
+  virtual Result<std::vector<std::pair<std::string, std::string>>>
+  ListLegacyRecoveryCodeHashes() = 0;
+
+  // Replaces stored recovery-code values, all in one transaction: each `from` value of the user
+  // becomes `to`. A `from` that is gone (the code was used meanwhile) is skipped. Returns how
+  // many were replaced.
+  virtual Result<int> ReplaceRecoveryCodeHashes(
+      const std::vector<RecoveryCodeReplacement>& replacements) = 0;
 
   // Master-key rotation: every enrolment's (user_id, sealed_secret), ordered by user_id.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListSealedTotpSecrets() = 0;
