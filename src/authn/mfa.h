@@ -53,7 +53,7 @@ class Mfa {
   Result<std::vector<std::string>> Confirm(std::string_view user_id, std::string_view code);
 
   // The second-factor check of a sign-in: a current TOTP code, or an unused recovery code (which
-  // is then spent; looked up in its keyed form, then in the legacy unkeyed one). kMfaRequired for
+  // is then spent; looked up in the legacy unkeyed form, then in the keyed one). kMfaRequired for
   // an empty code; kBadOtp for a wrong, malformed or reused one; kStoreUnavailable when the store
   // fails; kOk otherwise. A user without TOTP gets kOk.
   AuthnError Verify(std::string_view user_id, std::string_view code);
@@ -62,6 +62,15 @@ class Mfa {
   // its previous key, in one transaction. Returns how many; kFailedPrecondition (nothing
   // written) when a secret opens with neither.
   static Result<int> ResealAll(store::Store& store, const crypto::MasterKey& master_key);
+
+  // Threat model F7: turns every recovery code still stored unkeyed (SHA-256, issued before the
+  // fix) into its keyed form (WrapLegacyRecoveryCodeHash under the user's TOTP secret), in one
+  // transaction, so a database copy no longer allows guessing any code offline. The codes keep
+  // working; a second run finds nothing to do. A user whose secret opens with neither the master
+  // key nor its previous key is skipped (Verify still accepts their legacy codes). Returns how
+  // many values were replaced.
+  static Result<int> UpgradeLegacyRecoveryCodes(store::Store& store,
+                                                const crypto::MasterKey& master_key);
 
   // Removes TOTP after checking `code` like Verify (kInvalidArgument when it fails, kNotFound
   // when TOTP is not active).

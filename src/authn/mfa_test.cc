@@ -145,6 +145,62 @@ TEST_F(MfaTest, LegacyUnkeyedRecoveryCodeSignsInOnce) {
   EXPECT_TRUE(StoredRecoveryCodes(alice.id).empty());
 }
 
+// F7 upgrade: legacy rows become keyed in place (the codes are not needed) and still sign in
+// once; keyed rows and other users are untouched; a second run does nothing.
+TEST_F(MfaTest, UpgradeLegacyRecoveryCodesKeysThemAndTheyStillSignInOnce) {
+  const store::User alice = AddUser("alice");
+  const store::User bob = AddUser("bob");
+  const std::string alice_secret = Begin(alice);
+  const std::int64_t step = TotpStep(clock_.Now());
+  ASSERT_TRUE(store_
+                  ->ConfirmTotp(
+                      alice.id,
+                      {LegacyRecoveryCodeHash("abcde-fghjk"), LegacyRecoveryCodeHash("mnpqr-stuvw"),
+                       KeyedRecoveryCodeHash(alice_secret, "xyzab-cdefg")},
+                      step, clock_.Now())
+                  .ok());
+  std::string bob_secret;
+  const std::vector<std::string> bob_codes = Enrol(bob, bob_secret);
+  ASSERT_FALSE(bob_codes.empty());
+  const std::vector<std::string> bob_before = StoredRecoveryCodes(bob.id);
+
+  Result<int> upgraded = Mfa::UpgradeLegacyRecoveryCodes(*store_, master_key_);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_EQ(*upgraded, 2);
+  std::vector<std::string> expected = {KeyedRecoveryCodeHash(alice_secret, "abcde-fghjk"),
+                                       KeyedRecoveryCodeHash(alice_secret, "mnpqr-stuvw"),
+                                       KeyedRecoveryCodeHash(alice_secret, "xyzab-cdefg")};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(StoredRecoveryCodes(alice.id), expected);
+  EXPECT_EQ(StoredRecoveryCodes(bob.id), bob_before);
+  upgraded = Mfa::UpgradeLegacyRecoveryCodes(*store_, master_key_);
+  ASSERT_TRUE(upgraded.ok());
+  EXPECT_EQ(*upgraded, 0);
+
+  EXPECT_EQ(mfa_->Verify(alice.id, "abcde-fghjk"), AuthnError::kOk);
+  EXPECT_EQ(mfa_->Verify(alice.id, "abcde-fghjk"), AuthnError::kBadOtp);
+  EXPECT_EQ(mfa_->Verify(alice.id, "xyzab-cdefg"), AuthnError::kOk);
+  EXPECT_EQ(mfa_->Verify(bob.id, bob_codes[0]), AuthnError::kOk);
+}
+
+// A secret that does not open (another master key) is skipped, not an error: those legacy codes
+// stay as they are and still work.
+TEST_F(MfaTest, UpgradeLegacyRecoveryCodesSkipsASecretThatDoesNotOpen) {
+  const store::User alice = AddUser("alice");
+  Begin(alice);
+  ASSERT_TRUE(store_
+                  ->ConfirmTotp(alice.id, {LegacyRecoveryCodeHash("abcde-fghjk")},
+                                TotpStep(clock_.Now()), clock_.Now())
+                  .ok());
+  crypto::MasterKey other = crypto::MasterKey::Generate(random_);
+  Result<int> upgraded = Mfa::UpgradeLegacyRecoveryCodes(*store_, other);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_EQ(*upgraded, 0);
+  EXPECT_EQ(StoredRecoveryCodes(alice.id),
+            std::vector<std::string>({LegacyRecoveryCodeHash("abcde-fghjk")}));
+  EXPECT_EQ(mfa_->Verify(alice.id, "abcde-fghjk"), AuthnError::kOk);
+}
+
 // The key comes from the TOTP secret, which resealing does not change: codes outlive a
 // master-key rotation.
 TEST_F(MfaTest, RecoveryCodesSurviveMasterKeyRotation) {
