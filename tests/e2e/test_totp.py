@@ -205,6 +205,37 @@ def test_legacy_sha256_recovery_codes_still_sign_in_once_f7(server):
     assert len(stored_recovery_codes(server, name)) == 7
 
 
+def test_legacy_recovery_codes_are_keyed_at_the_next_start_f7():
+    """A server started on a database with legacy (unkeyed SHA-256) recovery codes keys them in
+    place, without knowing the codes, and they still sign in once."""
+    first = start_server()
+    try:
+        name = new_user(first)
+        secret, codes = enrol(first, name)
+        user_id = query_database(first, "SELECT id FROM users WHERE username = ?", (name,))[0][0]
+        query_database(first, "DELETE FROM totp_recovery_codes WHERE user_id = ?", (user_id,))
+        for code in codes:
+            query_database(first,
+                           "INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                           (user_id, sha256_hex(code.replace("-", ""))))
+        assert all(len(v) == 64 for v in stored_recovery_codes(first, name))
+    finally:
+        assert first.stop() == 0
+    second = start_server(data_dir=first.data_dir)
+    try:
+        assert stored_recovery_codes(second, name) == sorted(
+            keyed_recovery_code(secret, c) for c in codes)
+        upgraded = [e for e in second.log_events() if e.get("event") == "mfa.recovery_codes_upgraded"]
+        assert upgraded and upgraded[-1].get("count") == 10, upgraded
+        r = grant(second, name, totp=codes[0])
+        assert r.status_code == 200, r.text
+        r = grant(second, name, totp=codes[0])
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        assert all(code not in second.log_text() for code in codes)
+    finally:
+        second.stop()
+
+
 def test_login_page_asks_for_the_code_and_amr_says_otp(server):
     name = new_user(server)
     secret, _ = enrol(server, name)
