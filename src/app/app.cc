@@ -383,7 +383,14 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       return s;
     }
     keys = token::KeyManager::Create(**store, *master_key, *alg, clock, random);
-    return keys.status();
+    if (!keys.ok()) return keys.status();
+    // Threat model F7: recovery codes issued before they were stored keyed are keyed now.
+    Result<int> upgraded = authn::Mfa::UpgradeLegacyRecoveryCodes(**store, *master_key);
+    if (!upgraded.ok()) return upgraded.status();
+    if (*upgraded > 0) {
+      log::Info("mfa.recovery_codes_upgraded", {{"count", *upgraded}});
+    }
+    return Status::Ok();
   });
   if (!bootstrapped.ok()) return fail(bootstrapped);
 

@@ -1,5 +1,9 @@
 #include "authn/mfa.h"
 
+#include <map>
+#include <optional>
+#include <utility>
+
 #include "authn/totp.h"
 
 namespace portcullis::authn {
@@ -61,7 +65,9 @@ Result<std::vector<std::string>> Mfa::Confirm(std::string_view user_id, std::str
   if (check.result != TotpResult::kOk) return InvalidArgumentError("the code is not valid");
   std::vector<std::string> codes = NewRecoveryCodes(random_);
   std::vector<std::string> hashes;
-  for (const std::string& c : codes) hashes.push_back(HashRecoveryCode(c));
+  // Keyed by the secret just verified, which is the one Verify opens later: a confirmed
+  // enrolment's secret is never replaced (Begin refuses while TOTP is active).
+  for (const std::string& c : codes) hashes.push_back(KeyedRecoveryCodeHash(*secret, c));
   Status s = store_.ConfirmTotp(user_id, hashes, check.step, clock_.Now());
   if (s.code() == StatusCode::kAborted) return InvalidArgumentError("the code is not valid");
   if (!s.ok()) return s;
@@ -86,8 +92,16 @@ AuthnError Mfa::Verify(std::string_view user_id, std::string_view code) {
     return s.code() == StatusCode::kAborted ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
   }
   if (check.result != TotpResult::kMalformed) return AuthnError::kBadOtp;
-  // Not six digits: perhaps a recovery code.
-  Status s = store_.UseRecoveryCode(user_id, HashRecoveryCode(code));
+  // Not six digits: perhaps a recovery code. Codes issued before F7 was fixed may still be
+  // stored as unkeyed SHA-256; they stay usable (once) so nobody is locked out. The legacy form
+  // is looked up first: a stored value only ever changes from legacy to keyed
+  // (UpgradeLegacyRecoveryCodes), so an upgrade running meanwhile cannot make a valid code miss
+  // both look-ups. Every code not in the legacy form takes both, so the timing tells nothing
+  // about which form a user's codes are stored in.
+  Status s = store_.UseRecoveryCode(user_id, LegacyRecoveryCodeHash(code));
+  if (s.code() == StatusCode::kNotFound) {
+    s = store_.UseRecoveryCode(user_id, KeyedRecoveryCodeHash(*secret, code));
+  }
   if (s.ok()) return AuthnError::kOk;
   return s.code() == StatusCode::kNotFound ? AuthnError::kBadOtp : AuthnError::kStoreUnavailable;
 }
@@ -107,6 +121,38 @@ Result<int> Mfa::ResealAll(store::Store& store, const crypto::MasterKey& master_
   }
   if (Status s = store.ReplaceSealedTotpSecrets(resealed); !s.ok()) return s;
   return static_cast<int>(resealed.size());
+}
+
+Result<int> Mfa::UpgradeLegacyRecoveryCodes(store::Store& store,
+                                            const crypto::MasterKey& master_key) {
+  Result<std::vector<std::pair<std::string, std::string>>> legacy =
+      store.ListLegacyRecoveryCodeHashes();
+  if (!legacy.ok()) return legacy.status();
+  if (legacy->empty()) return 0;
+  Result<std::vector<std::pair<std::string, std::string>>> sealed = store.ListSealedTotpSecrets();
+  if (!sealed.ok()) return sealed.status();
+  const std::map<std::string, std::string> sealed_by_user(sealed->begin(), sealed->end());
+  std::vector<store::RecoveryCodeReplacement> replacements;
+  // The legacy list is ordered by user id: each secret is opened once.
+  std::optional<std::string> current_user;
+  std::optional<SecretBytes> secret;
+  for (const auto& [user_id, code_hash] : *legacy) {
+    if (user_id != current_user) {
+      current_user = user_id;
+      secret.reset();
+      auto enrollment = sealed_by_user.find(user_id);
+      if (enrollment != sealed_by_user.end()) {
+        Result<SecretBytes> opened =
+            master_key.Open(enrollment->second, TotpAssociatedData(user_id));
+        if (opened.ok()) secret = std::move(*opened);
+      }
+    }
+    if (!secret) continue;  // unreadable (or deleted meanwhile): left as it is
+    replacements.push_back(
+        {user_id, code_hash, WrapLegacyRecoveryCodeHash(secret->view(), code_hash)});
+  }
+  if (replacements.empty()) return 0;
+  return store.ReplaceRecoveryCodeHashes(replacements);
 }
 
 Status Mfa::Remove(std::string_view user_id, std::string_view code) {

@@ -2,7 +2,9 @@
 // and the check every sign-in of a TOTP user makes. The secret is sealed with the master key
 // (associated data "portcullis/totp/v1/<user id>", so it cannot be moved to another user); a
 // code is accepted once, across instances, by a compare-and-set on the last used time step;
-// recovery codes are stored as SHA-256 and each works once.
+// recovery codes are stored as an HMAC under a key derived from that sealed secret (so guessing
+// them offline needs the master key; codes issued before are unkeyed SHA-256 and still accepted)
+// and each works once.
 //
 // Blocking (store calls): call off the network threads. Thread-safety: every method may run
 // concurrently.
@@ -51,14 +53,24 @@ class Mfa {
   Result<std::vector<std::string>> Confirm(std::string_view user_id, std::string_view code);
 
   // The second-factor check of a sign-in: a current TOTP code, or an unused recovery code (which
-  // is then spent). kMfaRequired for an empty code; kBadOtp for a wrong, malformed or reused one;
-  // kStoreUnavailable when the store fails; kOk otherwise. A user without TOTP gets kOk.
+  // is then spent; looked up in the legacy unkeyed form, then in the keyed one). kMfaRequired for
+  // an empty code; kBadOtp for a wrong, malformed or reused one; kStoreUnavailable when the store
+  // fails; kOk otherwise. A user without TOTP gets kOk.
   AuthnError Verify(std::string_view user_id, std::string_view code);
 
   // Master-key rotation: re-seals every TOTP secret under `master_key`, opening each with it or
   // its previous key, in one transaction. Returns how many; kFailedPrecondition (nothing
   // written) when a secret opens with neither.
   static Result<int> ResealAll(store::Store& store, const crypto::MasterKey& master_key);
+
+  // Threat model F7: turns every recovery code still stored unkeyed (SHA-256, issued before the
+  // fix) into its keyed form (WrapLegacyRecoveryCodeHash under the user's TOTP secret), in one
+  // transaction, so a database copy no longer allows guessing any code offline. The codes keep
+  // working; a second run finds nothing to do. A user whose secret opens with neither the master
+  // key nor its previous key is skipped (Verify still accepts their legacy codes). Returns how
+  // many values were replaced.
+  static Result<int> UpgradeLegacyRecoveryCodes(store::Store& store,
+                                                const crypto::MasterKey& master_key);
 
   // Removes TOTP after checking `code` like Verify (kInvalidArgument when it fails, kNotFound
   // when TOTP is not active).

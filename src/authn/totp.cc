@@ -6,6 +6,7 @@
 #include <array>
 #include <memory>
 
+#include "base/secret.h"
 #include "crypto/constant_time.h"
 #include "crypto/sha256.h"
 
@@ -16,6 +17,10 @@ constexpr std::string_view kBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 // No 0/o, 1/l/i: easy to read aloud and to type.
 constexpr std::string_view kRecoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789";
 constexpr int kQuietZone = 4;
+// Versioned, so a later change of the recovery-code MAC can tell its values apart.
+constexpr std::string_view kRecoveryCodeKeyLabel = "portcullis recovery-code v1";
+constexpr std::string_view kRecoveryCodeKeyedPrefix = "k1:";
+constexpr std::string_view kLowerHex = "0123456789abcdef";
 
 std::string PercentEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -229,7 +234,26 @@ std::string NormalizeRecoveryCode(std::string_view code) {
   return out;
 }
 
-std::string HashRecoveryCode(std::string_view code) {
+std::string KeyedRecoveryCodeHash(std::string_view totp_secret, std::string_view code) {
+  return WrapLegacyRecoveryCodeHash(totp_secret, LegacyRecoveryCodeHash(code));
+}
+
+std::string WrapLegacyRecoveryCodeHash(std::string_view totp_secret, std::string_view legacy_hash) {
+  // A key of its own (not the TOTP secret itself), so the recovery-code MACs and the HOTP values
+  // never share a key. The MAC is over the legacy digest rather than the code so that stored
+  // legacy values can be upgraded without knowing the codes.
+  std::string key = crypto::HmacSha256(totp_secret, kRecoveryCodeKeyLabel);
+  const std::string mac = crypto::HmacSha256(key, legacy_hash);
+  SecureZero(key.data(), key.size());
+  std::string out(kRecoveryCodeKeyedPrefix);
+  for (unsigned char c : mac) {
+    out += kLowerHex[c >> 4];
+    out += kLowerHex[c & 15];
+  }
+  return out;
+}
+
+std::string LegacyRecoveryCodeHash(std::string_view code) {
   return crypto::Sha256Hex(NormalizeRecoveryCode(code));
 }
 

@@ -70,7 +70,21 @@ Result<std::string> QrSvg(std::string_view text, std::string_view title);
 std::vector<std::string> NewRecoveryCodes(crypto::Random& random);
 // Lower case, without '-' and spaces: how a typed recovery code is compared.
 std::string NormalizeRecoveryCode(std::string_view code);
-// The stored form: lower-case hex SHA-256 of the normalized code.
-std::string HashRecoveryCode(std::string_view code);
+
+// The stored form of a recovery code (docs/threat-model.md F7): "k1:" and the lower-case hex
+// HMAC-SHA-256 of LegacyRecoveryCodeHash(code) under a per-user key, HMAC-SHA-256(totp_secret,
+// "portcullis recovery-code v1"). The TOTP secret is stored sealed with the master key, so a
+// reader of the database alone cannot test guesses offline; resealing under a new master key does
+// not change the secret, so the stored codes survive master-key rotation. Equal for the same code
+// typed in any case, with or without '-' and spaces.
+std::string KeyedRecoveryCodeHash(std::string_view totp_secret, std::string_view code);
+
+// KeyedRecoveryCodeHash of a code whose LegacyRecoveryCodeHash is `legacy_hash`: what a stored
+// legacy value becomes when it is upgraded in place (the code itself is not needed).
+std::string WrapLegacyRecoveryCodeHash(std::string_view totp_secret, std::string_view legacy_hash);
+
+// The unkeyed form codes were stored in before F7 was fixed: lower-case hex SHA-256 of the
+// normalized code. Only to accept those codes (each once); never store a new code this way.
+std::string LegacyRecoveryCodeHash(std::string_view code);
 
 }  // namespace portcullis::authn

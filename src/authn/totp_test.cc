@@ -5,6 +5,7 @@
 #include <set>
 
 #include "crypto/random.h"
+#include "crypto/sha256.h"
 
 namespace portcullis::authn {
 namespace {
@@ -106,8 +107,48 @@ TEST(Totp, SecretsAndRecoveryCodes) {
     EXPECT_EQ(c[5], '-');
   }
   EXPECT_EQ(NormalizeRecoveryCode("ABCDE-fghjk "), "abcdefghjk");
-  EXPECT_EQ(HashRecoveryCode("abcde-fghjk"), HashRecoveryCode("ABCDEFGHJK"));
-  EXPECT_EQ(HashRecoveryCode("abcde-fghjk").size(), 64u);
+  EXPECT_EQ(LegacyRecoveryCodeHash("abcde-fghjk"), LegacyRecoveryCodeHash("ABCDEFGHJK"));
+  EXPECT_EQ(LegacyRecoveryCodeHash("abcde-fghjk").size(), 64u);
+}
+
+// Threat model F7: the stored form is keyed, so the database alone does not allow offline
+// guessing. Known answer computed independently (Python hmac/hashlib):
+//   key = HMAC-SHA-256(secret, "portcullis recovery-code v1")
+//   "k1:" + hex(HMAC-SHA-256(key, hex(SHA-256("abcdefghjk"))))
+TEST(RecoveryCodeHash, KeyedHashMatchesKnownAnswer) {
+  EXPECT_EQ(LegacyRecoveryCodeHash("abcde-fghjk"),
+            "22f3f00d7f9cfe6eeefa9b71bdcb093a9080fcf4981d2dbf932648fa15a2d793");
+  EXPECT_EQ(KeyedRecoveryCodeHash(kSeed, "abcde-fghjk"),
+            "k1:5286ddf1ba389f1f121cffef2b91d76bdb0c041f8eff09c75272d231460237a7");
+}
+
+TEST(RecoveryCodeHash, KeyedHashIsNotTheUnkeyedSha256) {
+  const std::string keyed = KeyedRecoveryCodeHash(kSeed, "abcde-fghjk");
+  ASSERT_EQ(keyed.size(), 67u);
+  EXPECT_EQ(keyed.substr(0, 3), "k1:");
+  EXPECT_NE(keyed.substr(3), LegacyRecoveryCodeHash("abcde-fghjk"));
+  EXPECT_NE(keyed.substr(3), crypto::Sha256Hex("abcde-fghjk"));
+  EXPECT_NE(keyed.substr(3), crypto::Sha256Hex("abcdefghjk"));
+}
+
+TEST(RecoveryCodeHash, KeyedHashIgnoresCaseDashesAndSpaces) {
+  EXPECT_EQ(KeyedRecoveryCodeHash(kSeed, "abcde-fghjk"),
+            KeyedRecoveryCodeHash(kSeed, " ABCDE FGHJK"));
+  EXPECT_NE(KeyedRecoveryCodeHash(kSeed, "abcde-fghjk"),
+            KeyedRecoveryCodeHash(kSeed, "abcde-fghjm"));
+}
+
+TEST(RecoveryCodeHash, KeyedHashDiffersPerTotpSecret) {
+  crypto::Random& random = crypto::OsRandomInstance();
+  const std::string a = NewTotpSecret(random);
+  const std::string b = NewTotpSecret(random);
+  EXPECT_NE(KeyedRecoveryCodeHash(a, "abcde-fghjk"), KeyedRecoveryCodeHash(b, "abcde-fghjk"));
+  EXPECT_EQ(KeyedRecoveryCodeHash(a, "abcde-fghjk"), KeyedRecoveryCodeHash(a, "abcde-fghjk"));
+}
+
+TEST(RecoveryCodeHash, WrappingALegacyHashGivesTheKeyedHash) {
+  EXPECT_EQ(WrapLegacyRecoveryCodeHash(kSeed, LegacyRecoveryCodeHash("abcde-fghjk")),
+            KeyedRecoveryCodeHash(kSeed, "abcde-fghjk"));
 }
 
 }  // namespace

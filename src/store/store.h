@@ -567,9 +567,18 @@ struct TotpEnrollment {
   std::optional<UnixSeconds> confirmed_at;
   // The highest time step a code was accepted for; a code is accepted once (step > this).
   std::int64_t last_used_step = 0;
-  std::vector<std::string> recovery_code_hashes;  // lower-case hex SHA-256, unused ones only
+  // Unused ones only, opaque to the store: "k1:" + 64 hex (authn::KeyedRecoveryCodeHash) or,
+  // issued before that, 64 hex (lower-case SHA-256).
+  std::vector<std::string> recovery_code_hashes;
 
   friend bool operator==(const TotpEnrollment&, const TotpEnrollment&) = default;
+};
+
+// One stored recovery-code value to replace (BrowserSignInStore::ReplaceRecoveryCodeHashes).
+struct RecoveryCodeReplacement {
+  std::string user_id;
+  std::string from;
+  std::string to;
 };
 
 class BrowserSignInStore {
@@ -649,6 +658,17 @@ class BrowserSignInStore {
 
   // Deletes the enrolment and its recovery codes. kNotFound if there is none.
   virtual Status DeleteTotp(std::string_view user_id) = 0;
+
+  // Threat model F7: every unused recovery code still in the legacy unkeyed form (64 hex, no
+  // "k1:"), as (user_id, code_hash), ordered by user_id then code_hash.
+  virtual Result<std::vector<std::pair<std::string, std::string>>>
+  ListLegacyRecoveryCodeHashes() = 0;
+
+  // Replaces stored recovery-code values, all in one transaction: each `from` value of the user
+  // becomes `to`. A `from` that is gone (the code was used meanwhile) is skipped. Returns how
+  // many were replaced.
+  virtual Result<int> ReplaceRecoveryCodeHashes(
+      const std::vector<RecoveryCodeReplacement>& replacements) = 0;
 
   // Master-key rotation: every enrolment's (user_id, sealed_secret), ordered by user_id.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListSealedTotpSecrets() = 0;

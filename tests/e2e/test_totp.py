@@ -8,7 +8,9 @@ neighbours; each user's codes are used with increasing offsets (-1, 0, +1), so t
 import base64
 import hashlib
 import hmac
+import os
 import secrets
+import sqlite3
 import struct
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -123,6 +125,115 @@ def test_password_grant_requires_the_code_once_and_basic_is_refused(server):
     user_id = query_database(server, "SELECT id FROM users WHERE username = ?", (name,))[0][0]
     types = audit_types(server, user_id)
     assert "mfa.enabled" in types and "mfa.failed" in types
+
+
+def stored_recovery_codes(server, username):
+    """The stored values of the user's unused recovery codes, read from the database (on SQLite
+    through a read-only connection of our own, as an attacker with a copy of the file would)."""
+    sql = ("SELECT r.code_hash FROM totp_recovery_codes r JOIN users u ON u.id = r.user_id "
+           "WHERE u.username = ? ORDER BY r.code_hash")
+    if server.database_url is not None:
+        return [row[0] for row in query_database(server, sql, (username,))]
+    path = os.path.join(server.data_dir, "portcullis.db")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute(sql, (username,)).fetchall()]
+    finally:
+        db.close()
+
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def keyed_recovery_code(secret_b32, code):
+    """What the server stores for `code` (docs/threat-model.md F7): "k1:" + hex HMAC-SHA-256 of
+    the hex SHA-256 of the normalized code, under HMAC-SHA-256(TOTP secret, label)."""
+    secret = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    key = hmac.new(secret, b"portcullis recovery-code v1", hashlib.sha256).digest()
+    normalized = code.replace("-", "").replace(" ", "").lower()
+    return "k1:" + hmac.new(key, sha256_hex(normalized).encode(), hashlib.sha256).hexdigest()
+
+
+def test_recovery_codes_are_stored_keyed_not_as_sha256_f7(server):
+    """Threat model F7: a reader of the database cannot test recovery-code guesses offline; the
+    stored values are keyed by the user's sealed TOTP secret, not the SHA-256 of a code."""
+    name = new_user(server)
+    secret, codes = enrol(server, name)
+    stored = stored_recovery_codes(server, name)
+    assert len(stored) == 10
+    unkeyed = set()
+    for code in codes:
+        for form in (code, code.replace("-", ""), code.upper(), code.upper().replace("-", "")):
+            unkeyed.add(sha256_hex(form))
+    for value in stored:
+        assert value.startswith("k1:") and len(value) == 67, value
+        assert value not in unkeyed and value[3:] not in unkeyed, value
+    # Only the TOTP secret (sealed with the master key in the database) gives the key.
+    assert sorted(keyed_recovery_code(secret, c) for c in codes) == stored
+    # A shown code still signs in, once.
+    r = grant(server, name, totp=codes[3])
+    assert r.status_code == 200, r.text
+    r = grant(server, name, totp=codes[3])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert len(stored_recovery_codes(server, name)) == 9
+
+
+def test_legacy_sha256_recovery_codes_still_sign_in_once_f7(server):
+    """Codes issued before F7 was fixed are stored as unkeyed SHA-256; they keep working (once)
+    so nobody is locked out, next to keyed ones."""
+    name = new_user(server)
+    secret, codes = enrol(server, name)
+    user_id = query_database(server, "SELECT id FROM users WHERE username = ?", (name,))[0][0]
+    # Turn two of the rows into what the server stored before the fix.
+    for code in codes[:2]:
+        query_database(server, "DELETE FROM totp_recovery_codes WHERE user_id = ? AND code_hash = ?",
+                       (user_id, keyed_recovery_code(secret, code)))
+        query_database(server, "INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                       (user_id, sha256_hex(code.replace("-", ""))))
+    assert len(stored_recovery_codes(server, name)) == 10
+    r = grant(server, name, totp=codes[0])
+    assert r.status_code == 200, r.text
+    r = grant(server, name, totp=codes[0])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = grant(server, name, totp=codes[1].upper())
+    assert r.status_code == 200, r.text
+    r = grant(server, name, totp=codes[2])  # a keyed one, next to them
+    assert r.status_code == 200, r.text
+    r = grant(server, name, totp="zzzzz-zzzzz")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert len(stored_recovery_codes(server, name)) == 7
+
+
+def test_legacy_recovery_codes_are_keyed_at_the_next_start_f7():
+    """A server started on a database with legacy (unkeyed SHA-256) recovery codes keys them in
+    place, without knowing the codes, and they still sign in once."""
+    first = start_server()
+    try:
+        name = new_user(first)
+        secret, codes = enrol(first, name)
+        user_id = query_database(first, "SELECT id FROM users WHERE username = ?", (name,))[0][0]
+        query_database(first, "DELETE FROM totp_recovery_codes WHERE user_id = ?", (user_id,))
+        for code in codes:
+            query_database(first,
+                           "INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                           (user_id, sha256_hex(code.replace("-", ""))))
+        assert all(len(v) == 64 for v in stored_recovery_codes(first, name))
+    finally:
+        assert first.stop() == 0
+    second = start_server(data_dir=first.data_dir)
+    try:
+        assert stored_recovery_codes(second, name) == sorted(
+            keyed_recovery_code(secret, c) for c in codes)
+        upgraded = [e for e in second.log_events() if e.get("event") == "mfa.recovery_codes_upgraded"]
+        assert upgraded and upgraded[-1].get("count") == 10, upgraded
+        r = grant(second, name, totp=codes[0])
+        assert r.status_code == 200, r.text
+        r = grant(second, name, totp=codes[0])
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        assert all(code not in second.log_text() for code in codes)
+    finally:
+        second.stop()
 
 
 def test_login_page_asks_for_the_code_and_amr_says_otp(server):

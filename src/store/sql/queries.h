@@ -383,6 +383,12 @@ constexpr std::string_view kUseTotpStep =
 constexpr std::string_view kTotpExists = "SELECT 1 FROM totp_enrollments WHERE user_id = ?1";
 constexpr std::string_view kUseTotpRecoveryCode =
     "DELETE FROM totp_recovery_codes WHERE user_id = ?1 AND code_hash = ?2";
+// Legacy (unkeyed SHA-256) values are the 64-character ones; keyed ones are 67 ("k1:" + 64).
+constexpr std::string_view kListLegacyTotpRecoveryCodes =
+    "SELECT user_id, code_hash FROM totp_recovery_codes WHERE length(code_hash) = 64 "
+    "ORDER BY user_id, code_hash";
+constexpr std::string_view kReplaceTotpRecoveryCode =
+    "UPDATE totp_recovery_codes SET code_hash = ?3 WHERE user_id = ?1 AND code_hash = ?2";
 
 #undef PORTCULLIS_LATER
 

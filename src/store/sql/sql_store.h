@@ -1749,6 +1749,37 @@ class SqlStore final : public Store {
     return Status::Ok();
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> ListLegacyRecoveryCodeHashes() override {
+    Lease connection = backend_.Acquire();
+    Result<Statement> stmt = connection->Prepare(kListLegacyTotpRecoveryCodes);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.emplace_back(stmt->ColumnText(0), stmt->ColumnText(1));
+    }
+    return out;
+  }
+
+  Result<int> ReplaceRecoveryCodeHashes(
+      const std::vector<RecoveryCodeReplacement>& replacements) override {
+    Lease connection = backend_.Acquire();
+    Result<Transaction> tx = Transaction::Begin(*connection);
+    if (!tx.ok()) return tx.status();
+    int replaced = 0;
+    for (const RecoveryCodeReplacement& r : replacements) {
+      Result<Statement> stmt = connection->Prepare(kReplaceTotpRecoveryCode);
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindText(1, r.user_id).BindText(2, r.from).BindText(3, r.to);
+      if (Status s = stmt->Run(); !s.ok()) return s;
+      replaced += ChangesAsInt(stmt->Changes());
+    }
+    if (Status s = tx->Commit(); !s.ok()) return s;
+    return replaced;
+  }
+
   Result<std::vector<std::pair<std::string, std::string>>> ListSealedTotpSecrets() override {
     Lease connection = backend_.Acquire();
     Result<Statement> stmt = connection->Prepare(kListSealedTotpSecrets);

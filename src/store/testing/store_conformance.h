@@ -2658,6 +2658,77 @@ TYPED_TEST_P(StoreConformanceTest, RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll
   EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('3')}));
 }
 
+// Threat model F7: keyed recovery codes ("k1:" + 64 hex) and legacy ones (64 hex) live side by
+// side (an enrolment made before the fix keeps its legacy codes until they are used); the schema
+// refuses anything else.
+TYPED_TEST_P(StoreConformanceTest, KeyedAndLegacyRecoveryCodesAreStoredAndUsedOnce) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {"k2:" + Hex64('1')}, 7, 1).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {"k1:" + Hex64('1') + "0"}, 7, 1).ok());
+  EXPECT_FALSE(this->store_->ConfirmTotp("u1", {Hex64('1').substr(1)}, 7, 1).ok());
+  Result<TotpEnrollment> found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->confirmed);  // nothing written by the refused attempts
+
+  const std::string keyed = "k1:" + Hex64('a');
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {keyed, Hex64('b')}, 7, 1).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({Hex64('b'), keyed}));
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", Hex64('a')), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->UseRecoveryCode("u1", keyed).ok());
+  EXPECT_TRUE(HasCode(this->store_->UseRecoveryCode("u1", keyed), StatusCode::kNotFound));
+  ASSERT_TRUE(this->store_->UseRecoveryCode("u1", Hex64('b')).ok());
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->recovery_code_hashes.empty());
+}
+
+// F7 upgrade: legacy values are listed (keyed ones are not) and replaced in one transaction; a
+// value used meanwhile is skipped.
+TYPED_TEST_P(StoreConformanceTest, LegacyRecoveryCodesAreListedAndReplacedInPlace) {
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u1", "alice")).ok());
+  ASSERT_TRUE(this->store_->CreateUser(this->MakeUser("u2", "bob")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u1")).ok());
+  ASSERT_TRUE(this->store_->PutPendingTotp(MakeTotp("u2")).ok());
+  const std::string keyed = "k1:" + Hex64('c');
+  ASSERT_TRUE(this->store_->ConfirmTotp("u2", {Hex64('b'), keyed, Hex64('a')}, 7, 1).ok());
+  ASSERT_TRUE(this->store_->ConfirmTotp("u1", {Hex64('d')}, 7, 1).ok());
+  Result<std::vector<std::pair<std::string, std::string>>> legacy =
+      this->store_->ListLegacyRecoveryCodeHashes();
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(*legacy, (std::vector<std::pair<std::string, std::string>>{
+                         {"u1", Hex64('d')}, {"u2", Hex64('a')}, {"u2", Hex64('b')}}));
+
+  Result<int> replaced = this->store_->ReplaceRecoveryCodeHashes(
+      {{"u2", Hex64('a'), "k1:" + Hex64('a')},
+       {"u2", Hex64('9'), "k1:" + Hex64('9')},  // gone: skipped
+       {"u1", Hex64('b'), "k1:" + Hex64('b')},  // another user's value: skipped
+       {"u1", Hex64('d'), "k1:" + Hex64('d')}});
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  EXPECT_EQ(*replaced, 2);
+  Result<TotpEnrollment> found = this->store_->FindTotp("u2");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes,
+            std::vector<std::string>({Hex64('b'), "k1:" + Hex64('a'), keyed}));
+  found = this->store_->FindTotp("u1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->recovery_code_hashes, std::vector<std::string>({"k1:" + Hex64('d')}));
+  legacy = this->store_->ListLegacyRecoveryCodeHashes();
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_EQ(*legacy, (std::vector<std::pair<std::string, std::string>>{{"u2", Hex64('b')}}));
+
+  // All or nothing: a value the schema refuses rolls the whole batch back.
+  EXPECT_FALSE(this->store_
+                   ->ReplaceRecoveryCodeHashes(
+                       {{"u2", Hex64('b'), "k1:" + Hex64('b')}, {"u2", keyed, "bad"}})
+                   .ok());
+  legacy = this->store_->ListLegacyRecoveryCodeHashes();
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_EQ(*legacy, (std::vector<std::pair<std::string, std::string>>{{"u2", Hex64('b')}}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreConformanceTest, RotateIntoAnExistingHashChangesNothing,
     ConcurrentWritesEachKeepTheirOwnOutcome, GetThrottlesReadsEveryKeyInOrder,
@@ -2727,7 +2798,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeleteUserDeletesTheirCodesSessionsAndTotp, DeleteClientLeavesAuthorizationCodesAlone,
     PendingTotpIsReplacedUntilConfirmed, ConfirmTotpIsAbortedWhenConfirmedOrStepIsOld,
     UseTotpStepIsACompareAndSet, ConcurrentUsesOfOneTotpStepLetExactlyOneWin,
-    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll, DpopBindingsRoundTrip,
+    RecoveryCodeIsUsedOnceAndDeleteTotpRemovesAll, KeyedAndLegacyRecoveryCodesAreStoredAndUsedOnce,
+    LegacyRecoveryCodesAreListedAndReplacedInPlace, DpopBindingsRoundTrip,
     DpopProofIsRecordedOnceUntilItExpires, ConcurrentRecordsOfOneDpopProofLetExactlyOneWin);
 
 }  // namespace portcullis::store::testing
