@@ -50,6 +50,7 @@ enum class VerifyError : std::uint16_t {
   kDpopRequired = 61,     // the token is DPoP-bound (cnf.jkt) but was checked without a proof
   kDpopInvalid = 62,      // the proof failed; VerifyResult::dpop_error says why
   kDpopKeyMismatch = 63,  // the proof's key thumbprint is not the token's cnf.jkt
+  kNotDpopBound = 64,     // VerifyDpop on a token without cnf.jkt (a Bearer token)
 };
 
 // A snake_case name for logs and metric labels, e.g. "expired"; the same strings as the server's.
