@@ -1,0 +1,305 @@
+#include "portcullis/verifier.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <string>
+
+#include "crypto/base64.h"
+#include "jose/claims.h"
+#include "jose/dpop.h"
+#include "jose/jws.h"
+#include "jose/key.h"
+#include "jose/key_ring.h"
+
+namespace portcullis {
+namespace {
+
+constexpr std::int64_t kNow = 1'700'000'000;
+constexpr char kIssuer[] = "https://auth.example";
+constexpr char kAudience[] = "orders-api";
+constexpr char kUrl[] = "https://api.example/orders";
+
+class FakeClock final : public VerifierClock {
+ public:
+  std::int64_t NowSeconds() const override { return now.load(); }
+  std::atomic<std::int64_t> now{kNow};
+};
+
+// Serves whatever JWKS the test puts in `body`; `up` = false plays an issuer that is down.
+class FakeSource final : public JwksSource {
+ public:
+  JwksFetchResult Fetch() override {
+    ++fetches;
+    if (!up) return {.ok = false, .body = {}, .error = "down"};
+    return {.ok = true, .body = body, .error = {}};
+  }
+  std::string body;
+  bool up = true;
+  int fetches = 0;
+};
+
+jose::PrivateKey NewKey(jose::Algorithm alg, std::string kid) {
+  return *jose::PrivateKey::Generate(alg, std::move(kid));
+}
+
+std::string Jwks(std::initializer_list<const jose::PrivateKey*> keys) {
+  jose::KeyRing ring;
+  for (const jose::PrivateKey* k : keys) ring.Add(k->public_key());
+  return boost::json::serialize(ring.ToJwks());
+}
+
+jose::AccessTokenClaims ValidClaims() {
+  jose::AccessTokenClaims c;
+  c.iss = kIssuer;
+  c.sub = "user-1";
+  c.aud = {kAudience};
+  c.iat = kNow;
+  c.nbf = kNow;
+  c.exp = kNow + 300;
+  c.jti = "jti-1";
+  c.client_id = "shop";
+  c.scope = "orders:* profile:read";
+  c.roles = {"clerk"};
+  c.username = "alice";
+  return c;
+}
+
+std::string Sign(const jose::AccessTokenClaims& c, const jose::PrivateKey& key) {
+  return *jose::SignAccessToken(c, key);
+}
+
+class VerifierTest : public ::testing::Test {
+ protected:
+  VerifierTest() : key_(NewKey(jose::Algorithm::kEdDsa, "k1")) { source_.body = Jwks({&key_}); }
+
+  std::unique_ptr<Verifier> Make(VerifierOptions o = {}) {
+    o.issuer = kIssuer;
+    o.audiences = {kAudience};
+    o.jwks_source = &source_;
+    o.clock = &clock_;
+    o.jwks_min_refresh = std::chrono::seconds(30);
+    auto created = Verifier::Create(std::move(o));
+    EXPECT_TRUE(created.ok()) << created.error;
+    return std::move(created.value);
+  }
+
+  FakeClock clock_;
+  FakeSource source_;
+  jose::PrivateKey key_;
+};
+
+TEST_F(VerifierTest, ValidTokenYieldsClaimsAndPermissions) {
+  auto v = Make();
+  VerifyResult r = v->Verify(Sign(ValidClaims(), key_));
+  ASSERT_EQ(r.error, VerifyError::kOk) << ToString(r.error);
+  EXPECT_EQ(r.claims.sub, "user-1");
+  EXPECT_EQ(r.claims.username, "alice");
+  EXPECT_TRUE(r.claims.HasPermission("orders:refund"));
+  EXPECT_TRUE(HasPermission(r.claims, "profile:read"));
+  EXPECT_FALSE(r.claims.HasPermission("profile:write"));
+  EXPECT_FALSE(Claims{}.HasPermission("orders:refund"));
+}
+
+TEST_F(VerifierTest, EachClaimFailureHasItsReason) {
+  auto v = Make();
+  auto check = [&](auto mutate, VerifyError want) {
+    jose::AccessTokenClaims c = ValidClaims();
+    mutate(c);
+    EXPECT_EQ(v->Verify(Sign(c, key_)).error, want) << ToString(want);
+  };
+  check([](auto& c) { c.iss = "https://evil.example"; }, VerifyError::kIssuerMismatch);
+  check([](auto& c) { c.aud = {"other-api"}; }, VerifyError::kAudienceMismatch);
+  check([](auto& c) { c.exp = kNow - 31; }, VerifyError::kExpired);
+  check([](auto& c) { c.nbf = kNow + 31; }, VerifyError::kNotYetValid);
+  check([](auto& c) { c.iat = kNow + 31; }, VerifyError::kIssuedInFuture);
+  // Within the default 30 s leeway.
+  check([](auto& c) { c.exp = kNow - 29; }, VerifyError::kOk);
+}
+
+TEST_F(VerifierTest, FormatAndSignatureFailures) {
+  auto v = Make();
+  EXPECT_EQ(v->Verify("").error, VerifyError::kMalformed);
+  EXPECT_EQ(v->Verify("a.b").error, VerifyError::kMalformed);
+  EXPECT_EQ(v->Verify(std::string(9000, 'a')).error, VerifyError::kTooLarge);
+  std::string token = Sign(ValidClaims(), key_);
+  std::string flipped = token;
+  flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(v->Verify(flipped).error, VerifyError::kSignatureInvalid);
+  jose::PrivateKey stranger = NewKey(jose::Algorithm::kEdDsa, "k1");
+  EXPECT_EQ(v->Verify(Sign(ValidClaims(), stranger)).error, VerifyError::kSignatureInvalid);
+}
+
+TEST_F(VerifierTest, AlgorithmOutsideAllowListIsRejected) {
+  jose::PrivateKey es = NewKey(jose::Algorithm::kEs256, "e1");
+  source_.body = Jwks({&key_, &es});
+  VerifierOptions o;
+  o.allowed_algorithms = {"EdDSA"};
+  auto v = Make(std::move(o));
+  EXPECT_EQ(v->Verify(Sign(ValidClaims(), es)).error, VerifyError::kAlgNotAllowed);
+  EXPECT_EQ(v->Verify(Sign(ValidClaims(), key_)).error, VerifyError::kOk);
+}
+
+VerifierOptions Options(std::string issuer, std::vector<std::string> audiences,
+                        std::string jwks_url, JwksSource* source) {
+  VerifierOptions o;
+  o.issuer = std::move(issuer);
+  o.audiences = std::move(audiences);
+  o.jwks_url = std::move(jwks_url);
+  o.jwks_source = source;
+  return o;
+}
+
+TEST_F(VerifierTest, CreateRejectsBadOptions) {
+  EXPECT_FALSE(Verifier::Create(Options("", {"a"}, "", &source_)).ok());
+  EXPECT_FALSE(Verifier::Create(Options("i", {}, "", &source_)).ok());
+  VerifierOptions hmac = Options("i", {"a"}, "", &source_);
+  hmac.allowed_algorithms = {"HS256"};
+  EXPECT_FALSE(Verifier::Create(std::move(hmac)).ok());
+  // Plain http only to loopback; no other schemes.
+  EXPECT_FALSE(Verifier::Create(Options("i", {"a"}, "http://example.com/jwks", nullptr)).ok());
+  EXPECT_FALSE(Verifier::Create(Options("i", {"a"}, "ftp://127.0.0.1/", nullptr)).ok());
+  EXPECT_FALSE(Verifier::Create(Options("i", {"a"}, "https://u:p@auth.example/", nullptr)).ok());
+}
+
+TEST_F(VerifierTest, UnknownKidRefetchIsRateLimited) {
+  auto v = Make();
+  EXPECT_EQ(source_.fetches, 1);  // at Create
+  jose::PrivateKey forged = NewKey(jose::Algorithm::kEdDsa, "forged");
+  std::string token = Sign(ValidClaims(), forged);
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kKeyNotFound);
+  EXPECT_EQ(source_.fetches, 1);  // the Create fetch was less than 30 s ago
+  for (int i = 0; i < 100; ++i) (void)v->Verify(token);
+  EXPECT_EQ(source_.fetches, 1);
+  clock_.now += 30;
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kKeyNotFound);
+  EXPECT_EQ(source_.fetches, 2);
+  for (int i = 0; i < 100; ++i) (void)v->Verify(token);
+  EXPECT_EQ(source_.fetches, 2);
+}
+
+TEST_F(VerifierTest, KeyRotationIsPickedUpOnUnknownKid) {
+  auto v = Make();
+  jose::PrivateKey next = NewKey(jose::Algorithm::kEs256, "k2");
+  source_.body = Jwks({&key_, &next});
+  clock_.now += 31;
+  jose::AccessTokenClaims c = ValidClaims();
+  c.iat = c.nbf = clock_.now;
+  c.exp = clock_.now + 300;
+  EXPECT_EQ(v->Verify(Sign(c, next)).error, VerifyError::kOk);
+  EXPECT_EQ(v->Verify(Sign(c, key_)).error, VerifyError::kOk);
+  EXPECT_EQ(source_.fetches, 2);
+}
+
+TEST_F(VerifierTest, IssuerDownKeepsServingCachedKeys) {
+  auto v = Make();
+  source_.up = false;
+  clock_.now += 60;
+  jose::AccessTokenClaims c = ValidClaims();
+  c.iat = c.nbf = clock_.now;
+  c.exp = clock_.now + 300;
+  EXPECT_FALSE(v->Refresh());
+  EXPECT_EQ(v->Verify(Sign(c, key_)).error, VerifyError::kOk);
+  // A garbage document does not replace the cached set either.
+  source_.up = true;
+  source_.body = "{\"keys\":[]}";
+  EXPECT_FALSE(v->Refresh());
+  EXPECT_EQ(v->Verify(Sign(c, key_)).error, VerifyError::kOk);
+}
+
+TEST_F(VerifierTest, NoJwksEverFetchedIsUnavailableUntilIssuerComesUp) {
+  source_.up = false;
+  auto v = Make();
+  std::string token = Sign(ValidClaims(), key_);
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kJwksUnavailable);
+  source_.up = true;
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kJwksUnavailable);  // still within spacing
+  clock_.now += 30;
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kOk);
+}
+
+// ---------------------------------------------------------------- DPoP
+
+boost::json::object ProofJwk(const jose::PrivateKey& key) {
+  boost::json::object jwk = key.public_key().ToJwk();
+  jwk.erase("kid");
+  jwk.erase("alg");
+  jwk.erase("use");
+  return jwk;
+}
+
+std::string Proof(const jose::PrivateKey& key, std::string_view method, std::string_view url,
+                  std::string_view token, std::int64_t iat) {
+  boost::json::object header{
+      {"typ", "dpop+jwt"}, {"alg", std::string(jose::ToString(key.alg()))}, {"jwk", ProofJwk(key)}};
+  boost::json::object claims{{"jti", "proof-1"},
+                             {"htm", method},
+                             {"htu", url},
+                             {"iat", iat},
+                             {"ath", jose::AccessTokenHash(token)}};
+  std::string input = crypto::Base64UrlEncode(boost::json::serialize(header)) + "." +
+                      crypto::Base64UrlEncode(boost::json::serialize(claims));
+  return input + "." + crypto::Base64UrlEncode(*key.Sign(input));
+}
+
+class VerifierDpopTest : public VerifierTest {
+ protected:
+  VerifierDpopTest() : client_(NewKey(jose::Algorithm::kEs256, "")) {
+    jose::AccessTokenClaims c = ValidClaims();
+    c.cnf_jkt = client_.public_key().Thumbprint();
+    bound_ = Sign(c, key_);
+  }
+  jose::PrivateKey client_;
+  std::string bound_;
+};
+
+TEST_F(VerifierDpopTest, BoundTokenWithItsProofIsAccepted) {
+  auto v = Make();
+  VerifyResult r = v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, bound_, kNow), "GET", kUrl);
+  ASSERT_EQ(r.error, VerifyError::kOk) << ToString(r.error) << " " << r.dpop_error;
+  EXPECT_EQ(r.claims.cnf_jkt, client_.public_key().Thumbprint());
+}
+
+TEST_F(VerifierDpopTest, BoundTokenAsBearerIsRejected) {
+  auto v = Make();
+  EXPECT_EQ(v->Verify(bound_).error, VerifyError::kDpopRequired);
+}
+
+TEST_F(VerifierDpopTest, UnboundTokenUnderDpopIsRejected) {
+  auto v = Make();
+  std::string bearer = Sign(ValidClaims(), key_);
+  EXPECT_EQ(v->VerifyDpop(bearer, Proof(client_, "GET", kUrl, bearer, kNow), "GET", kUrl).error,
+            VerifyError::kNotDpopBound);
+}
+
+TEST_F(VerifierDpopTest, ProofFailuresCarryTheDpopReason) {
+  auto v = Make();
+  VerifyResult r = v->VerifyDpop(bound_, Proof(client_, "POST", kUrl, bound_, kNow), "GET", kUrl);
+  EXPECT_EQ(r.error, VerifyError::kDpopInvalid);
+  EXPECT_EQ(r.dpop_error, "htm_mismatch");
+  r = v->VerifyDpop(bound_, Proof(client_, "GET", "https://api.example/other", bound_, kNow), "GET",
+                    kUrl);
+  EXPECT_EQ(r.dpop_error, "htu_mismatch");
+  r = v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, bound_, kNow - 61), "GET", kUrl);
+  EXPECT_EQ(r.dpop_error, "iat_too_old");
+  r = v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, "other-token", kNow), "GET", kUrl);
+  EXPECT_EQ(r.dpop_error, "ath_mismatch");
+  EXPECT_EQ(v->VerifyDpop(bound_, "", "GET", kUrl).error, VerifyError::kDpopInvalid);
+}
+
+TEST_F(VerifierDpopTest, ProofFromAnotherKeyIsAKeyMismatch) {
+  auto v = Make();
+  jose::PrivateKey thief = NewKey(jose::Algorithm::kEs256, "");
+  EXPECT_EQ(v->VerifyDpop(bound_, Proof(thief, "GET", kUrl, bound_, kNow), "GET", kUrl).error,
+            VerifyError::kDpopKeyMismatch);
+}
+
+TEST(VerifyErrorNamesTest, LibraryNamesMatchServerNames) {
+  EXPECT_EQ(ToString(VerifyError::kExpired), "expired");
+  EXPECT_EQ(ToString(VerifyError::kDpopRequired), "dpop_bound_as_bearer");
+  EXPECT_EQ(ToString(VerifyError::kJwksUnavailable), "jwks_unavailable");
+}
+
+}  // namespace
+}  // namespace portcullis
