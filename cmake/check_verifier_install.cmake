@@ -22,7 +22,14 @@ file(READ ${prefix}/lib/cmake/Portcullis/PortcullisTargets.cmake targets)
 if(targets MATCHES "portcullis_(jose|crypto|base|authz|verifier_core)")
   message(FATAL_ERROR "an internal library leaks into the installed package")
 endif()
-run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix})
+# A sanitizer build installs an instrumented library: the consumer links the same runtime.
+set(consumer_flags)
+if(SANITIZE)
+  list(APPEND consumer_flags "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}"
+       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+endif()
+run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
+    ${consumer_flags})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 message(STATUS "installed package OK")

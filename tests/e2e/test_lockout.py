@@ -92,9 +92,12 @@ def test_unknown_user_costs_the_same_as_a_wrong_password(proxied):
         unknown.append(timed("no-such-person", i + 100))
     assert {r.status_code for _, r in known} == {r.status_code for _, r in unknown} == {400}
     assert known[0][1].json() == unknown[0][1].json()
-    a = statistics.median(t for t, _ in known)
-    b = statistics.median(t for t, _ in unknown)
-    assert abs(a - b) / max(a, b) < 0.25, (a, b)
+    # The minimum of each series is its intrinsic cost: background load (parallel ctest, builds on
+    # a 2-core machine) only ever adds time, and shifted one median by 10 ms in a CI run.
+    a = min(t for t, _ in known)
+    b = min(t for t, _ in unknown)
+    assert abs(a - b) / max(a, b) < 0.25, (a, b, statistics.median(t for t, _ in known),
+                                           statistics.median(t for t, _ in unknown))
 
 
 def test_parallel_wrong_attempts_never_exceed_the_budget(proxied):
