@@ -277,6 +277,7 @@ authn::LockoutPolicy LockoutPolicyFrom(const config::Config& config) {
   p.known_source_days = config.lockout.known_source_days;
   p.ip_max_failures = config.lockout.ip_max_failures;
   p.ip_window_s = config.lockout.ip_window_s;
+  p.max_entries = static_cast<std::size_t>(config.lockout.max_entries);
   return p;
 }
 
@@ -477,6 +478,15 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
       "Estimated bytes of the verified-token cache (what tokens.cache_max_bytes bounds)",
       [&tokens] { return static_cast<double>(tokens.CacheBytes()); });
 
+  // Threat-model F8: the brute-force state held in memory is capped (LockoutPolicy::max_entries).
+  authn::Throttle* throttle_ptr = throttle->get();
+  metrics.AddGauge("portcullis_throttle_entries", "Brute-force throttle records held in memory",
+                   [throttle_ptr] { return static_cast<double>(throttle_ptr->EntryCount()); });
+  metrics.AddGauge(
+      "portcullis_throttle_evictions",
+      "Unlocked throttle records dropped from memory by its size cap (kept in the store)",
+      [throttle_ptr] { return static_cast<double>(throttle_ptr->Stats().evictions); });
+
   authn::PasswordAuthenticator passwords(**store, *hasher, verifications, clock);
 
   authn::BrowserSessions browser_sessions(**store, clock, random, config.sessions.ttl_s);
@@ -563,7 +573,6 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   store::Store* db = store->get();
   const std::int64_t max_token_lifetime_s = config.tokens.access_ttl_s + config.tokens.leeway_s;
   const std::int64_t rotation_days = config.tokens.key_rotation_days;
-  authn::Throttle* throttle_ptr = throttle->get();
   PeriodicTask housekeeping(std::chrono::seconds(60), [&, key_manager, db] {
     UnixSeconds now = clock.Now();
     if (key_manager->RotationDue(now, rotation_days)) {

@@ -42,6 +42,10 @@ std::string PairKey(std::string_view user, std::string_view source) {
 }
 std::string AccountKey(std::string_view user) { return "account:" + std::string(user); }
 std::string IpKey(std::string_view source) { return "ip:" + std::string(source); }
+std::string BudgetKey(std::string_view source_ip, SourceBudget budget) {
+  const std::string source = ParseSource(source_ip).key;
+  return budget == SourceBudget::kRegistrations ? "register:" + source : IpKey(source);
+}
 std::string KnownSourceCacheKey(std::string_view user, std::string_view network) {
   return std::string(user) + "\n" + std::string(network);
 }
@@ -79,6 +83,7 @@ Status ValidateLockoutPolicy(const LockoutPolicy& policy) {
   if (policy.known_source_days < 0) {
     return InvalidArgumentError("lockout.known_source_days must not be negative");
   }
+  if (policy.max_entries < 1) return InvalidArgumentError("lockout.max_entries must be at least 1");
   return Status::Ok();
 }
 
@@ -106,6 +111,7 @@ Result<std::unique_ptr<Throttle>> Throttle::Create(store::ThrottleStore& store,
       {policy.retention_s, policy.max_lock_s, policy.account_window_s, policy.ip_window_s});
   std::unique_ptr<Throttle> throttle(new Throttle(store, effective, clock, shared));
   if (Status s = throttle->Load(); !s.ok()) return s;
+  throttle->EvictIfOver();
   return throttle;
 }
 
@@ -121,7 +127,13 @@ Status Throttle::Load() {
   std::lock_guard lock(mu_);
   for (store::ThrottleRecord& record : *records) {
     std::string key = record.key;
-    entries_[std::move(key)] = Entry{.record = std::move(record), .in_flight = 0};
+    const UnixSeconds updated_at = record.updated_at;
+    // Loaded records are saved by definition; the grace period does not apply to them.
+    entries_[std::move(key)] = Entry{.record = std::move(record),
+                                     .in_flight = 0,
+                                     .unsaved = false,
+                                     .flush_pending = false,
+                                     .last_used = updated_at};
   }
   return Status::Ok();
 }
@@ -209,10 +221,16 @@ Throttle::Keys Throttle::KeysOf(std::string_view username, std::string_view sour
 
 Admission Throttle::Admit(std::string_view username, std::string_view source_ip) {
   const Keys keys = KeysOf(username, source_ip);
-  if (shared_) return AdmitShared(keys);
+  if (shared_) {
+    Admission admission = AdmitShared(keys);
+    EvictIfOver();
+    return admission;
+  }
+  ReloadEvicted({&keys.pair, &keys.account, &keys.ip});
   std::set<std::string> dirty;
   Admission admission = DecideAdmission(keys, dirty);
   Flush(dirty);
+  EvictIfOver();
   return admission;
 }
 
@@ -240,9 +258,7 @@ Admission Throttle::DecideAdmission(const Keys& keys, std::set<std::string>& dir
     if (!refusal.has_value()) {
       for (const std::string* key : {&pair_key, &account_key, &ip_key}) {
         if (key == &account_key && !account_applies) continue;
-        Entry& entry = entries_[*key];
-        entry.record.key = *key;
-        ++entry.in_flight;
+        ++Use(*key, now).in_flight;
       }
       const std::uint64_t ticket = next_ticket_++;
       reservations_.emplace(ticket, Reservation{.pair_key = pair_key,
@@ -296,6 +312,7 @@ std::int64_t Throttle::LockSeconds(std::int64_t lock_level) const {
 
 std::int64_t Throttle::CountProgressiveFailure(Entry& entry, int threshold, std::int64_t window_s,
                                                UnixSeconds now) {
+  MarkChanged(entry);
   store::ThrottleRecord& record = entry.record;
   if (window_s > 0 && now >= record.window_start + window_s) {
     // Failures older than the window no longer count; the schedule starts over.
@@ -316,9 +333,9 @@ std::int64_t Throttle::CountProgressiveFailure(Entry& entry, int threshold, std:
 }
 
 std::int64_t Throttle::CountIpFailure(const std::string& ip_key, UnixSeconds now) {
-  Entry& entry = entries_[ip_key];
+  Entry& entry = Use(ip_key, now);
+  MarkChanged(entry);
   store::ThrottleRecord& record = entry.record;
-  record.key = ip_key;
   if (now >= record.window_start + policy_.ip_window_s) {
     record.failures = 0;
     record.window_start = now;
@@ -344,6 +361,87 @@ void Throttle::ReleaseReservation(const Reservation& reservation) {
   }
 }
 
+void Throttle::MarkChanged(Entry& entry) const {
+  if (!shared_) entry.flush_pending = true;  // shared mode writes by compare-and-swap instead
+}
+
+Throttle::Entry& Throttle::Use(const std::string& key, UnixSeconds now) {
+  Entry& entry = entries_[key];
+  entry.record.key = key;
+  entry.last_used = now;
+  return entry;
+}
+
+void Throttle::ReloadEvicted(std::initializer_list<const std::string*> keys) {
+  std::vector<std::string> missing;
+  {
+    std::lock_guard lock(mu_);
+    if (!evicted_any_) return;
+    for (const std::string* key : keys) {
+      if (!entries_.contains(*key)) missing.push_back(*key);
+    }
+  }
+  if (missing.empty()) return;
+  // Every path that creates an entry calls this first, and puts a record back only while the key
+  // is still missing, so a record read here never replaces a newer one in memory.
+  Result<std::vector<std::optional<store::ThrottleRecord>>> records = store_.GetThrottles(missing);
+  if (!records.ok()) {
+    // Memory decides, as for any store error; locks in force are never evicted.
+    log::Warn("throttle.store_read_failed", {{"error", records.status().message()}});
+    return;
+  }
+  std::lock_guard lock(mu_);
+  const UnixSeconds now = clock_.Now();
+  for (std::size_t i = 0; i < missing.size() && i < records->size(); ++i) {
+    std::optional<store::ThrottleRecord>& record = (*records)[i];
+    if (!record.has_value() || entries_.contains(missing[i])) continue;
+    entries_[missing[i]] = Entry{.record = std::move(*record),
+                                 .in_flight = 0,
+                                 .unsaved = false,
+                                 .flush_pending = false,
+                                 .last_used = now};
+  }
+}
+
+void Throttle::EvictIfOver() {
+  {
+    std::lock_guard lock(mu_);
+    if (entries_.size() <= policy_.max_entries) return;
+  }
+  // Shared mode: a decision reads its records (Refresh) and writes them (SwapSet) in two steps
+  // under shared_mu_; evicting between them would lose the record.
+  std::unique_lock<std::mutex> shared_lock;
+  if (shared_) shared_lock = std::unique_lock(shared_mu_);
+  std::lock_guard lock(mu_);
+  if (entries_.size() <= policy_.max_entries) return;
+  const UnixSeconds now = clock_.Now();
+  using Iterator = decltype(entries_)::iterator;
+  std::vector<std::pair<UnixSeconds, Iterator>> candidates;
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    const Entry& entry = it->second;
+    if (entry.in_flight > 0 || entry.unsaved || entry.flush_pending ||
+        now < entry.record.locked_until) {
+      continue;
+    }
+    candidates.emplace_back(entry.last_used, it);
+  }
+  // Down to 90 %, so eviction runs once per max_entries / 10 new entries, not on every one.
+  const std::size_t target = policy_.max_entries - policy_.max_entries / 10;
+  const std::size_t count = std::min(entries_.size() - target, candidates.size());
+  if (count == 0) return;  // everything is locked or busy: over the cap until that changes
+  std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(count - 1),
+                   candidates.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < count; ++i) entries_.erase(candidates[i].second);
+  stats_.evictions += count;
+  evicted_any_ = true;
+}
+
+std::size_t Throttle::EntryCount() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
 void Throttle::EraseIfIdle(const std::string& key) {
   auto it = entries_.find(key);
   if (it != entries_.end() && it->second.in_flight == 0 && IsEmpty(it->second.record)) {
@@ -352,7 +450,22 @@ void Throttle::EraseIfIdle(const std::string& key) {
 }
 
 Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
-  if (shared_) return CompleteShared(ticket, success);
+  if (shared_) {
+    Outcome outcome = CompleteShared(ticket, success);
+    EvictIfOver();
+    return outcome;
+  }
+  {
+    // The account entry holds no slot of a known source's attempt, so it may have been evicted.
+    std::string account_key;
+    {
+      std::lock_guard lock(mu_);
+      auto it = reservations_.find(ticket);
+      if (it == reservations_.end()) return Outcome{};
+      if (!it->second.account_reserved) account_key = it->second.account_key;
+    }
+    if (!account_key.empty()) ReloadEvicted({&account_key});
+  }
   Outcome outcome;
   std::set<std::string> dirty;
   std::optional<Reservation> record_known;
@@ -366,6 +479,7 @@ Throttle::Outcome Throttle::Complete(std::uint64_t ticket, bool success) {
   }
   RecordKnown(record_known);
   Flush(dirty);
+  EvictIfOver();
   return outcome;
 }
 
@@ -426,6 +540,7 @@ Throttle::Outcome Throttle::ApplyCompletion(const Reservation& reservation, bool
     if (auto pair = entries_.find(reservation.pair_key); pair != entries_.end()) {
       if (!IsEmpty(pair->second.record)) {
         pair->second.record = store::ThrottleRecord{.key = reservation.pair_key};
+        MarkChanged(pair->second);
         dirty.insert(reservation.pair_key);
       }
     }
@@ -435,15 +550,13 @@ Throttle::Outcome Throttle::ApplyCompletion(const Reservation& reservation, bool
     last = now;
   } else {
     ++stats_.failures;
-    Entry& pair = entries_[reservation.pair_key];
-    pair.record.key = reservation.pair_key;
+    Entry& pair = Use(reservation.pair_key, now);
     outcome.pair_lock_s = CountProgressiveFailure(pair, policy_.max_failures, 0, now);
     if (outcome.pair_lock_s > 0) ++stats_.pair_locks;
     dirty.insert(reservation.pair_key);
 
     // Known sources are exempt from the account's lock, not from its count.
-    Entry& account = entries_[reservation.account_key];
-    account.record.key = reservation.account_key;
+    Entry& account = Use(reservation.account_key, now);
     outcome.account_lock_s = CountProgressiveFailure(account, policy_.account_max_failures,
                                                      policy_.account_window_s, now);
     if (outcome.account_lock_s > 0) ++stats_.account_locks;
@@ -476,17 +589,45 @@ void Throttle::Abandon(std::uint64_t ticket) {
   }
 }
 
-Throttle::Outcome Throttle::RecordSourceFailure(std::string_view source_ip) {
-  const std::string ip_key = IpKey(ParseSource(source_ip).key);
-  if (shared_) return RecordSourceFailureShared(ip_key);
+Throttle::Outcome Throttle::RecordSourceFailure(std::string_view source_ip, SourceBudget budget) {
+  const std::string ip_key = BudgetKey(source_ip, budget);
   Outcome outcome;
-  {
-    std::lock_guard lock(mu_);
-    ++stats_.failures;
-    outcome.ip_lock_s = CountIpFailure(ip_key, clock_.Now());
+  if (shared_) {
+    outcome = RecordSourceFailureShared(ip_key, budget == SourceBudget::kSecrets);
+  } else {
+    ReloadEvicted({&ip_key});
+    {
+      std::lock_guard lock(mu_);
+      if (budget == SourceBudget::kSecrets) ++stats_.failures;
+      outcome.ip_lock_s = CountIpFailure(ip_key, clock_.Now());
+    }
+    Flush({ip_key});
   }
-  Flush({ip_key});
+  EvictIfOver();
   return outcome;
+}
+
+std::int64_t Throttle::SourceRetryAfter(std::string_view source_ip, SourceBudget budget) {
+  const std::string ip_key = BudgetKey(source_ip, budget);
+  std::optional<store::ThrottleRecord> record;
+  bool from_store = false;
+  if (shared_) {
+    Result<std::optional<store::ThrottleRecord>> read = store_.GetThrottle(ip_key);
+    if (read.ok()) {
+      record = std::move(*read);
+      from_store = true;
+    } else {
+      log::Warn("throttle.store_read_failed", {{"error", read.status().message()}});
+    }
+  }
+  std::lock_guard lock(mu_);
+  const UnixSeconds now = clock_.Now();
+  if (!from_store) {
+    // Local mode: memory is complete for locks (a locked entry is never evicted).
+    if (auto it = entries_.find(ip_key); it != entries_.end()) record = it->second.record;
+  }
+  if (!record.has_value() || now >= record->locked_until) return 0;
+  return std::max<std::int64_t>(1, record->locked_until - now);
 }
 
 Status Throttle::Unlock(std::string_view username) {
@@ -632,10 +773,23 @@ void Throttle::Flush(const std::set<std::string>& keys) {
       }
     }
   }
+  std::vector<bool> saved;
   for (const auto& [key, record] : writes) {
     Status s = record.has_value() ? store_.PutThrottle(*record) : store_.DeleteThrottle(key);
     // The key names a user and an address: log only the error.
     if (!s.ok()) log::Warn("throttle.store_write_failed", {{"error", s.message()}});
+    saved.push_back(s.ok());
+  }
+  // The size cap may evict an entry once the store holds its latest state: only when this write
+  // succeeded and nothing changed the entry since the snapshot.
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    auto it = entries_.find(writes[i].first);
+    if (it == entries_.end() || !saved[i]) continue;
+    const std::optional<store::ThrottleRecord>& written = writes[i].second;
+    const bool current =
+        written.has_value() ? it->second.record == *written : IsEmpty(it->second.record);
+    if (current) it->second.flush_pending = false;
   }
 }
 
@@ -669,6 +823,7 @@ Result<std::map<std::string, std::int64_t>> Throttle::Refresh(
   std::lock_guard lock(mu_);
   for (auto& [key, record] : read) {
     Entry& entry = entries_[key];
+    entry.last_used = now;
     if (entry.unsaved) {  // memory is newer than the store: keep it, swap against this version
       versions[key] = record.has_value() ? record->version : 0;
       continue;
@@ -834,7 +989,8 @@ void Throttle::AbandonShared(std::uint64_t ticket) {
   }
 }
 
-Throttle::Outcome Throttle::RecordSourceFailureShared(const std::string& ip_key) {
+Throttle::Outcome Throttle::RecordSourceFailureShared(const std::string& ip_key,
+                                                      bool count_failure) {
   std::lock_guard shared(shared_mu_);
   Outcome outcome;
   for (int attempt = 0; attempt < kMaxSwapAttempts; ++attempt) {
@@ -842,7 +998,7 @@ Throttle::Outcome Throttle::RecordSourceFailureShared(const std::string& ip_key)
     ThrottleStats before = Stats();
     {
       std::lock_guard lock(mu_);
-      ++stats_.failures;
+      if (count_failure) ++stats_.failures;
       outcome.ip_lock_s = CountIpFailure(ip_key, clock_.Now());
     }
     if (!versions.ok()) return outcome;

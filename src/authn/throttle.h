@@ -36,6 +36,15 @@
 // pair locks, however the attempts are spread. Fast path: a source locked for the rest of its
 // ip window is refused from memory. A store error leaves the decision to memory, as above.
 //
+// Size (threat-model F8): at most about `max_entries` records are held in memory. Past that, the
+// least recently used entries that are unlocked, idle (no attempt in flight) and saved to the
+// store are evicted; locked entries never are, so every lock in force is always decided from
+// memory. An evicted entry's partial count (failures below a threshold, a
+// lock level) is not lost: its record stays in the store, and once anything was evicted, a local
+// decision re-reads the keys it misses from the store before deciding (shared mode reads them
+// anyway). Store rows are bounded by time instead: Prune deletes them `retention_s` after their
+// last change.
+//
 // Thread-safety: every method may be called from any thread. Methods may block on store I/O:
 // call them from the worker pool, not from an I/O thread.
 //
@@ -47,6 +56,7 @@
 //   if (outcome.LockStarted()) audit.Lockout(...);
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -78,6 +88,8 @@ struct LockoutPolicy {
   // Not a [lockout] key: an unlocked entry unchanged for this long is pruned. Raised to at least
   // max(max_lock_s, account_window_s, ip_window_s) by Create.
   std::int64_t retention_s = 86400;
+  // Not a [lockout] key: the in-memory entry cap (see "Size" above). About 200 bytes each.
+  std::size_t max_entries = 100'000;
 };
 
 // OK when every count is >= 1, every duration >= 1 s, base_lock_s <= max_lock_s and
@@ -94,6 +106,14 @@ enum class ThrottleKind : std::uint8_t {
 
 // "none", "pair", "account", "ip".
 std::string_view ToString(ThrottleKind kind);
+
+// The per-source budgets of RecordSourceFailure and SourceRetryAfter. Both have the limits of the
+// ip dimension (ip_max_failures per ip_window_s, then refused for the rest of the window).
+enum class SourceBudget : std::uint8_t {
+  kSecrets = 0,  // failed secret checks: the ip dimension that Admit enforces too
+  // Self-registrations (threat-model F3); separate, so that sign-ups never lock a source's logins.
+  kRegistrations = 1,
+};
 
 // The answer of Admit.
 struct Admission {
@@ -121,6 +141,7 @@ struct ThrottleStats {
   std::uint64_t pair_locks = 0;
   std::uint64_t account_locks = 0;
   std::uint64_t ip_locks = 0;
+  std::uint64_t evictions = 0;  // entries dropped from memory by the max_entries cap
 };
 
 class Throttle {
@@ -174,9 +195,16 @@ class Throttle {
   // is counted. An unknown ticket is ignored.
   void Abandon(std::uint64_t ticket);
 
-  // Counts one failure toward the source's ip limit only, for secrets that have no username
-  // (API keys). Returns ip_lock_s > 0 if it tripped the limit.
-  Outcome RecordSourceFailure(std::string_view source_ip);
+  // Counts one event toward a per-source budget only: by default a failure of a secret that has
+  // no username (API keys) toward the ip limit. Returns ip_lock_s > 0 if it tripped the limit.
+  Outcome RecordSourceFailure(std::string_view source_ip,
+                              SourceBudget budget = SourceBudget::kSecrets);
+
+  // Read-only: seconds until the source may try again when `budget` refuses it now (>= 1), else
+  // 0. Counts nothing. For endpoints that are not a secret check but must not be flooded from
+  // one source (self-registration: threat-model F3). Shared mode: one store read.
+  std::int64_t SourceRetryAfter(std::string_view source_ip,
+                                SourceBudget budget = SourceBudget::kSecrets);
 
   // Admin unlock: clears the pair and account state of the user (all sources), in memory and in
   // the store. Does not clear ip limits. Returns the store's error if the delete failed (the
@@ -200,6 +228,9 @@ class Throttle {
 
   ThrottleStats Stats() const;
 
+  // Entries held in memory now (tests and metrics).
+  std::size_t EntryCount() const;
+
   // Reservations older than this are presumed abandoned by a crashed caller and dropped by Prune.
   static constexpr std::int64_t kReservationTimeoutS = 120;
 
@@ -207,9 +238,12 @@ class Throttle {
   struct Entry {
     store::ThrottleRecord record;
     int in_flight = 0;  // admitted, not yet completed attempts counted against the budget
-    // Shared mode: a write of this record failed, so memory is newer than the store and a
-    // Refresh keeps it (until a later write succeeds).
+    // A write of this record failed, so memory is newer than the store: a Refresh (shared mode)
+    // keeps it and the size cap never evicts it (until a later write succeeds).
     bool unsaved = false;
+    // Local mode: changed in memory, not yet written by Flush (never evicted meanwhile).
+    bool flush_pending = false;
+    UnixSeconds last_used = 0;  // for the size cap: the last decision that read or changed it
   };
   struct Reservation {
     std::string pair_key, account_key, ip_key;
@@ -255,7 +289,7 @@ class Throttle {
   Admission AdmitShared(const Keys& keys);
   Outcome CompleteShared(std::uint64_t ticket, bool success);
   void AbandonShared(std::uint64_t ticket);
-  Outcome RecordSourceFailureShared(const std::string& ip_key);
+  Outcome RecordSourceFailureShared(const std::string& ip_key, bool count_failure);
   bool IsKnownSource(const std::string& username, const std::string& network_key);
   // The lock or exhausted budget refusing an attempt now, if any (caller holds mu_).
   std::optional<Refusal> Check(const std::string& pair_key, const std::string& account_key,
@@ -269,6 +303,15 @@ class Throttle {
   std::int64_t LockSeconds(std::int64_t lock_level) const;
   void ReleaseReservation(const Reservation& reservation);
   void EraseIfIdle(const std::string& key);
+  // Local mode: the entry's record changed and awaits Flush (caller holds mu_).
+  void MarkChanged(Entry& entry) const;
+  // entries_[key] (created if absent), marked used now (caller holds mu_).
+  Entry& Use(const std::string& key, UnixSeconds now);
+  // Local mode, once anything was evicted: reads the keys missing from memory from the store
+  // and puts back the records found (takes mu_; reads the store outside it).
+  void ReloadEvicted(std::initializer_list<const std::string*> keys);
+  // Evicts down to 90 % of max_entries when over it (takes shared_mu_ in shared mode, then mu_).
+  void EvictIfOver();
   // Writes the current in-memory state of `keys` (a delete when absent or empty) to the store.
   void Flush(const std::set<std::string>& keys);
 
@@ -287,6 +330,7 @@ class Throttle {
   // "<user>\n<network>" -> last success seen by this instance (a cache of the store's table).
   std::map<std::string, UnixSeconds, std::less<>> known_sources_;  // guarded by mu_
   std::uint64_t next_ticket_ = 1;                                  // guarded by mu_
+  bool evicted_any_ = false;                                       // guarded by mu_
   ThrottleStats stats_;                                            // guarded by mu_
 };
 

@@ -567,6 +567,91 @@ TEST(ThrottleKindTest, NamesAreStable) {
 namespace portcullis::authn {
 namespace {
 
+// Threat-model F8: many sources cannot grow the in-memory table past max_entries, and the cap
+// never drops a lock in force.
+TEST_P(ThrottleTest, SizeCapEvictsIdleUnlockedEntriesButNeverALock) {
+  LockoutPolicy policy = DefaultPolicy();
+  policy.max_entries = 100;
+  policy.ip_max_failures = 3;
+  Reset(policy);
+  for (int i = 0; i < 3; ++i) throttle_->RecordSourceFailure(kAttacker);
+  const std::int64_t locked_for = throttle_->SourceRetryAfter(kAttacker);
+  ASSERT_EQ(locked_for, policy.ip_window_s);
+
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 20 == 0) clock_.Advance(seconds(3));
+    throttle_->RecordSourceFailure("10.0." + std::to_string(i / 250) + "." +
+                                   std::to_string(i % 250));
+    ASSERT_LE(throttle_->EntryCount(), policy.max_entries) << "after source " << i;
+  }
+  EXPECT_GE(throttle_->Stats().evictions, 900u);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), locked_for - 150);
+  Admission refused = throttle_->Admit("alice", kAttacker);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.kind, ThrottleKind::kIp);
+}
+
+// An evicted entry's partial count comes back from the store: eviction buys an attacker no
+// fresh budget.
+TEST_P(ThrottleTest, EvictedPartialCountIsReadBackFromTheStore) {
+  LockoutPolicy policy = DefaultPolicy();
+  policy.max_entries = 50;
+  Reset(policy);
+  Fail("alice", kAttacker, 4);  // one short of the pair lock
+  for (int i = 0; i < 200; ++i) {
+    if (i % 10 == 0) clock_.Advance(seconds(3));
+    throttle_->RecordSourceFailure("10.1.0." + std::to_string(i));
+  }
+  ASSERT_GT(throttle_->Stats().evictions, 0u);
+  ASSERT_LE(throttle_->EntryCount(), policy.max_entries);
+  EXPECT_FALSE(throttle_->LockedUntil("alice").has_value());
+  EXPECT_EQ(Attempt("alice", kAttacker, false), (Throttle::Outcome{.pair_lock_s = 60}));
+  EXPECT_FALSE(throttle_->Admit("alice", kAttacker).allowed);
+}
+
+// A restart over a store holding more records than the cap loads and then trims to the cap.
+TEST_P(ThrottleTest, RestartTrimsLoadedRecordsToTheCap) {
+  for (int i = 0; i < 300; ++i) throttle_->RecordSourceFailure("10.2.0." + std::to_string(i));
+  LockoutPolicy policy = DefaultPolicy();
+  policy.max_entries = 100;
+  Reset(policy);
+  EXPECT_LE(throttle_->EntryCount(), policy.max_entries);
+}
+
+// Threat-model F3: the read-only source check of self-registration.
+TEST_P(ThrottleTest, SourceRetryAfterReadsTheIpLimitWithoutCounting) {
+  LockoutPolicy policy = DefaultPolicy();
+  policy.ip_max_failures = 3;
+  Reset(policy);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), 0);
+  throttle_->RecordSourceFailure(kAttacker);
+  throttle_->RecordSourceFailure(kAttacker);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), 0);
+  EXPECT_GT(throttle_->RecordSourceFailure(kAttacker).ip_lock_s, 0);
+  clock_.Advance(seconds(100));
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), policy.ip_window_s - 100);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kOwnerHome), 0);
+  clock_.Advance(seconds(policy.ip_window_s));
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), 0);
+}
+
+TEST_P(ThrottleTest, RegistrationBudgetIsSeparateFromTheIpLimit) {
+  LockoutPolicy policy = DefaultPolicy();
+  policy.ip_max_failures = 3;
+  Reset(policy);
+  const SourceBudget registrations = SourceBudget::kRegistrations;
+  throttle_->RecordSourceFailure(kAttacker, registrations);
+  throttle_->RecordSourceFailure(kAttacker, registrations);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker, registrations), 0);
+  EXPECT_GT(throttle_->RecordSourceFailure(kAttacker, registrations).ip_lock_s, 0);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker, registrations), policy.ip_window_s);
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker), 0);
+  EXPECT_TRUE(throttle_->Admit("alice", kAttacker).allowed);
+  EXPECT_EQ(throttle_->Stats().failures, 0u);
+  Reset(policy);  // persisted like every other record
+  EXPECT_EQ(throttle_->SourceRetryAfter(kAttacker, registrations), policy.ip_window_s);
+}
+
 INSTANTIATE_TEST_SUITE_P(LocalAndShared, ThrottleTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Shared" : "Local";
@@ -593,6 +678,30 @@ TEST_P(ThrottleStoreFailureTest, FailedWritesDoNotChangeDecisionsAndUnlockReport
   Status unlocked = (*throttle)->Unlock("alice");
   EXPECT_EQ(unlocked.code(), StatusCode::kUnavailable);
   EXPECT_TRUE((*throttle)->Admit("alice", kAttacker).allowed);  // memory is cleared anyway
+}
+
+// Memory newer than the store (a failed write) is never evicted: it is the only copy.
+TEST_P(ThrottleStoreFailureTest, TheSizeCapNeverEvictsWhatTheStoreDoesNotHold) {
+  FlakyThrottleStore flaky(*store_);
+  LockoutPolicy policy;
+  policy.max_entries = 100;
+  Result<std::unique_ptr<Throttle>> throttle = Throttle::Create(flaky, policy, clock_, shared());
+  ASSERT_TRUE(throttle.ok());
+  flaky.fail_writes = true;
+  for (int i = 0; i < 4; ++i) {
+    Admission admission = (*throttle)->Admit("alice", kAttacker);
+    ASSERT_TRUE(admission.allowed);
+    (*throttle)->Complete(admission.ticket, false);
+  }
+  flaky.fail_writes = false;
+  for (int i = 0; i < 300; ++i) {
+    (*throttle)->RecordSourceFailure("10.3.0." + std::to_string(i));
+    ASSERT_LE((*throttle)->EntryCount(), policy.max_entries);
+  }
+  EXPECT_GT((*throttle)->Stats().evictions, 0u);
+  Admission fifth = (*throttle)->Admit("alice", kAttacker);
+  ASSERT_TRUE(fifth.allowed);
+  EXPECT_EQ((*throttle)->Complete(fifth.ticket, false).pair_lock_s, 60);
 }
 
 TEST_P(ThrottleStoreFailureTest, CreateReturnsTheStoreErrorWhenLoadingFails) {

@@ -103,6 +103,8 @@ struct LockoutConfig {
   int known_source_days = 30;
   int ip_max_failures = 50;
   std::int64_t ip_window_s = 300;
+  // Not in DESIGN §3: the cap of throttle records held in memory (threat-model F8).
+  int max_entries = 100'000;
 };
 
 // [apikeys]

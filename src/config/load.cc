@@ -218,6 +218,8 @@ const std::vector<KeySpec>& Specs() {
                        1000000));
     s.push_back(
         IntKey("lockout.ip_window_s", &C::lockout, &LockoutConfig::ip_window_s, 1, kOneDayS));
+    s.push_back(
+        IntKey("lockout.max_entries", &C::lockout, &LockoutConfig::max_entries, 100, 10'000'000));
     // [apikeys] [basic] [registration] [oauth2] [master_key] [log]
     s.push_back(
         IntKey("apikeys.default_ttl_days", &C::apikeys, &ApiKeysConfig::default_ttl_days, 0, 3650));

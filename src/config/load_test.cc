@@ -106,6 +106,7 @@ TEST_F(LoadConfigTest, EmptyInputsGiveEveryDocumentedDefault) {
   EXPECT_EQ(c.lockout.known_source_days, 30);
   EXPECT_EQ(c.lockout.ip_max_failures, 50);
   EXPECT_EQ(c.lockout.ip_window_s, 300);
+  EXPECT_EQ(c.lockout.max_entries, 100000);
   EXPECT_EQ(c.apikeys.default_ttl_days, 0);
   EXPECT_TRUE(c.basic.enabled);
   EXPECT_EQ(c.basic.cache_ttl_s, 30);

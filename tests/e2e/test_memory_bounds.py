@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import threading
 import time
 
@@ -243,3 +244,71 @@ def test_a_hundred_thousand_valid_and_forged_tokens_stay_within_bounds(server):
     # The cache is full at its count bound, and within its byte bound; forged tokens never enter.
     assert entries == CACHE_MAX_ENTRIES
     assert cache_bytes <= 16 << 20
+
+
+# ---- Throttle records (threat-model F8): a flood of failed secrets from many sources (one wrong
+# API key each, from a distinct X-Forwarded-For address: IPv4 addresses and IPv6 /64s) leaves at
+# most lockout.max_entries records in memory, and never evicts a lock in force.
+
+SOURCES = 20_000
+THROTTLE_MAX_ENTRIES = 1_000
+LOCKED_SOURCE = "192.0.2.77"
+
+
+def wrong_api_key_request(port, source):
+    return (b"GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1:" + str(port).encode() +
+            b"\r\nX-API-Key: pcs_not-a-key\r\nX-Forwarded-For: " + source.encode() + b"\r\n\r\n")
+
+
+def test_failed_secrets_from_many_sources_stay_within_the_throttle_cap():
+    s = start_server(args=["--set", 'server.trusted_proxies=["127.0.0.1/32"]',
+                           "--set", f"lockout.max_entries={THROTTLE_MAX_ENTRIES}",
+                           "--set", "lockout.ip_max_failures=3"])
+    try:
+        for _ in range(3):
+            r = requests.get(s.url("/v1/me"), timeout=10, headers={
+                "X-API-Key": "pcs_not-a-key", "X-Forwarded-For": LOCKED_SOURCE})
+            assert r.status_code == 401, r.text
+        form = {"grant_type": "password", "username": "admin", "password": "wrong-password-1"}
+        r = requests.post(s.url("/oauth2/token"), data=form, timeout=10,
+                          headers={"X-Forwarded-For": LOCKED_SOURCE})
+        assert r.status_code == 429, r.text
+
+        sources = [f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if n % 2 else
+                   f"2001:db8:{n >> 16:x}:{n & 0xffff:x}::1" for n in range(SOURCES)]
+        monitor = RssMonitor(s.proc.pid)
+        try:
+            def flood(chunk):
+                pipe = Pipeline(s.port)
+                try:
+                    for i in range(0, len(chunk), BATCH):
+                        reqs = [wrong_api_key_request(s.port, src) for src in chunk[i:i + BATCH]]
+                        for status, answer in pipe.exchange(reqs):
+                            assert status == 401, (status, answer)
+                finally:
+                    pipe.close()
+                return []
+            in_parallel(flood, sources)
+        finally:
+            monitor.stop()
+
+        entries = metric(s, "portcullis_throttle_entries")
+        evictions = metric(s, "portcullis_throttle_evictions")
+        print(f"{SOURCES} sources: throttle entries {entries:.0f}, evictions {evictions:.0f}, "
+              f"VmRSS peak {monitor.peak_kib} KiB")
+        assert entries <= THROTTLE_MAX_ENTRIES
+        assert evictions >= SOURCES - THROTTLE_MAX_ENTRIES
+        # The lock in force survived the flood.
+        r = requests.post(s.url("/oauth2/token"), data=form, timeout=10,
+                          headers={"X-Forwarded-For": LOCKED_SOURCE})
+        assert r.status_code == 429, r.text
+        # Every failure is in the store (pruned only after retention_s), evicted or not.
+        s.stop()
+        db = sqlite3.connect(os.path.join(s.data_dir, "portcullis.db"))
+        try:
+            (rows,) = db.execute("SELECT COUNT(*) FROM throttles WHERE key LIKE 'ip:%'").fetchone()
+        finally:
+            db.close()
+        assert rows >= SOURCES + 1
+    finally:
+        s.stop()
