@@ -34,7 +34,7 @@ std::string_view ToString(VerifyError error) {
     case VerifyError::kEmbeddedKey:
       return "embedded_key";
     case VerifyError::kSignatureInvalid:
-      return "signature_invalid";
+      return "bad_signature";
     case VerifyError::kClaimMissing:
       return "claim_missing";
     case VerifyError::kClaimInvalid:

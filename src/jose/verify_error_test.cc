@@ -30,7 +30,7 @@ TEST(VerifyErrorTest, NumbersAndNamesAreStable) {
       {VerifyError::kTypInvalid, 16, "typ_invalid"},
       {VerifyError::kCritPresent, 17, "crit_present"},
       {VerifyError::kEmbeddedKey, 18, "embedded_key"},
-      {VerifyError::kSignatureInvalid, 20, "signature_invalid"},
+      {VerifyError::kSignatureInvalid, 20, "bad_signature"},
       {VerifyError::kClaimMissing, 30, "claim_missing"},
       {VerifyError::kClaimInvalid, 31, "claim_invalid"},
       {VerifyError::kIssuerMismatch, 32, "issuer_mismatch"},
