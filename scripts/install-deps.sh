@@ -12,6 +12,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev libpq-dev libqrencode-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the Python binding of the verifier (src/python) and its FastAPI tests (TestClient needs httpx)
+  pybind11-dev python3-dev python3-httpx
   python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-argon2 argon2
   wrk curl
   # browser sign-in e2e tests (tests/e2e/test_browser_chromium.py, test_oidc_clients.py): a real

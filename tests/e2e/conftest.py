@@ -18,6 +18,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -26,6 +27,10 @@ import pytest
 import requests
 
 BIN = os.environ.get("PORTCULLIS_BIN", "")
+# The Python SDK as built by this build (ctest sets it: the native module's directory and
+# python/), ahead of any installed copy. Unset in sanitizer builds, which do not build it.
+PY_SDK_PATH = [p for p in os.environ.get("PORTCULLIS_PY_SDK", "").split(":") if p]
+sys.path[:0] = PY_SDK_PATH
 ADMIN_PASSWORD = "correct-horse-battery-staple-42"
 E2E_DATABASE = os.environ.get("PORTCULLIS_E2E_DATABASE", "sqlite")
 assert E2E_DATABASE in ("sqlite", "postgres"), \
