@@ -6,4 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release
 cmake --build --preset release
+# The resource-server SDK (docs/resource-servers.md): the C++ verifier's headers, library, CMake
+# package and pkg-config file under /usr/local, the Python module portcullis_verifier and package
+# portcullis (portcullis.fastapi) for /usr/bin/python3.
+cmake --install build/release
 exec ./build/release/src/cli/portcullis serve "$@"

@@ -9,4 +9,10 @@ bash scripts/install-deps.sh
 if command -v clang-format >/dev/null; then bash ci/format-check.sh; fi
 cmake --preset "$preset"
 cmake --build --preset "$preset"
+# The resource-server SDK, as scripts/run.sh installs it (not from sanitizer builds, whose code
+# only runs under the sanitizer runtime). The tests use the build tree's copy, not this one.
+case "$preset" in
+  asan | tsan) ;;
+  *) cmake --install "build/$preset" ;;
+esac
 ctest --preset "$preset"

@@ -20,6 +20,7 @@ tokens (`cnf.jkt`) the request's `DPoP` proof (RFC 9449). Answers:
   logged at INFO, never the token);
 - a DPoP-bound token sent as Bearer, or a bad proof: 401, `WWW-Authenticate: DPoP algs="ES256
   EdDSA", error="invalid_token"` (or `error="invalid_dpop_proof"`);
+- no JWKS fetched yet (the issuer unreachable since start-up): 503 + `Retry-After`;
 - a valid token without every required permission: 403, `error="insufficient_scope",
   scope="<the permissions>"`.
 
@@ -129,6 +130,13 @@ class PortcullisAuth:
             return self.verifier.verify_dpop(token, proofs[0], request.method,
                                              self._request_url(request))
         except portcullis_verifier.InvalidToken as e:
+            if e.reason == "jwks_unavailable":
+                # No key set was ever fetched: the authorization server's problem, not the
+                # client's (a cached set keeps serving through later outages).
+                log.warning("token not checked: the issuer's JWKS is unreachable")
+                raise HTTPException(status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                                    detail="authorization server unreachable",
+                                    headers={"Retry-After": "5"}) from None
             log.info("token refused: %s%s", e.reason,
                      f" ({e.dpop_error})" if e.dpop_error else "")
             if scheme == "dpop" and e.reason in PROOF_REASONS:

@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 from browser_flow import pkce_pair
-from conftest import ADMIN_PASSWORD, free_port, login, start_server
+from conftest import ADMIN_PASSWORD, PY_SDK_PATH, free_port, login, start_server
 
 selenium = pytest.importorskip("selenium")  # installed by scripts/install-deps.sh (tests)
 from selenium import webdriver  # noqa: E402
@@ -330,6 +330,8 @@ def fastapi_front_end(tls_server):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORTCULLIS_URL": tls_server.base,
            "PORTCULLIS_CA_BUNDLE": os.path.join(tls_server.data_dir, "tls", "cert.pem"),
            "PORTCULLIS_AUDIENCE": "portcullis", "WEB_CLIENT_ID": r.json()["client_id"]}
+    if PY_SDK_PATH:  # the app verifies tokens with the Python SDK as built here
+        env["PYTHONPATH"] = os.pathsep.join(PY_SDK_PATH)
     log_path = os.path.join(tmp, "uvicorn.log")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
