@@ -10,7 +10,8 @@ function(run)
     message(FATAL_ERROR "failed: ${ARGN}\n${out}\n${err}")
   endif()
 endfunction()
-run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+# The C++ package only (the Python component installs into the interpreter's site directory).
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component Unspecified)
 foreach(f include/portcullis/verifier.h lib/libportcullis-verifier.a
           lib/cmake/Portcullis/PortcullisConfig.cmake lib/pkgconfig/portcullis-verifier.pc)
   if(NOT EXISTS ${prefix}/${f})

@@ -1,0 +1,169 @@
+"""examples/cpp-resource-server (issue #14, DESIGN §11) against a real Portcullis: the example,
+built against the INSTALLED C++ package by ctest cpp_example_build (PORTCULLIS_CPP_EXAMPLE is its
+binary), protects GET /orders (orders:read) and POST /orders/{id}/refund (orders:refund) with one
+portcullis::Verifier::Verify call. Tokens come from the running server; DPoP proofs are built
+with cryptography + PyJWT (test_dpop.py's Key)."""
+import base64
+import os
+import subprocess
+import tempfile
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from conftest import admin_token, start_server
+from test_dpop import Key
+
+EXAMPLE = os.environ.get("PORTCULLIS_CPP_EXAMPLE", "")
+PASSWORD = "correct horse battery staple 42"
+
+if not EXAMPLE:
+    pytest.skip("PORTCULLIS_CPP_EXAMPLE is not set (ctest cpp_example_build builds it)",
+                allow_module_level=True)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Example:
+    def __init__(self, issuer, audience, jwks_url):
+        self.log = tempfile.NamedTemporaryFile(prefix="cpp-example-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [EXAMPLE, "--issuer", issuer, "--audience", audience, "--jwks-url", jwks_url,
+             "--port", "0", "--jwks-min-refresh", "0"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on "), (line, self.log_text())
+        self.base = f"http://127.0.0.1:{int(line.split()[-1])}"
+
+    def log_text(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.unlink(self.log.name)
+
+
+@pytest.fixture(scope="module")
+def env():
+    server = start_server()
+    admin = {"Authorization": "Bearer " + admin_token(server)}
+    for role, permissions in (("clerk", ["orders:read"]), ("manager", ["orders:*"])):
+        r = requests.post(server.url("/v1/roles"), headers=admin, timeout=10,
+                          json={"name": role, "permissions": permissions})
+        assert r.status_code == 201, r.text
+    for username, roles in (("clerk", ["clerk"]), ("manager", ["manager"]), ("guest", [])):
+        r = requests.post(server.url("/v1/users"), headers=admin, timeout=10,
+                          json={"username": username, "password": PASSWORD, "roles": roles})
+        assert r.status_code == 201, r.text
+    issuer = requests.get(server.url("/.well-known/openid-configuration"),
+                          timeout=5).json()["issuer"]
+    token = token_of(server, "guest")
+    aud = jwt.decode(token, options={"verify_signature": False})["aud"]
+    audience = aud if isinstance(aud, str) else aud[0]
+    example = Example(issuer, audience, server.url("/.well-known/jwks.json"))
+    yield {"server": server, "admin": admin, "example": example}
+    example.stop()
+    server.stop()
+
+
+def token_of(server, username, headers=None):
+    r = requests.post(server.url("/oauth2/token"), timeout=30, headers=headers or {},
+                      data={"grant_type": "password", "username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def call(env, method, path, headers=None):
+    return requests.request(method, env["example"].base + path, headers=headers or {}, timeout=10)
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_permitted_token_gets_200(env):
+    r = call(env, "GET", "/orders", bearer(token_of(env["server"], "clerk")))
+    assert r.status_code == 200, r.text
+    assert r.json()["username"] == "clerk" and r.json()["orders"]
+    r = call(env, "POST", "/orders/A-1001/refund", bearer(token_of(env["server"], "manager")))
+    assert r.status_code == 200, r.text
+    assert r.json()["refunded"] == "A-1001"
+
+
+def test_a_missing_permission_is_403_insufficient_scope(env):
+    r = call(env, "GET", "/orders", bearer(token_of(env["server"], "guest")))
+    assert r.status_code == 403, r.text
+    assert r.headers["WWW-Authenticate"] == \
+        'Bearer realm="orders", error="insufficient_scope", scope="orders:read"'
+    r = call(env, "POST", "/orders/A-1001/refund", bearer(token_of(env["server"], "clerk")))
+    assert r.status_code == 403
+    assert 'scope="orders:refund"' in r.headers["WWW-Authenticate"]
+
+
+def test_missing_and_bad_tokens_are_401(env):
+    r = call(env, "GET", "/orders")
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'Bearer realm="orders"'
+    token = token_of(env["server"], "clerk")
+    header, payload, _ = token.split(".")
+    foreign = ed25519.Ed25519PrivateKey.generate()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    for bad in ("garbage", header + "." + payload + "." + b64url(os.urandom(64)),
+                jwt.encode(claims, foreign, algorithm="EdDSA",
+                           headers={"typ": "at+jwt", "kid": "unknown-kid"}),
+                jwt.encode(dict(claims, aud="another-api"), foreign, algorithm="EdDSA",
+                           headers={"typ": "at+jwt", "kid": jwt.get_unverified_header(token)["kid"]})):
+        r = call(env, "GET", "/orders", bearer(bad))
+        assert r.status_code == 401, r.text
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="orders", error="invalid_token"'
+    r = call(env, "GET", "/orders", {"Authorization": "Basic Y2xlcms6cGFzcw=="})
+    assert r.status_code == 401 and 'error="invalid_request"' in r.headers["WWW-Authenticate"]
+    log = env["example"].log_text()
+    assert "token refused: bad_signature" in log and "token refused: key_not_found" in log
+    assert token not in log
+
+
+def test_dpop_bound_tokens_need_a_proof_for_this_request(env):
+    key = Key("ES256")
+    url = env["server"].url("/oauth2/token")
+    token = token_of(env["server"], "clerk", headers={"DPoP": key.proof("POST", url)})
+    orders = env["example"].base + "/orders"
+    r = call(env, "GET", "/orders", {"Authorization": f"DPoP {token}",
+                                     "DPoP": key.proof("GET", orders, token=token)})
+    assert r.status_code == 200, r.text
+    # As Bearer: refused with a DPoP challenge (RFC 9449 §7.1).
+    r = call(env, "GET", "/orders", bearer(token))
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'DPoP algs="ES256 EdDSA", error="invalid_token"'
+    for proof in (key.proof("GET", env["example"].base + "/elsewhere", token=token),
+                  key.proof("POST", orders, token=token), Key("EdDSA").proof("GET", orders,
+                                                                            token=token), None):
+        headers = {"Authorization": f"DPoP {token}"}
+        if proof:
+            headers["DPoP"] = proof
+        r = call(env, "GET", "/orders", headers)
+        assert r.status_code == 401, r.text
+        assert r.headers["WWW-Authenticate"] == \
+            'DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"'
+
+
+def test_a_token_under_a_new_signing_key_is_accepted(env):
+    before = token_of(env["server"], "clerk")
+    r = requests.post(env["server"].url("/v1/keys/rotate"), headers=env["admin"], timeout=30)
+    assert r.status_code in (200, 201), r.text
+    after = token_of(env["server"], "clerk")
+    assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
+    # Unknown kid: the example refetches the JWKS (--jwks-min-refresh 0 here; 30 s by default).
+    for token in (after, before):
+        r = call(env, "GET", "/orders", bearer(token))
+        assert r.status_code == 200, r.text
