@@ -1,7 +1,9 @@
 // Micro-benchmarks of the primitives on Portcullis's request paths: JWS sign and verify per
-// algorithm, the Bearer validation path (cache hit and miss), Argon2id, strict JSON parsing.
+// algorithm, the resource-server library's Verify, the Bearer validation path (cache hit and
+// miss), Argon2id, strict JSON parsing.
 #include <benchmark/benchmark.h>
 
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -15,6 +17,7 @@
 #include "jose/key.h"
 #include "jose/key_ring.h"
 #include "password/hasher.h"
+#include "portcullis/verifier.h"
 #include "token/key_manager.h"
 #include "token/token_service.h"
 
@@ -65,6 +68,47 @@ void BM_Verify(benchmark::State& state) {
   state.SetLabel(std::string(jose::ToString(AlgOf(state))));
 }
 BENCHMARK(BM_Verify)->Arg(0)->Arg(1)->Arg(2);
+
+// The resource-server library (include/portcullis/verifier.h) on the same token: what a C++
+// service pays per request with one Verifier::Verify call (its JWKS parsed once, in memory).
+class FixedJwks final : public JwksSource {
+ public:
+  explicit FixedJwks(std::string body) : body_(std::move(body)) {}
+  JwksFetchResult Fetch() override { return {.ok = true, .body = body_, .error = ""}; }
+
+ private:
+  std::string body_;
+};
+class FixedClock final : public VerifierClock {
+ public:
+  std::int64_t NowSeconds() const override { return kNow; }
+};
+
+void BM_LibraryVerify(benchmark::State& state) {
+  auto key = *jose::PrivateKey::Generate(AlgOf(state), "k1");
+  jose::KeyRing ring;
+  ring.Add(key.public_key());
+  FixedJwks jwks(boost::json::serialize(ring.ToJwks()));
+  FixedClock clock;
+  VerifierOptions options;
+  options.issuer = "https://auth.example.test";
+  options.audiences = {"portcullis"};
+  options.clock = &clock;
+  options.jwks_source = &jwks;
+  auto verifier = Verifier::Create(std::move(options));
+  if (!verifier.ok()) {
+    state.SkipWithError(verifier.error.c_str());
+    return;
+  }
+  std::string token = *jose::SignAccessToken(SampleClaims(), key);
+  for (auto _ : state) {
+    portcullis::VerifyResult r = verifier.value->Verify(token);
+    if (!r.ok()) state.SkipWithError("verification failed");
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetLabel(std::string(jose::ToString(AlgOf(state))));
+}
+BENCHMARK(BM_LibraryVerify)->Arg(0)->Arg(1)->Arg(2);
 
 class MemoryKeyStore final : public store::SigningKeyStore {
  public:

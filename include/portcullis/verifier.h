@@ -7,6 +7,9 @@
 // lifetimes bound how long a revoked token is accepted, as with every JWKS-based verifier.
 // DPoP proof replay (jti reuse) is not tracked either; proofs are accepted for max 60 s.
 //
+// Tokens that passed are cached (VerifierOptions::cache_max_entries): verifying the same token
+// again costs a hash lookup and the time checks, not a signature verification.
+//
 // The JWKS is fetched at Create (a failure there is not fatal) and cached. A token naming an
 // unknown kid triggers a refetch at most once per jwks_min_refresh, so forged kids cannot make the
 // Verifier hammer the issuer. When a refetch fails, the cached key set keeps serving.
@@ -53,6 +56,11 @@ struct VerifierOptions {
   std::chrono::seconds jwks_min_refresh{30};  // min spacing of refetches on an unknown kid
   std::chrono::seconds fetch_timeout{5};      // whole fetch: resolve, connect, TLS, read
   std::size_t max_token_bytes = 8 * 1024;
+  // Verified tokens remembered (keyed by the whole token) so that a token seen again costs a
+  // lookup instead of a signature check; 0 disables. Only tokens that passed every check enter;
+  // a hit still checks exp/nbf/iat against the clock, and the cache is dropped whenever the key
+  // set changes. DPoP proofs are checked on every request, hit or not. ~1 KiB per entry.
+  std::size_t cache_max_entries = 10'000;
   // Injection points (not owned; must outlive the Verifier). nullptr = defaults.
   const VerifierClock* clock = nullptr;  // default: SystemVerifierClock()
   JwksSource* jwks_source = nullptr;     // default: HTTPS fetch of jwks_url

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "authz/permission.h"
@@ -138,8 +140,43 @@ class VerifierImpl final : public Verifier {
   bool Refresh() override { return cache_.Refresh(); }
 
  private:
-  // Every check but the bearer/DPoP scheme rule.
+  // Every check but the bearer/DPoP scheme rule: the verified-token cache, else VerifyUncached.
   VerifyResult VerifyToken(std::string_view token) {
+    if (options_.cache_max_entries == 0) return VerifyUncached(token);
+    std::shared_ptr<const jose::KeyRing> keys = cache_.Keys();
+    const std::int64_t now = clock_.NowSeconds();
+    {
+      std::lock_guard lock(verified_mu_);
+      if (verified_keys_ != keys) {
+        // The key set changed (rotation, or a key withdrawn): what it verified counts no more.
+        verified_.clear();
+        verified_keys_ = keys;
+      } else if (auto it = verified_.find(token); it != verified_.end()) {
+        const Claims& c = it->second;
+        const std::int64_t leeway = policy_.leeway_s;
+        // The server's rules (jose::VerifyAccessToken), again: time has moved on.
+        if (now - leeway >= c.exp) {
+          verified_.erase(it);
+          return Failure(VerifyError::kExpired);
+        }
+        if (c.nbf > now + leeway) return Failure(VerifyError::kNotYetValid);
+        if (c.iat > now + leeway) return Failure(VerifyError::kIssuedInFuture);
+        VerifyResult r;
+        r.claims = c;
+        return r;
+      }
+    }
+    VerifyResult r = VerifyUncached(token);
+    if (!r.ok()) return r;  // failures are never cached: forged tokens cannot fill it
+    std::lock_guard lock(verified_mu_);
+    if (verified_keys_ == keys && cache_.Keys() == keys) {
+      if (verified_.size() >= options_.cache_max_entries) verified_.erase(verified_.begin());
+      verified_.emplace(std::string(token), r.claims);
+    }
+    return r;
+  }
+
+  VerifyResult VerifyUncached(std::string_view token) {
     // Parse once up front only to learn alg and kid: the allow-list and the unknown-kid refetch
     // need them. The full check below is the server's own VerifyAccessToken.
     jose::ParseResult parsed = jose::ParseJws(token, options_.max_token_bytes);
@@ -167,6 +204,16 @@ class VerifierImpl final : public Verifier {
   const VerifierClock& clock_;
   jose::VerifyPolicy policy_;
   verifier::JwksCache cache_;
+
+  // Heterogeneous lookup by string_view: no copy of the token on a hit.
+  struct TokenHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::mutex verified_mu_;
+  std::shared_ptr<const jose::KeyRing> verified_keys_;  // GUARDED_BY(verified_mu_)
+  std::unordered_map<std::string, Claims, TokenHash, std::equal_to<>>
+      verified_;  // GUARDED_BY(verified_mu_)
 };
 
 }  // namespace

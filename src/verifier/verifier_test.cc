@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <string>
+#include <vector>
 
 #include "crypto/base64.h"
 #include "jose/claims.h"
@@ -219,6 +220,62 @@ TEST_F(VerifierTest, NoJwksEverFetchedIsUnavailableUntilIssuerComesUp) {
   EXPECT_EQ(v->Verify(token).error, VerifyError::kOk);
 }
 
+// ---------------------------------------------------------------- verified-token cache
+
+TEST_F(VerifierTest, ACachedTokenStillExpiresOnTime) {
+  auto v = Make();
+  std::string token = Sign(ValidClaims(), key_);  // exp = kNow + 300, leeway 30
+  ASSERT_EQ(v->Verify(token).error, VerifyError::kOk);
+  clock_.now = kNow + 329;
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kOk);
+  clock_.now = kNow + 330;
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kExpired);
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kExpired);
+}
+
+TEST_F(VerifierTest, AWithdrawnKeyEndsItsCachedTokens) {
+  auto v = Make();
+  std::string token = Sign(ValidClaims(), key_);
+  ASSERT_EQ(v->Verify(token).error, VerifyError::kOk);
+  jose::PrivateKey next = NewKey(jose::Algorithm::kEdDsa, "k2");
+  source_.body = Jwks({&next});  // the issuer withdrew k1
+  ASSERT_TRUE(v->Refresh());
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kKeyNotFound);
+}
+
+TEST_F(VerifierTest, TheCacheIsBoundedAndServesTheSameAnswers) {
+  VerifierOptions o;
+  o.cache_max_entries = 2;
+  auto v = Make(std::move(o));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 5; ++i) {
+    jose::AccessTokenClaims c = ValidClaims();
+    c.jti = "jti-" + std::to_string(i);
+    tokens.push_back(Sign(c, key_));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& t : tokens) {
+      VerifyResult r = v->Verify(t);
+      ASSERT_EQ(r.error, VerifyError::kOk) << ToString(r.error);
+      EXPECT_EQ(r.claims.username, "alice");
+    }
+  }
+  // Failures never enter: a forged signature fails every time.
+  std::string forged =
+      tokens[0].substr(0, tokens[0].rfind('.') + 1) + crypto::Base64UrlEncode(std::string(64, 'x'));
+  EXPECT_EQ(v->Verify(forged).error, VerifyError::kSignatureInvalid);
+  EXPECT_EQ(v->Verify(forged).error, VerifyError::kSignatureInvalid);
+}
+
+TEST_F(VerifierTest, DisabledCacheVerifiesEveryTime) {
+  VerifierOptions o;
+  o.cache_max_entries = 0;
+  auto v = Make(std::move(o));
+  std::string token = Sign(ValidClaims(), key_);
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kOk);
+  EXPECT_EQ(v->Verify(token).error, VerifyError::kOk);
+}
+
 // ---------------------------------------------------------------- DPoP
 
 boost::json::object ProofJwk(const jose::PrivateKey& key) {
@@ -286,6 +343,18 @@ TEST_F(VerifierDpopTest, ProofFailuresCarryTheDpopReason) {
   r = v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, "other-token", kNow), "GET", kUrl);
   EXPECT_EQ(r.dpop_error, "ath_mismatch");
   EXPECT_EQ(v->VerifyDpop(bound_, "", "GET", kUrl).error, VerifyError::kDpopInvalid);
+}
+
+TEST_F(VerifierDpopTest, ACachedBoundTokenStillNeedsItsProofEveryTime) {
+  auto v = Make();
+  ASSERT_EQ(v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, bound_, kNow), "GET", kUrl).error,
+            VerifyError::kOk);
+  EXPECT_EQ(v->Verify(bound_).error, VerifyError::kDpopRequired);
+  jose::PrivateKey thief = NewKey(jose::Algorithm::kEs256, "");
+  EXPECT_EQ(v->VerifyDpop(bound_, Proof(thief, "GET", kUrl, bound_, kNow), "GET", kUrl).error,
+            VerifyError::kDpopKeyMismatch);
+  EXPECT_EQ(v->VerifyDpop(bound_, Proof(client_, "POST", kUrl, bound_, kNow), "GET", kUrl).error,
+            VerifyError::kDpopInvalid);
 }
 
 TEST_F(VerifierDpopTest, ProofFromAnotherKeyIsAKeyMismatch) {

@@ -145,7 +145,7 @@ def test_an_unreachable_issuer_is_not_fatal_and_bad_options_are_value_errors(ser
     for bad in (dict(issuer=""), dict(audience=[]), dict(jwks_url="ftp://x/jwks"),
                 dict(jwks_url="http://auth.example/jwks"),  # plain http off loopback
                 dict(allowed_algorithms=["HS256"]), dict(leeway=-1),
-                dict(ca_file="/nonexistent/ca.pem")):
+                dict(ca_file="/nonexistent/ca.pem"), dict(cache_max_entries=-1)):
         with pytest.raises(ValueError):
             verifier(server, **bad)
 
