@@ -5,7 +5,9 @@
 // DPoP-bound token, the request's DPoP proof (RFC 9449). It does NOT check revocation (jti) or
 // the user's credential version ("uv"): those need the server's state. Short access-token
 // lifetimes bound how long a revoked token is accepted, as with every JWKS-based verifier.
-// DPoP proof replay (jti reuse) is not tracked either; proofs are accepted for max 60 s.
+// DPoP proof replay is detected per Verifier (so per process): a proof's jti is accepted once
+// within the proof's lifetime (60 s), in a bounded memory (VerifierOptions::dpop_replay_entries);
+// several processes behind one name each keep their own record.
 //
 // Tokens that passed are cached (VerifierOptions::cache_max_entries): verifying the same token
 // again costs a hash lookup and the time checks, not a signature verification.
@@ -61,6 +63,10 @@ struct VerifierOptions {
   // a hit still checks exp/nbf/iat against the clock, and the cache is dropped whenever the key
   // set changes. DPoP proofs are checked on every request, hit or not. ~1 KiB per entry.
   std::size_t cache_max_entries = 10'000;
+  // DPoP proofs remembered against replay (RFC 9449 §11.1), ~200 bytes each; 0 disables the
+  // check. When full, the oldest are forgotten first, so a replay of any of the last
+  // dpop_replay_entries accepted proofs is always refused.
+  std::size_t dpop_replay_entries = 100'000;
   // Injection points (not owned; must outlive the Verifier). nullptr = defaults.
   const VerifierClock* clock = nullptr;  // default: SystemVerifierClock()
   JwksSource* jwks_source = nullptr;     // default: HTTPS fetch of jwks_url
@@ -98,7 +104,7 @@ class Verifier {
   // Verifies a token presented as "Authorization: DPoP <token>" with its "DPoP" header `proof`
   // for the request `method` and absolute `url` (scheme://host[:port]/path, query ignored).
   // The token must be DPoP-bound and the proof's key must match cnf.jkt; the proof must carry
-  // "ath". Does not detect proof replay.
+  // "ath"; a proof already accepted once is refused (kDpopInvalid, dpop_error "replayed").
   [[nodiscard]] virtual VerifyResult VerifyDpop(std::string_view token, std::string_view proof,
                                                 std::string_view method, std::string_view url) = 0;
 

@@ -27,8 +27,8 @@ tokens (`cnf.jkt`) the request's `DPoP` proof (RFC 9449). Answers:
 `auth.scheme` is an `OAuth2AuthorizationCodeBearer` on Portcullis' authorize and token endpoints,
 so the "Authorize" button of `/docs` signs in with the authorization code flow + PKCE;
 `auth.password_scheme` is the `OAuth2PasswordBearer` alternative (the legacy password grant).
-Not checked here (it needs the server's state): revocation before expiry and DPoP proof replay —
-see docs/resource-servers.md.
+DPoP proofs are accepted once each, per process. Not checked here (it needs the server's
+state): revocation before expiry — see docs/resource-servers.md.
 """
 import logging
 from typing import Dict, Iterable, List, Optional, Sequence, Union

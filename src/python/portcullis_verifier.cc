@@ -113,7 +113,7 @@ class PyVerifier {
              std::optional<std::string> ca_file, std::int64_t leeway,
              std::optional<std::vector<std::string>> allowed_algorithms,
              std::int64_t jwks_min_refresh, std::int64_t fetch_timeout,
-             std::int64_t cache_max_entries) {
+             std::int64_t cache_max_entries, std::int64_t dpop_replay_entries) {
     portcullis::VerifierOptions options;
     options.issuer = std::move(issuer);
     options.audiences = Audiences(audience);
@@ -124,6 +124,8 @@ class PyVerifier {
     if (fetch_timeout < 1) throw py::value_error("fetch_timeout must be at least 1");
     if (cache_max_entries < 0) throw py::value_error("cache_max_entries must not be negative");
     options.cache_max_entries = static_cast<std::size_t>(cache_max_entries);
+    if (dpop_replay_entries < 0) throw py::value_error("dpop_replay_entries must not be negative");
+    options.dpop_replay_entries = static_cast<std::size_t>(dpop_replay_entries);
     options.leeway = std::chrono::seconds(leeway);
     options.allowed_algorithms = allowed_algorithms.value_or(std::vector<std::string>{});
     options.jwks_min_refresh = std::chrono::seconds(jwks_min_refresh);
@@ -189,16 +191,18 @@ PYBIND11_MODULE(portcullis_verifier, m) {
   py::class_<PyVerifier>(m, "Verifier")
       .def(py::init<std::string, py::object, std::string, std::optional<std::string>, std::int64_t,
                     std::optional<std::vector<std::string>>, std::int64_t, std::int64_t,
-                    std::int64_t>(),
+                    std::int64_t, std::int64_t>(),
            py::kw_only(), py::arg("issuer"), py::arg("audience"), py::arg("jwks_url"),
            py::arg("ca_file") = py::none(), py::arg("leeway") = 30,
            py::arg("allowed_algorithms") = py::none(), py::arg("jwks_min_refresh") = 30,
            py::arg("fetch_timeout") = 5, py::arg("cache_max_entries") = 10'000,
+           py::arg("dpop_replay_entries") = 100'000,
            "Fetches and caches the issuer's JWKS (an unreachable issuer is not an error: verify "
            "raises InvalidToken('jwks_unavailable') until a fetch succeeds). `audience`: a string "
            "or a list (the token's aud must contain one). Tokens that passed are remembered "
            "(cache_max_entries; 0 = verify every time); a hit still checks the times, and DPoP "
-           "proofs are checked on every call. Bad options raise ValueError.")
+           "proofs are checked on every call, and each is accepted once (dpop_replay_entries "
+           "remembered per process; 0 = no replay check). Bad options raise ValueError.")
       .def("verify", &PyVerifier::Verify, py::arg("token"),
            "Verifies a Bearer access token; returns its claims as a dict or raises InvalidToken. "
            "A DPoP-bound token raises InvalidToken('dpop_bound_as_bearer'): use verify_dpop.")

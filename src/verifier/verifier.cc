@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -134,6 +135,12 @@ class VerifierImpl final : public Verifier {
     if (!crypto::ConstantTimeEqual(checked.proof.jkt, *r.claims.cnf_jkt)) {
       return Failure(VerifyError::kDpopKeyMismatch);
     }
+    // Recorded only now, when token and proof checked out: nobody without a bound token and its
+    // key can fill the record (the server learned that the hard way, threat-model F2).
+    if (!RecordProof(checked.proof)) {
+      return Failure(VerifyError::kDpopInvalid,
+                     std::string(jose::ToString(jose::DpopError::kReplayed)));
+    }
     return r;
   }
 
@@ -176,6 +183,33 @@ class VerifierImpl final : public Verifier {
     return r;
   }
 
+  // False when this proof (its key and jti) was accepted before within its lifetime.
+  bool RecordProof(const jose::DpopProof& proof) {
+    if (options_.dpop_replay_entries == 0) return true;
+    const std::int64_t now = clock_.NowSeconds();
+    std::string key = proof.jkt;
+    key += '\n';
+    key += proof.jti;
+    std::lock_guard lock(replay_mu_);
+    if (auto it = seen_proofs_.find(key); it != seen_proofs_.end()) {
+      if (it->second >= now) return false;
+      seen_proofs_.erase(it);  // its lifetime is over (the proof would fail its iat check anyway)
+    }
+    // Forget what has expired, then the oldest if still full.
+    while (!proof_order_.empty() && (seen_proofs_.size() >= options_.dpop_replay_entries ||
+                                     proof_order_.front().first < now)) {
+      auto it = seen_proofs_.find(proof_order_.front().second);
+      if (it != seen_proofs_.end() && it->second == proof_order_.front().first) {
+        seen_proofs_.erase(it);
+      }
+      proof_order_.pop_front();
+    }
+    const std::int64_t expires = proof.iat + jose::DpopPolicy{}.max_age_s;
+    seen_proofs_[key] = expires;
+    proof_order_.emplace_back(expires, std::move(key));
+    return true;
+  }
+
   VerifyResult VerifyUncached(std::string_view token) {
     // Parse once up front only to learn alg and kid: the allow-list and the unknown-kid refetch
     // need them. The full check below is the server's own VerifyAccessToken.
@@ -210,6 +244,11 @@ class VerifierImpl final : public Verifier {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  std::mutex replay_mu_;
+  std::unordered_map<std::string, std::int64_t> seen_proofs_;  // GUARDED_BY(replay_mu_)
+  // Insertion order, for eviction: (expiry, key).
+  std::deque<std::pair<std::int64_t, std::string>> proof_order_;  // GUARDED_BY(replay_mu_)
+
   std::mutex verified_mu_;
   std::shared_ptr<const jose::KeyRing> verified_keys_;  // GUARDED_BY(verified_mu_)
   std::unordered_map<std::string, Claims, TokenHash, std::equal_to<>>

@@ -287,10 +287,10 @@ boost::json::object ProofJwk(const jose::PrivateKey& key) {
 }
 
 std::string Proof(const jose::PrivateKey& key, std::string_view method, std::string_view url,
-                  std::string_view token, std::int64_t iat) {
+                  std::string_view token, std::int64_t iat, std::string_view jti = "proof-1") {
   boost::json::object header{
       {"typ", "dpop+jwt"}, {"alg", std::string(jose::ToString(key.alg()))}, {"jwk", ProofJwk(key)}};
-  boost::json::object claims{{"jti", "proof-1"},
+  boost::json::object claims{{"jti", jti},
                              {"htm", method},
                              {"htu", url},
                              {"iat", iat},
@@ -355,6 +355,54 @@ TEST_F(VerifierDpopTest, ACachedBoundTokenStillNeedsItsProofEveryTime) {
             VerifyError::kDpopKeyMismatch);
   EXPECT_EQ(v->VerifyDpop(bound_, Proof(client_, "POST", kUrl, bound_, kNow), "GET", kUrl).error,
             VerifyError::kDpopInvalid);
+}
+
+TEST_F(VerifierDpopTest, AProofIsAcceptedOnce) {
+  auto v = Make();
+  const std::string proof = Proof(client_, "GET", kUrl, bound_, kNow, "once");
+  ASSERT_EQ(v->VerifyDpop(bound_, proof, "GET", kUrl).error, VerifyError::kOk);
+  clock_.now += 30;
+  VerifyResult replay = v->VerifyDpop(bound_, proof, "GET", kUrl);
+  EXPECT_EQ(replay.error, VerifyError::kDpopInvalid);
+  EXPECT_EQ(replay.dpop_error, "replayed");
+  // A fresh proof of the same client is fine; after its lifetime a proof fails on its iat.
+  EXPECT_EQ(
+      v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, bound_, clock_.now, "next"), "GET", kUrl)
+          .error,
+      VerifyError::kOk);
+  clock_.now += 31;
+  EXPECT_EQ(v->VerifyDpop(bound_, proof, "GET", kUrl).dpop_error, "iat_too_old");
+}
+
+TEST_F(VerifierDpopTest, AFailedProofIsNotRecorded) {
+  auto v = Make();
+  const std::string proof = Proof(client_, "GET", kUrl, bound_, kNow, "j");
+  EXPECT_EQ(v->VerifyDpop(bound_, proof, "POST", kUrl).error, VerifyError::kDpopInvalid);
+  EXPECT_EQ(v->VerifyDpop(bound_, proof, "GET", kUrl).error, VerifyError::kOk);
+}
+
+TEST_F(VerifierDpopTest, TheReplayRecordIsBoundedAndKeepsTheNewest) {
+  VerifierOptions o;
+  o.dpop_replay_entries = 2;
+  auto v = Make(std::move(o));
+  std::vector<std::string> proofs;
+  for (int i = 0; i < 3; ++i) {
+    proofs.push_back(Proof(client_, "GET", kUrl, bound_, kNow, "p" + std::to_string(i)));
+    ASSERT_EQ(v->VerifyDpop(bound_, proofs.back(), "GET", kUrl).error, VerifyError::kOk);
+  }
+  EXPECT_EQ(v->VerifyDpop(bound_, proofs[2], "GET", kUrl).dpop_error, "replayed");
+  EXPECT_EQ(v->VerifyDpop(bound_, proofs[1], "GET", kUrl).dpop_error, "replayed");
+  // The oldest was forgotten to stay within the bound.
+  EXPECT_EQ(v->VerifyDpop(bound_, proofs[0], "GET", kUrl).error, VerifyError::kOk);
+}
+
+TEST_F(VerifierDpopTest, ReplayCheckCanBeTurnedOff) {
+  VerifierOptions o;
+  o.dpop_replay_entries = 0;
+  auto v = Make(std::move(o));
+  const std::string proof = Proof(client_, "GET", kUrl, bound_, kNow);
+  EXPECT_EQ(v->VerifyDpop(bound_, proof, "GET", kUrl).error, VerifyError::kOk);
+  EXPECT_EQ(v->VerifyDpop(bound_, proof, "GET", kUrl).error, VerifyError::kOk);
 }
 
 TEST_F(VerifierDpopTest, ProofFromAnotherKeyIsAKeyMismatch) {

@@ -138,9 +138,13 @@ def test_dpop_bound_tokens_need_a_proof_for_this_request(env):
     url = env["server"].url("/oauth2/token")
     token = token_of(env["server"], "clerk", headers={"DPoP": key.proof("POST", url)})
     orders = env["example"].base + "/orders"
-    r = call(env, "GET", "/orders", {"Authorization": f"DPoP {token}",
-                                     "DPoP": key.proof("GET", orders, token=token)})
+    proof = key.proof("GET", orders, token=token)
+    r = call(env, "GET", "/orders", {"Authorization": f"DPoP {token}", "DPoP": proof})
     assert r.status_code == 200, r.text
+    # The same proof again: a replay.
+    r = call(env, "GET", "/orders", {"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"'
     # As Bearer: refused with a DPoP challenge (RFC 9449 §7.1).
     r = call(env, "GET", "/orders", bearer(token))
     assert r.status_code == 401

@@ -145,7 +145,8 @@ def test_an_unreachable_issuer_is_not_fatal_and_bad_options_are_value_errors(ser
     for bad in (dict(issuer=""), dict(audience=[]), dict(jwks_url="ftp://x/jwks"),
                 dict(jwks_url="http://auth.example/jwks"),  # plain http off loopback
                 dict(allowed_algorithms=["HS256"]), dict(leeway=-1),
-                dict(ca_file="/nonexistent/ca.pem"), dict(cache_max_entries=-1)):
+                dict(ca_file="/nonexistent/ca.pem"), dict(cache_max_entries=-1),
+                dict(dpop_replay_entries=-1)):
         with pytest.raises(ValueError):
             verifier(server, **bad)
 
@@ -187,6 +188,11 @@ def test_dpop_bound_tokens_need_their_proof(server):
         v.verify_dpop(token, key.proof("GET", "https://api.example/other", token=token), "GET",
                       url)
     assert e.value.reason == "invalid_dpop_proof" and e.value.dpop_error == "htu_mismatch"
+    proof = key.proof("GET", url, token=token)
+    assert v.verify_dpop(token, proof, "GET", url)["sub"]
+    with pytest.raises(pv.InvalidToken) as e:
+        v.verify_dpop(token, proof, "GET", url)
+    assert e.value.reason == "invalid_dpop_proof" and e.value.dpop_error == "replayed"
     other = Key("EdDSA")
     with pytest.raises(pv.InvalidToken) as e:
         v.verify_dpop(token, other.proof("GET", url, token=token), "GET", url)
@@ -254,9 +260,14 @@ def test_fastapi_is_dpop_aware(server, app):
     key = Key("EdDSA")
     token = dpop_token(server, key)
     url = "http://testserver/articles"
-    r = app.get("/articles", headers={"Authorization": f"DPoP {token}",
-                                      "DPoP": key.proof("GET", url, token=token)})
+    proof = key.proof("GET", url, token=token)
+    r = app.get("/articles", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
     assert r.status_code == 200, r.text
+    # The same proof again: a replay (RFC 9449 §11.1).
+    r = app.get("/articles", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"].startswith(
+        'DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"')
     # The bound token as Bearer: refused with a DPoP challenge (RFC 9449 §7.1).
     r = app.get("/articles", headers=bearer(token))
     assert r.status_code == 401
