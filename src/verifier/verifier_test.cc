@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/base64.h"
@@ -410,6 +411,40 @@ TEST_F(VerifierDpopTest, ProofFromAnotherKeyIsAKeyMismatch) {
   jose::PrivateKey thief = NewKey(jose::Algorithm::kEs256, "");
   EXPECT_EQ(v->VerifyDpop(bound_, Proof(thief, "GET", kUrl, bound_, kNow), "GET", kUrl).error,
             VerifyError::kDpopKeyMismatch);
+}
+
+// The caches under concurrency (run it under TSan): verifications of repeated and new tokens,
+// DPoP proofs, and key-set refreshes that drop the verified-token cache, from several threads.
+TEST_F(VerifierDpopTest, ConcurrentVerificationsRefreshesAndProofs) {
+  VerifierOptions o;
+  o.cache_max_entries = 8;
+  o.dpop_replay_entries = 16;
+  auto v = Make(std::move(o));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 12; ++i) {
+    jose::AccessTokenClaims c = ValidClaims();
+    c.jti = "t" + std::to_string(i);
+    tokens.push_back(Sign(c, key_));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        if (v->Verify(tokens[(i * 7 + t) % tokens.size()]).error != VerifyError::kOk) ++failures;
+        if (i % 10 == 0) {
+          const std::string jti = "c" + std::to_string(t) + "-" + std::to_string(i);
+          if (v->VerifyDpop(bound_, Proof(client_, "GET", kUrl, bound_, kNow, jti), "GET", kUrl)
+                  .error != VerifyError::kOk) {
+            ++failures;
+          }
+        }
+        if (t == 0 && i % 25 == 0) (void)v->Refresh();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(VerifyErrorNamesTest, LibraryNamesMatchServerNames) {
