@@ -618,6 +618,33 @@ TEST_P(ThrottleTest, RestartTrimsLoadedRecordsToTheCap) {
   EXPECT_LE(throttle_->EntryCount(), policy.max_entries);
 }
 
+// The size cap under concurrency (run it under TSan): attempts and source failures from several
+// threads over many sources keep the table near its cap and never lose a lock.
+TEST_P(ThrottleTest, SizeCapHoldsUnderConcurrentAttempts) {
+  LockoutPolicy policy = DefaultPolicy();
+  policy.max_entries = 64;
+  Reset(policy);
+  Fail("alice", kAttacker, policy.max_failures);  // locked for base_lock_s
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 150; ++i) {
+        const std::string source = "10.4." + std::to_string(t) + "." + std::to_string(i);
+        if (i % 3 == 0) {
+          Admission admission = throttle_->Admit("user" + std::to_string(i), source);
+          if (admission.allowed) throttle_->Complete(admission.ticket, false);
+        } else {
+          throttle_->RecordSourceFailure(source);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_LE(throttle_->EntryCount(), policy.max_entries);
+  EXPECT_GT(throttle_->Stats().evictions, 0u);
+  EXPECT_EQ(throttle_->Admit("alice", kAttacker).kind, ThrottleKind::kPair);
+}
+
 // Threat-model F3: the read-only source check of self-registration.
 TEST_P(ThrottleTest, SourceRetryAfterReadsTheIpLimitWithoutCounting) {
   LockoutPolicy policy = DefaultPolicy();
