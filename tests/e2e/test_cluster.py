@@ -248,8 +248,13 @@ def test_nginx_balances_over_all_three_instances(cluster, front):
               for n in "ABC"}
     for _ in range(6):
         assert requests.get(front.url("/healthz"), timeout=5).status_code == 200
-    after = {n: metric(cluster[n], 'portcullis_http_requests_total{route="/healthz",status="200"}')
-             for n in "ABC"}
+    # A request is counted once its answer is written: scrape again (bounded) until it is.
+    for _ in range(100):
+        after = {n: metric(cluster[n],
+                           'portcullis_http_requests_total{route="/healthz",status="200"}')
+                 for n in "ABC"}
+        if all(after[n] > before[n] for n in "ABC"):
+            break
     assert all(after[n] > before[n] for n in "ABC"), (before, after)
 
 
