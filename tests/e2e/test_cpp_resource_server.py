@@ -171,3 +171,47 @@ def test_a_token_under_a_new_signing_key_is_accepted(env):
     for token in (after, before):
         r = call(env, "GET", "/orders", bearer(token))
         assert r.status_code == 200, r.text
+
+
+def test_real_tokens_for_another_audience_or_issuer_are_refused(env):
+    """The server's own, validly signed tokens, checked by example instances configured for
+    another audience and for another issuer: both refuse them (401 invalid_token) and log why."""
+    server = env["server"]
+    issuer = requests.get(server.url("/.well-known/openid-configuration"),
+                          timeout=5).json()["issuer"]
+    token = token_of(server, "manager")
+    aud = jwt.decode(token, options={"verify_signature": False})["aud"]
+    audience = aud if isinstance(aud, str) else aud[0]
+    jwks = server.url("/.well-known/jwks.json")
+    for example, reason in ((Example(issuer, "billing-api", jwks), "audience_mismatch"),
+                            (Example(issuer + "/other", audience, jwks), "issuer_mismatch")):
+        try:
+            r = requests.get(example.base + "/orders", headers=bearer(token), timeout=10)
+            assert r.status_code == 401, r.text
+            assert r.headers["WWW-Authenticate"] == \
+                'Bearer realm="orders", error="invalid_token"'
+            assert f"token refused: {reason}" in example.log_text()
+            assert token not in example.log_text()
+        finally:
+            example.stop()
+    # The instance configured like the server accepts the very same token.
+    assert call(env, "GET", "/orders", bearer(token)).status_code == 200
+
+
+def test_keys_never_fetched_answer_503_with_retry_after(env):
+    """An issuer whose JWKS cannot be fetched (nothing listens there): the example starts, answers
+    503 + Retry-After for protected routes (not 401: the token may be fine), /healthz stays open."""
+    import socket
+    with socket.socket() as s:  # a free loopback port with nothing listening on it
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/.well-known/jwks.json"
+    example = Example("https://auth.invalid", "orders-api", dead)
+    try:
+        token = token_of(env["server"], "clerk")
+        r = requests.get(example.base + "/orders", headers=bearer(token), timeout=30)
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "5"
+        assert requests.get(example.base + "/healthz", timeout=10).status_code == 200
+        assert token not in example.log_text()
+    finally:
+        example.stop()
