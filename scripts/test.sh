@@ -15,4 +15,11 @@ case "$preset" in
   asan | tsan) ;;
   *) cmake --install "build/$preset" ;;
 esac
-ctest --preset "$preset"
+# A test that fails is run once more: a deterministic failure still fails CI, while a timing flake
+# on a loaded machine does not discard the run; it is listed at the end to be fixed, not ignored.
+log="build/$preset/ctest-last.log"
+ctest --preset "$preset" --repeat until-pass:2 2>&1 | tee "$log"
+if grep -qE '\*\*\*(Failed|Timeout|Exception)' "$log"; then
+  echo "== tests that failed once and passed when run again (flaky: fix them):"
+  grep -E '\*\*\*(Failed|Timeout|Exception)' "$log" | sed -E 's/ +\.+ */ /'
+fi
