@@ -14,21 +14,25 @@
 //
 // Usage:
 //   cpp-resource-server --issuer https://auth.example --audience orders-api
-//                       [--jwks-url URL] [--ca-file PEM] [--port 8080] [--public-url URL]
-//                       [--jwks-min-refresh 30]
-// --public-url is the scheme://host[:port] clients use to reach this server (DPoP's `htu`);
-// default http://127.0.0.1:<port>. --port 0 picks a free port. Prints "listening on <port>".
-// --jwks-min-refresh: seconds between JWKS refetches on an unknown kid (after a key rotation).
+//                       [--jwks-url URL] [--ca-file PEM] [--bind 127.0.0.1] [--port 8080]
+//                       [--public-url URL] [--jwks-min-refresh 30]
+// Each flag can also come from the environment (ORDERS_ISSUER, ORDERS_AUDIENCE, ORDERS_JWKS_URL,
+// ORDERS_CA_FILE, ORDERS_BIND, ORDERS_PORT, ORDERS_PUBLIC_URL, ORDERS_JWKS_MIN_REFRESH); a flag
+// wins over its variable. --public-url is the scheme://host[:port] clients use to reach this
+// server (DPoP's `htu`); default http://<bind address>:<port>. --port 0 picks a free port.
+// Prints "listening on <port>". --jwks-min-refresh: seconds between JWKS refetches on an
+// unknown kid (after a key rotation). Exit status: 2 for a bad setting, 1 when it cannot listen.
 #include <portcullis/verifier.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -46,7 +50,7 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 struct Options {
-  std::string issuer, audience, jwks_url, ca_file, public_url;
+  std::string issuer, audience, jwks_url, ca_file, public_url, bind = "127.0.0.1";
   unsigned short port = 8080;
   long jwks_min_refresh_s = 30;
 };
@@ -189,25 +193,77 @@ asio::awaitable<void> Listen(tcp::acceptor& acceptor, const OrdersApi& api) {
   }
 }
 
-bool ParseOptions(int argc, char** argv, Options& o) {
-  std::map<std::string, std::string*> strings{{"--issuer", &o.issuer},
-                                              {"--audience", &o.audience},
-                                              {"--jwks-url", &o.jwks_url},
-                                              {"--ca-file", &o.ca_file},
-                                              {"--public-url", &o.public_url}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (auto it = strings.find(flag); it != strings.end()) {
-      *it->second = argv[i + 1];
-    } else if (flag == "--port") {
-      o.port = static_cast<unsigned short>(std::strtoul(argv[i + 1], nullptr, 10));
-    } else if (flag == "--jwks-min-refresh") {
-      o.jwks_min_refresh_s = std::strtol(argv[i + 1], nullptr, 10);
-    } else {
+// A whole decimal number in [min, max], or nothing: "8o80", "" and "99999" are refused, not
+// read as 8, 0 or 34463.
+std::optional<long> ParseNumber(std::string_view text, long min, long max) {
+  long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Settings come from ORDERS_* environment variables (ORDERS_ISSUER, ORDERS_AUDIENCE,
+// ORDERS_JWKS_URL, ORDERS_CA_FILE, ORDERS_BIND, ORDERS_PORT, ORDERS_PUBLIC_URL,
+// ORDERS_JWKS_MIN_REFRESH), then from flags, which win. On a bad value: a message, false.
+bool ParseOptions(int argc, char** argv, Options& o, std::string& error) {
+  struct Setting {
+    const char* flag;
+    const char* env;
+    std::string* text;
+  };
+  std::string port = "8080", min_refresh = "30";
+  const Setting settings[] = {{"--issuer", "ORDERS_ISSUER", &o.issuer},
+                              {"--audience", "ORDERS_AUDIENCE", &o.audience},
+                              {"--jwks-url", "ORDERS_JWKS_URL", &o.jwks_url},
+                              {"--ca-file", "ORDERS_CA_FILE", &o.ca_file},
+                              {"--bind", "ORDERS_BIND", &o.bind},
+                              {"--port", "ORDERS_PORT", &port},
+                              {"--public-url", "ORDERS_PUBLIC_URL", &o.public_url},
+                              {"--jwks-min-refresh", "ORDERS_JWKS_MIN_REFRESH", &min_refresh}};
+  for (const Setting& s : settings) {
+    if (const char* value = std::getenv(s.env)) *s.text = value;
+  }
+  for (int i = 1; i < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    const Setting* setting = nullptr;
+    for (const Setting& s : settings) {
+      if (flag == s.flag) setting = &s;
+    }
+    if (setting == nullptr) {
+      error = "unknown flag " + std::string(flag);
       return false;
     }
+    if (i + 1 >= argc) {
+      error = std::string(flag) + " needs a value";
+      return false;
+    }
+    *setting->text = argv[i + 1];
   }
-  if (argc % 2 == 0 || o.issuer.empty() || o.audience.empty()) return false;
+  if (o.issuer.empty() || o.audience.empty()) {
+    error = "--issuer and --audience are required";
+    return false;
+  }
+  const std::optional<long> port_number = ParseNumber(port, 0, 65535);
+  if (!port_number) {
+    error = "--port must be a number from 0 to 65535, not \"" + port + "\"";
+    return false;
+  }
+  o.port = static_cast<unsigned short>(*port_number);
+  const std::optional<long> seconds = ParseNumber(min_refresh, 0, 86400);
+  if (!seconds) {
+    error = "--jwks-min-refresh must be a number of seconds from 0 to 86400, not \"" + min_refresh +
+            "\"";
+    return false;
+  }
+  o.jwks_min_refresh_s = *seconds;
+  beast::error_code bad_address;
+  asio::ip::make_address(o.bind, bad_address);
+  if (bad_address) {
+    error = "--bind must be an IP address, not \"" + o.bind + "\"";
+    return false;
+  }
   if (o.jwks_url.empty()) o.jwks_url = o.issuer + "/.well-known/jwks.json";
   return true;
 }
@@ -216,9 +272,12 @@ bool ParseOptions(int argc, char** argv, Options& o) {
 
 int main(int argc, char** argv) {
   Options options;
-  if (!ParseOptions(argc, argv, options)) {
-    std::cerr << "usage: cpp-resource-server --issuer URL --audience AUD [--jwks-url URL] "
-                 "[--ca-file PEM] [--port N] [--public-url URL] [--jwks-min-refresh S]\n";
+  std::string error;
+  if (!ParseOptions(argc, argv, options, error)) {
+    std::cerr << error
+              << "\nusage: cpp-resource-server --issuer URL --audience AUD "
+                 "[--jwks-url URL] [--ca-file PEM] [--bind ADDRESS] [--port N] "
+                 "[--public-url URL] [--jwks-min-refresh S]\n";
     return 2;
   }
   portcullis::VerifierOptions verifier_options;
@@ -234,9 +293,24 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io;
-  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), options.port});
+  tcp::acceptor acceptor(io);
+  const tcp::endpoint endpoint(asio::ip::make_address(options.bind), options.port);
+  beast::error_code listen_error;
+  if (acceptor.open(endpoint.protocol(), listen_error) ||
+      acceptor.set_option(asio::socket_base::reuse_address(true), listen_error) ||
+      acceptor.bind(endpoint, listen_error) || acceptor.listen(128, listen_error)) {
+    std::cerr << "cannot listen on " << options.bind << " port " << options.port << ": "
+              << listen_error.message() << "\n";
+    return 1;
+  }
   const unsigned short port = acceptor.local_endpoint().port();
-  if (options.public_url.empty()) options.public_url = "http://127.0.0.1:" + std::to_string(port);
+  if (options.public_url.empty()) {
+    const asio::ip::address address = endpoint.address();
+    const std::string host = address.is_unspecified() ? "127.0.0.1"
+                             : address.is_v6()        ? "[" + address.to_string() + "]"
+                                                      : address.to_string();
+    options.public_url = "http://" + host + ":" + std::to_string(port);
+  }
   const OrdersApi api(std::move(verifier.value), options.public_url);
   asio::co_spawn(io, Listen(acceptor, api), asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -215,3 +215,68 @@ def test_keys_never_fetched_answer_503_with_retry_after(env):
         assert token not in example.log_text()
     finally:
         example.stop()
+
+
+def run_example(args, env_vars=None, timeout=10):
+    """Runs the example to its exit (for settings it refuses): (exit status, stderr)."""
+    proc = subprocess.run([EXAMPLE] + args, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env_vars or {})))
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "--issuer and --audience are required"),
+    (["--issuer", "https://a.example"], "--issuer and --audience are required"),
+    (["--issuer", "https://a.example", "--audience", "x", "--port", "8o80"], "--port must be"),
+    (["--issuer", "https://a.example", "--audience", "x", "--port", "99999"], "--port must be"),
+    (["--issuer", "https://a.example", "--audience", "x", "--port", "-1"], "--port must be"),
+    (["--issuer", "https://a.example", "--audience", "x", "--port", ""], "--port must be"),
+    (["--issuer", "https://a.example", "--audience", "x", "--jwks-min-refresh", "soon"],
+     "--jwks-min-refresh must be"),
+    (["--issuer", "https://a.example", "--audience", "x", "--bind", "localhost:80"],
+     "--bind must be an IP address"),
+    (["--issuer", "https://a.example", "--audience", "x", "--prot", "80"], "unknown flag --prot"),
+    (["--issuer", "https://a.example", "--audience"], "--audience needs a value"),
+    (["--issuer", "http://a.example", "--audience", "x", "--jwks-url", "ftp://a/jwks"],
+     "bad verifier options"),
+])
+def test_bad_settings_exit_2_with_a_message(args, message):
+    status, stderr = run_example(args)
+    assert status == 2, stderr
+    assert message in stderr, stderr
+    assert "terminate" not in stderr and "Aborted" not in stderr
+
+
+def test_a_port_in_use_exits_1_with_a_message(env):
+    port = env["example"].base.rsplit(":", 1)[1]
+    status, stderr = run_example(["--issuer", "https://a.example", "--audience", "x",
+                                  "--port", port])
+    assert status == 1, stderr
+    assert f"cannot listen on 127.0.0.1 port {port}" in stderr, stderr
+    assert "terminate" not in stderr and "Aborted" not in stderr
+
+
+def test_settings_from_the_environment_and_flags_win(env):
+    """ORDERS_* variables configure the example; a flag given too wins over its variable."""
+    server = env["server"]
+    issuer = requests.get(server.url("/.well-known/openid-configuration"),
+                          timeout=5).json()["issuer"]
+    token = token_of(server, "clerk")
+    aud = jwt.decode(token, options={"verify_signature": False})["aud"]
+    audience = aud if isinstance(aud, str) else aud[0]
+    variables = {"ORDERS_ISSUER": issuer, "ORDERS_AUDIENCE": "billing-api",
+                 "ORDERS_JWKS_URL": server.url("/.well-known/jwks.json"),
+                 "ORDERS_BIND": "127.0.0.1", "ORDERS_PORT": "0"}
+    for flags, expected in (([], 401), (["--audience", audience], 200)):
+        proc = subprocess.Popen([EXAMPLE] + flags, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True,
+                                env=dict(os.environ, **variables))
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("listening on "), line
+            base = f"http://127.0.0.1:{int(line.split()[-1])}"
+            r = requests.get(base + "/orders", headers=bearer(token), timeout=10)
+            assert r.status_code == expected, r.text
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
