@@ -68,6 +68,19 @@ def test_plain_http_response_has_no_hsts(server):
     assert "Strict-Transport-Security" not in r.headers
 
 
+def test_libpq_is_mapped_only_by_a_postgresql_store(server):
+    """libpq is loaded with dlopen when a PostgreSQL store opens (store/postgres/libpq_loader.h):
+    a SQLite server maps neither it nor its dependency chain (GnuTLS, Kerberos, LDAP, SASL)."""
+    with open(f"/proc/{server.proc.pid}/maps") as f:
+        libraries = {os.path.basename(line.split()[-1]) for line in f if ".so" in line}
+    chain = [lib for lib in libraries
+             if lib.startswith(("libpq.", "libgnutls", "libkrb5", "libldap", "libsasl2"))]
+    if server.database_url:
+        assert any(lib.startswith("libpq.so") for lib in libraries), sorted(libraries)
+    else:
+        assert chain == [], chain
+
+
 def test_master_key_file_and_database_are_private(server):
     # On PostgreSQL the key file is the operator's (conftest writes it: such a deployment never
     # generates its key), and there is no database file to protect; but none may appear either

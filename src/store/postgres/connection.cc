@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "store/postgres/libpq_loader.h"
+
 namespace portcullis::store::postgres_detail {
 namespace {
 
@@ -58,6 +60,7 @@ Result<std::shared_ptr<ConnectTarget>> ConnectTarget::Create(std::string_view ur
       !StartsWithIgnoringCase(url, "postgres://")) {
     return InvalidArgumentError("database url must start with postgresql://");
   }
+  if (Status loaded = LoadLibpq(); !loaded.ok()) return loaded;
   const std::string url_string(url);
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(url_string.c_str(), &error);
