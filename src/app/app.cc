@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -464,11 +465,13 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
   dpop_proofs.Preregister({"ok"});
 
   WorkerPool hash_pool("hash", config.password.hash_workers, config.password.hash_queue);
+  // One thread per connection from the start; the rest (threads waiting in a group commit, or
+  // for a connection) start when a burst needs them.
   WorkerPool db_pool(
       "db",
       std::max(config.database.pool_size,
                std::min<std::size_t>(config.database.pool_size * kDbThreadsPerConnection, 256)),
-      kDbQueue);
+      kDbQueue, config.database.pool_size);
   metrics.AddGauge("portcullis_hash_queue_depth", "Password hashing jobs waiting",
                    [&hash_pool] { return static_cast<double>(hash_pool.QueueDepth()); });
   metrics.AddGauge("portcullis_token_cache_entries", "Access tokens in the verified-token cache",
@@ -617,6 +620,9 @@ int Serve(const config::Config& config, const std::map<std::string, std::string>
                                   {"scheme", scheme},
                                   {"issuer", config.tokens.issuer},
                                   {"signing_kid", (*keys)->active_kid()}});
+    // What start-up freed (config, migrations, bootstrap) goes back to the kernel now rather
+    // than sitting in the heap of an idle server: about 0.2 MB.
+    (void)malloc_trim(0);
   });
   housekeeping.Stop();
   argon2_release.Stop();

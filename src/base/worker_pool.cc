@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include "base/log.h"
@@ -23,33 +24,60 @@ void NameCurrentThread(const std::string& pool_name, std::size_t index) {
 
 }  // namespace
 
-WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t max_queued)
-    : name_(std::move(name)), max_queued_(max_queued) {
-  const std::size_t count = std::max<std::size_t>(threads, 1);
-  workers_.reserve(count);
+WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t max_queued,
+                       std::size_t start_threads)
+    : name_(std::move(name)),
+      max_queued_(max_queued),
+      max_threads_(std::max<std::size_t>(threads, 1)) {
+  const std::size_t count = std::clamp<std::size_t>(start_threads, 1, max_threads_);
+  workers_.reserve(max_threads_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (std::size_t i = 0; i < count; ++i) {
-    workers_.emplace_back([this, i] {
-      NameCurrentThread(name_, i);
-      WorkerLoop();
-    });
+    if (!StartThreadLocked() && workers_.empty()) {
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                              "cannot start any thread of worker pool " + name_);
+    }
   }
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }
+
+bool WorkerPool::StartThreadLocked() {
+  const std::size_t index = workers_.size();
+  try {
+    workers_.emplace_back([this, index] {
+      NameCurrentThread(name_, index);
+      WorkerLoop();
+    });
+    return true;
+  } catch (const std::system_error& e) {
+    log::Error("worker_pool.thread_start_failed", {{"pool", name_}, {"what", e.what()}});
+    return false;
+  }
+}
 
 bool WorkerPool::TrySubmit(std::function<void()> job) {
   if (!job) return false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
-    // Threads not running a job are idle (or about to become so) and will take one queued job
+    // Threads not running a job (started or not yet) are free and will take one queued job
     // each; only the jobs beyond them really wait.
-    const std::size_t idle = workers_.size() - running_;
-    if (queue_.size() >= max_queued_ + idle) return false;
+    const std::size_t free = max_threads_ - running_;
+    if (queue_.size() >= max_queued_ + free) return false;
     queue_.push_back(std::move(job));
+    // More queued jobs than started threads free to take them: start one more, if allowed.
+    if (queue_.size() > workers_.size() - running_ && workers_.size() < max_threads_) {
+      (void)StartThreadLocked();
+    }
   }
   cv_.notify_one();
   return true;
+}
+
+std::size_t WorkerPool::started_threads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return workers_.size();
 }
 
 std::size_t WorkerPool::QueueDepth() const {

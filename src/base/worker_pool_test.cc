@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <stdexcept>
@@ -28,6 +29,57 @@ TEST(WorkerPoolTest, ReportsThreadCountAndName) {
   WorkerPool pool("hash", 3, 1);
   EXPECT_EQ(pool.threads(), 3u);
   EXPECT_EQ(pool.name(), "hash");
+}
+
+TEST(WorkerPoolTest, StartsTheRestOfItsThreadsOnlyWhenJobsNeedThem) {
+  WorkerPool pool("elastic", 4, 8, /*start_threads=*/1);
+  EXPECT_EQ(pool.threads(), 4u);
+  EXPECT_EQ(pool.started_threads(), 1u);
+  // One job at a time: the one thread takes each in turn, nothing else starts.
+  for (int i = 0; i < 20; ++i) {
+    std::latch done(1);
+    ASSERT_TRUE(pool.TrySubmit([&] { done.count_down(); }));
+    done.wait();
+    // The thread counts itself free only after the job returns: wait for that too.
+    while (pool.InFlight() != 0) std::this_thread::yield();
+  }
+  EXPECT_EQ(pool.started_threads(), 1u);
+  // Jobs that block: each one a started thread is not free for starts another, up to 4.
+  std::latch release(1);
+  std::latch running(4);
+  std::atomic<int> ran{0};
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      if (ran.fetch_add(1) < 4) running.count_down();
+      release.wait();
+    }));
+    EXPECT_EQ(pool.started_threads(), static_cast<std::size_t>(std::min(i, 4)));
+  }
+  running.wait();  // four run at once: the started threads really work
+  EXPECT_EQ(pool.InFlight(), 6u);
+  release.count_down();
+  pool.Shutdown();
+  EXPECT_EQ(ran.load(), 6);
+  EXPECT_EQ(pool.started_threads(), 4u);
+}
+
+TEST(WorkerPoolTest, ThreadsNotYetStartedCountAsFreeForAdmission) {
+  // Same admission as a pool whose 3 threads all run: 3 jobs running + 2 waiting, then refused.
+  WorkerPool pool("elastic", 3, 2, /*start_threads=*/1);
+  std::latch release(1);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.TrySubmit([&] { release.wait(); })) << i;
+  EXPECT_FALSE(pool.TrySubmit([] {}));
+  EXPECT_EQ(pool.started_threads(), 3u);
+  release.count_down();
+}
+
+TEST(WorkerPoolTest, StartThreadsIsClampedToOneAndToThreads) {
+  WorkerPool none("clamp", 2, 1, 0);
+  EXPECT_EQ(none.started_threads(), 1u);
+  WorkerPool too_many("clamp", 2, 1, 9);
+  EXPECT_EQ(too_many.started_threads(), 2u);
+  WorkerPool all("clamp", 3, 1);  // the default: every thread from the start
+  EXPECT_EQ(all.started_threads(), 3u);
 }
 
 TEST(WorkerPoolTest, ZeroThreadsMeansOne) {

@@ -15,17 +15,44 @@ namespace {
 
 // Every libpq function the store calls. A function added to connection.cc or postgres_store.cc
 // without a forwarder below fails to link (libpq is not on the link line).
-#define PORTCULLIS_LIBPQ_FUNCTIONS(X)                                                             \
-  X(PQcmdStatus)                                                                                  \
-  X(PQcmdTuples)                                                                                  \
-  X(PQclear) X(PQconnectdb) X(PQconnectdbParams) X(PQconninfoFree) X(PQconninfoParse)             \
-      X(PQconsumeInput) X(PQenterPipelineMode) X(PQerrorMessage) X(PQexec) X(PQexecParams)        \
-          X(PQexecPrepared) X(PQexitPipelineMode) X(PQfinish) X(PQfreemem) X(PQgetisnull)         \
-              X(PQgetlength) X(PQgetResult) X(PQgetvalue) X(PQnfields) X(PQnotifies) X(PQntuples) \
-                  X(PQpipelineSync) X(PQprepare) X(PQresultErrorField) X(PQresultErrorMessage)    \
-                      X(PQresultStatus) X(PQsendPrepare) X(PQsendQueryParams)                     \
-                          X(PQsendQueryPrepared) X(PQsetNoticeProcessor) X(PQsocket) X(PQstatus)  \
-                              X(PQtransactionStatus)
+// clang-format off
+#define PORTCULLIS_LIBPQ_FUNCTIONS(X) \
+  X(PQcmdStatus) \
+  X(PQcmdTuples) \
+  X(PQclear) \
+  X(PQconnectdb) \
+  X(PQconnectdbParams) \
+  X(PQconninfoFree) \
+  X(PQconninfoParse) \
+  X(PQconsumeInput) \
+  X(PQenterPipelineMode) \
+  X(PQerrorMessage) \
+  X(PQexec) \
+  X(PQexecParams) \
+  X(PQexecPrepared) \
+  X(PQexitPipelineMode) \
+  X(PQfinish) \
+  X(PQfreemem) \
+  X(PQgetisnull) \
+  X(PQgetlength) \
+  X(PQgetResult) \
+  X(PQgetvalue) \
+  X(PQnfields) \
+  X(PQnotifies) \
+  X(PQntuples) \
+  X(PQpipelineSync) \
+  X(PQprepare) \
+  X(PQresultErrorField) \
+  X(PQresultErrorMessage) \
+  X(PQresultStatus) \
+  X(PQsendPrepare) \
+  X(PQsendQueryParams) \
+  X(PQsendQueryPrepared) \
+  X(PQsetNoticeProcessor) \
+  X(PQsocket) \
+  X(PQstatus) \
+  X(PQtransactionStatus)
+// clang-format on
 
 enum Function : std::size_t {
 #define PORTCULLIS_LIBPQ_ENUM(name) k_##name,
