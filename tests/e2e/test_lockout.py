@@ -92,12 +92,17 @@ def test_unknown_user_costs_the_same_as_a_wrong_password(proxied):
         unknown.append(timed("no-such-person", i + 100))
     assert {r.status_code for _, r in known} == {r.status_code for _, r in unknown} == {400}
     assert known[0][1].json() == unknown[0][1].json()
-    # The minimum of each series is its intrinsic cost: background load (parallel ctest, builds on
-    # a 2-core machine) only ever adds time, and shifted one median by 10 ms in a CI run.
-    a = min(t for t, _ in known)
-    b = min(t for t, _ in unknown)
-    assert abs(a - b) / max(a, b) < 0.25, (a, b, statistics.median(t for t, _ in known),
-                                           statistics.median(t for t, _ in unknown))
+    # The defect this guards against (an unknown user answered without a hash) makes one series
+    # many times faster in every statistic. Background load (parallel ctest, builds on a 2-core
+    # machine) only adds noise: it shifted one median by 10 ms in a CI run, and one fast outlier
+    # moved a minimum by as much under ASan. So the minimums (intrinsic cost) or the medians
+    # (robust to one outlier) must agree within 25 %.
+    def close(x, y):
+        return abs(x - y) / max(x, y) < 0.25
+
+    mins = (min(t for t, _ in known), min(t for t, _ in unknown))
+    medians = (statistics.median(t for t, _ in known), statistics.median(t for t, _ in unknown))
+    assert close(*mins) or close(*medians), (mins, medians)
 
 
 def test_parallel_wrong_attempts_never_exceed_the_budget(proxied):
